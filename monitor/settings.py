@@ -1,0 +1,57 @@
+"""Runtime settings, from the environment (BIDWATCH_*) only. Secrets never live in files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Read once at start; pass it down, never import a global."""
+
+    model_config = SettingsConfigDict(env_prefix="BIDWATCH_", extra="ignore")
+
+    #: where the database, evidence and outbox files live
+    home: Path = Path("var")
+    #: the compliance program directory
+    rules: Path = Path("rules")
+    #: SQLAlchemy URL; default is SQLite in WAL mode under `home`. DATABASE_URL also works.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    #: a Chromium/Chrome binary; found automatically when unset
+    chromium: Path | None = None
+    #: concurrent capture tasks (browser contexts open at once)
+    concurrency: int = Field(default=2, ge=1, le=64)
+    #: per-navigation timeout
+    page_timeout_s: float = Field(default=30.0, gt=0)
+    #: host:port of the local simulator; every host then resolves to it (demo and tests only)
+    simulator: str | None = None
+    #: follow redirect chains into loopback/private addresses (only for the simulator)
+    allow_private_networks: bool = False
+    #: apprise URL that delivers partner notices by email, e.g. mailtos://user@host:587?...
+    #: (the password comes from the environment, never from the rules)
+    notice_url: str | None = None
+    #: apprise URLs for alerts to compliance staff, space separated
+    alert_urls: str = ""
+    #: write every rendered notice as .eml under home/outbox as well as sending it
+    keep_eml: bool = True
+    #: render and record notices but send nothing
+    dry_run: bool = False
+    #: hops and seconds allowed when following an ad's redirect chain
+    max_hops: int = Field(default=10, ge=1, le=50)
+    chain_timeout_s: float = Field(default=20.0, gt=0)
+
+    @property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'bidwatch.db').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home / "evidence"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"

@@ -1,0 +1,249 @@
+"""SQLModel tables. Only the store module touches these; stages exchange monitor.models records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_column(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(timezone=True), nullable=nullable)
+
+
+class SweepRow(SQLModel, table=True):
+    __tablename__ = "sweeps"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(sa_column=_utc_column(False))
+    finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    #: running | done | interrupted | failed
+    status: str = Field(default="running", index=True)
+    program: str = ""
+    dry_run: bool = False
+    tasks_total: int = 0
+    captured: int = 0
+    blocked: int = 0
+    failed: int = 0
+    ads: int = 0
+    incidents_new: int = 0
+    incidents_seen_again: int = 0
+    notices_queued: int = 0
+    notices_sent: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("sweep_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: int = Field(foreign_key="sweeps.id", index=True)
+    key: str = Field(index=True)
+    brand: str
+    engine: str
+    query: str
+    term_group: str
+    market: str
+    device: str
+    page: int = 1
+    #: pending | done | failed
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+
+
+class CaptureRow(SQLModel, table=True):
+    __tablename__ = "captures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    sweep_id: int = Field(foreign_key="sweeps.id", index=True)
+    engine: str
+    market: str
+    status: str = Field(index=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    final_url: str = Field(sa_column=Column(Text, nullable=False))
+    http_status: int | None = None
+    captured_at: datetime = Field(sa_column=_utc_column(False))
+    html_path: str | None = None
+    screenshot_path: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    elapsed_ms: int = 0
+
+
+class AdRow(SQLModel, table=True):
+    __tablename__ = "ads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    capture_id: int = Field(foreign_key="captures.id", index=True)
+    kind: str
+    position: str
+    rank: int
+    headline: str = Field(sa_column=Column(Text, nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    display_url: str = Field(sa_column=Column(Text, nullable=False))
+    link: str = Field(sa_column=Column(Text, nullable=False))
+    click_url: str | None = Field(default=None, sa_column=Column(Text))
+    advertiser: str | None = None
+    sitelinks_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class ChainRow(SQLModel, table=True):
+    __tablename__ = "chains"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ad_id: int = Field(foreign_key="ads.id", index=True)
+    start_url: str = Field(sa_column=Column(Text, nullable=False))
+    landing_url: str = Field(sa_column=Column(Text, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class HopRow(SQLModel, table=True):
+    __tablename__ = "hops"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain_id: int = Field(foreign_key="chains.id", index=True)
+    seq: int
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    how: str
+    status: int | None = None
+    elapsed_ms: int = 0
+
+
+class AttributionRow(SQLModel, table=True):
+    __tablename__ = "attributions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ad_id: int = Field(foreign_key="ads.id", index=True)
+    advertiser_class: str = Field(index=True)
+    partner: str | None = Field(default=None, index=True)
+    network: str | None = None
+    publisher_id: str | None = None
+    advertiser_id: str | None = None
+    creative_id: str | None = None
+    sub_id: str | None = None
+    click_id: str | None = None
+    aggregator: bool = False
+    display_domain: str | None = None
+    landing_domain: str | None = None
+    domains_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incidents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: offender · policy · term group · engine: the same breach seen again is the same incident
+    key: str = Field(unique=True)
+    offender: str = Field(index=True)
+    partner: str | None = Field(default=None, index=True)
+    policy: str = Field(index=True)
+    title: str = ""
+    term_group: str
+    engine: str
+    severity: str
+    #: new | notified | acknowledged | resolved | false_positive | expired
+    status: str = Field(default="new", index=True)
+    #: notice level reached: 0 none yet, 1 warning, 2 final warning, 3 termination notice
+    level: int = 0
+    first_seen: datetime = Field(sa_column=_utc_column(False))
+    last_seen: datetime = Field(sa_column=_utc_column(False))
+    sighting_count: int = 0
+    markets_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    devices_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class IncidentEventRow(SQLModel, table=True):
+    """The history of an incident: every status change, with who/why."""
+
+    __tablename__ = "incident_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    at: datetime = Field(sa_column=_utc_column(False))
+    status_from: str | None = None
+    status_to: str
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class SightingRow(SQLModel, table=True):
+    __tablename__ = "sightings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: int = Field(foreign_key="sweeps.id", index=True)
+    capture_id: int = Field(foreign_key="captures.id", index=True)
+    ad_id: int = Field(foreign_key="ads.id", index=True)
+    seen_at: datetime = Field(sa_column=_utc_column(False))
+    engine: str
+    market: str
+    device: str
+    query: str
+    term_group: str
+    offender: str
+    advertiser_class: str
+
+
+class FindingRow(SQLModel, table=True):
+    __tablename__ = "findings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sighting_id: int = Field(foreign_key="sightings.id", index=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    policy: str
+    severity: str
+    title: str = ""
+    clause: str | None = None
+    #: the facts that made the policy match, as [{"condition", "detail"}]
+    facts_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message to deliver. Stored before sending, so a crash never loses or repeats one."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: e.g. "notice:<incident>:<level>:email" — one row per incident, level and channel, ever
+    key: str = Field(unique=True)
+    kind: str = Field(index=True)  # notice | alert | digest
+    channel: str = "email"
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+    level: int = 0
+    language: str = "en"
+    recipients_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    cc_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body_html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    attachments_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    #: pending | sent | dead | held (awaiting approval) | rendered (dry run)
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=_utc_column(False))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    eml_path: str | None = None
