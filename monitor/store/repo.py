@@ -143,7 +143,8 @@ class Store:
         with self.session() as s:
             task = s.get_one(TaskRow, task_id)
             task.attempts += 1
-            task.status = "done"
+            # a blocked or failed page is not done: the next sweep asks again
+            task.status = "done" if capture.status.covered else "failed"
             s.add(task)
             capture_row = _capture_row(task, capture)
             s.add(capture_row)
@@ -325,6 +326,20 @@ class Store:
         with self.session() as s:
             return int(s.exec(query).one())
 
+    def sightings_between(self, start: datetime, end: datetime) -> list[SightingRow]:
+        query = select(SightingRow).where(
+            col(SightingRow.seen_at) >= start, col(SightingRow.seen_at) < end
+        ).order_by(col(SightingRow.seen_at))
+        with self.session() as s:
+            return list(s.exec(query).all())
+
+    def notices_sent_between(self, start: datetime, end: datetime) -> int:
+        query = select(func.count(col(OutboxRow.id))).where(
+            OutboxRow.kind == "notice", OutboxRow.status == "sent",
+            col(OutboxRow.sent_at) >= start, col(OutboxRow.sent_at) < end)
+        with self.session() as s:
+            return int(s.exec(query).one())
+
     def latest_screenshot(self, incident_id: int) -> str | None:
         query = (
             select(CaptureRow.screenshot_path)
@@ -404,7 +419,7 @@ def _sighting_row(
 ) -> SightingRow:
     return SightingRow(
         sweep_id=task.sweep_id, capture_id=capture.id or 0, ad_id=ad_id,
-        seen_at=sighting.seen_at, engine=task.engine, market=task.market, device=task.device,
+        seen_at=sighting.seen_at, brand=task.brand, engine=task.engine, market=task.market, device=task.device,
         query=task.query, term_group=task.term_group, offender=sighting.offender,
         advertiser_class=str(sighting.attribution.advertiser_class),
     )

@@ -197,6 +197,7 @@ class SightingRow(SQLModel, table=True):
     capture_id: int = Field(foreign_key="captures.id", index=True)
     ad_id: int = Field(foreign_key="ads.id", index=True)
     seen_at: datetime = Field(sa_column=_utc_column(False))
+    brand: str
     engine: str
     market: str
     device: str

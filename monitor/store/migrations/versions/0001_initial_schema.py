@@ -219,6 +219,7 @@ def upgrade() -> None:
     sa.Column('capture_id', sa.Integer(), nullable=False),
     sa.Column('ad_id', sa.Integer(), nullable=False),
     sa.Column('seen_at', monitor.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('brand', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('engine', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('market', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('device', sqlmodel.sql.sqltypes.AutoString(), nullable=False),

@@ -1,0 +1,38 @@
+# bidwatch — everything a fresh Debian machine needs, then the job.
+#   make demo   set up, then sweep the example program against the local simulator
+#   make test   set up, then lint and run the test suite
+#   make bench  set up, then run the benchmarks (one JSON line each)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench browser clean
+
+setup: $(STAMP) browser
+
+$(STAMP): pyproject.toml
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# A Chromium for Playwright: its own, a system one, or Debian's (installed when root).
+browser: $(STAMP)
+	@sh scripts/ensure-browser.sh $(BIN)/python
+
+demo: setup
+	$(BIN)/bidwatch demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check monitor tests
+
+test: setup lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""Building the services a command needs from settings: the program, the store, the judge.
+
+The CLI and the demo call these; nothing here keeps process-wide state.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from monitor.capture.evidence import EvidenceStore
+from monitor.netguard import AddressGuard
+from monitor.policy import compile_policies
+from monitor.program import Program, load_program
+from monitor.settings import Settings
+from monitor.store import Store
+from monitor.sweep import SweepDeps
+
+
+def templates_dir() -> Path:
+    """templates/ of a source checkout, else the copy packaged inside monitor/_data."""
+    source = Path(__file__).resolve().parent.parent / "templates"
+    if source.is_dir():
+        return source
+    return Path(__file__).resolve().parent / "_data" / "templates"
+
+
+def open_store(settings: Settings) -> Store:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return Store(settings.database)
+
+
+def address_guard(settings: Settings) -> AddressGuard:
+    """The SSRF guard for chain following. In simulator mode every name resolves to the
+    simulator (as the browser's resolver rule does), and loopback is allowed explicitly."""
+    if settings.simulator:
+        host, _, _port = settings.simulator.rpartition(":")
+        return AddressGuard(allow_private=True, resolve=lambda _name: [host])
+    return AddressGuard(allow_private=settings.allow_private_networks, resolve=_resolve)
+
+
+def _resolve(name: str) -> list[str]:
+    infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def build_deps(settings: Settings, program: Program | None = None) -> SweepDeps:
+    program = program or load_program(settings.rules)
+    return SweepDeps(
+        settings=settings,
+        program=program,
+        store=open_store(settings),
+        judge=compile_policies(program),
+        evidence=EvidenceStore(settings.home),
+        guard=address_guard(settings),
+    )

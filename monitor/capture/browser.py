@@ -1,0 +1,108 @@
+"""Finding and starting the browser.
+
+Playwright's own Chromium is preferred; a system Chrome/Chromium or BIDWATCH_CHROMIUM works too.
+When none is found the error says what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Browser, Playwright
+
+from monitor.errors import BidwatchError
+
+#: binaries tried on PATH, in order, when neither settings nor Playwright name one
+SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+                   "chrome")
+
+#: flags for an unattended server: no background traffic to Google, no sandbox for root in
+#: containers, no GPU
+LAUNCH_ARGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--disable-blink-features=AutomationControlled",
+)
+
+NO_BROWSER_HELP = """no Chromium or Chrome was found.
+Install one of:
+  * Debian/Ubuntu:  sudo apt-get install -y chromium
+  * Playwright's:   .venv/bin/playwright install chromium   (needs internet)
+  * or point bidwatch at a Chrome/Chromium binary:  export BIDWATCH_CHROMIUM=/path/to/chrome"""
+
+
+class BrowserNotFound(BidwatchError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(NO_BROWSER_HELP + (f"\n({detail})" if detail else ""))
+
+
+@dataclass(frozen=True)
+class BrowserChoice:
+    path: Path
+    source: str  # settings | playwright | system
+
+
+def find_browser(configured: Path | None = None) -> BrowserChoice:
+    """The browser to launch: the configured path, Playwright's own, or a system one."""
+    if configured is not None:
+        if not _executable(configured):
+            raise BrowserNotFound(f"BIDWATCH_CHROMIUM={configured} is not an executable file")
+        return BrowserChoice(configured, "settings")
+    bundled = _playwright_chromium()
+    if bundled is not None:
+        return BrowserChoice(bundled, "playwright")
+    for name in SYSTEM_BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return BrowserChoice(Path(found), "system")
+    raise BrowserNotFound()
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _playwright_chromium() -> Path | None:
+    # Playwright keeps its browsers under ms-playwright/chromium-<rev>/; we look instead of
+    # asking the driver, which would need a running event loop.
+    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache/ms-playwright"))
+    for candidate in sorted(root.glob("chromium-*/chrome-linux*/chrome"), reverse=True):
+        if _executable(candidate):
+            return candidate
+    return None
+
+
+async def launch(
+    playwright: Playwright, choice: BrowserChoice, *, extra_args: tuple[str, ...] = ()
+) -> Browser:
+    """One headless browser for the whole process; contexts are made per task."""
+    return await playwright.chromium.launch(
+        executable_path=str(choice.path),
+        headless=True,
+        args=[*LAUNCH_ARGS, *extra_args],
+    )
+
+
+def main() -> int:
+    """`python -m monitor.capture.browser`: say which browser bidwatch will use, or how to get one."""
+    from monitor.settings import Settings
+
+    try:
+        choice = find_browser(Settings().chromium)
+    except BrowserNotFound as error:
+        print(f"bidwatch: {error}")
+        return 1
+    print(f"bidwatch: using {choice.source} browser {choice.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,302 @@
+"""The `bidwatch` command. Thin: parse arguments, call a service, print with Rich."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from monitor.errors import BidwatchError
+from monitor.models import Capture, Device
+from monitor.settings import Settings
+
+app = typer.Typer(
+    name="bidwatch",
+    help="Paid-search brand-bidding compliance monitor.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Check the compliance program.", no_args_is_help=True)
+incidents_app = typer.Typer(help="List, show and work incidents.", no_args_is_help=False,
+                            invoke_without_command=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(incidents_app, name="incidents")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(function: F) -> F:
+    """Our errors become one clear message and exit status 2, never a traceback."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BidwatchError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class EngineChoice(StrEnum):
+    auto = "auto"
+    google = "google"
+    bing = "bing"
+    duckduckgo = "duckduckgo"
+    yahoo = "yahoo"
+
+
+# -- sweep ---------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def sweep(
+    engine: Annotated[list[str] | None, typer.Option(help="Only this engine (repeatable).")] = None,
+    market: Annotated[list[str] | None, typer.Option(help="Only this market id (repeatable).")] = None,
+    term: Annotated[list[str] | None, typer.Option(help="Only this query (repeatable).")] = None,
+    device: Annotated[list[Device] | None, typer.Option(help="Only this device.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Capture and judge, but queue no notice.")] = False,
+    rules: Annotated[Path | None, typer.Option(help="Program directory (BIDWATCH_RULES).")] = None,
+) -> None:
+    """Run one ad-hoc sweep now and print its summary."""
+    from monitor.services import run_sweep_command
+
+    settings = Settings() if rules is None else Settings(rules=rules)
+    summary = run_sweep_command(
+        settings, engines=engine or [], markets=market or [], terms=term or [],
+        devices=device or [], dry_run=dry_run, progress_factory=_progress,
+    )
+    print_summary(summary)
+
+
+def _progress(total: int) -> tuple[Progress, Callable[[Capture, int], None]]:
+    progress = Progress(
+        TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), console=err, transient=True,
+    )
+    bar = progress.add_task("", total=total)
+
+    def advance(capture: Capture, ads: int) -> None:
+        task = capture.task
+        progress.update(bar, advance=1, description=(
+            f"{task.engine} {task.market.id} {task.device} {task.query!r}: "
+            f"{capture.status} ({ads} ads)"))
+
+    return progress, advance
+
+
+def print_summary(summary: Any) -> None:
+    table = Table(title=f"Sweep {summary.sweep_id}: {summary.status}", show_header=False)
+    for label, value in summary.rows():
+        table.add_row(label, str(value))
+    out.print(table)
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def demo(
+    home: Annotated[Path, typer.Option(help="Where the demo keeps its state.")] = Path("var/demo"),
+    fresh: Annotated[bool, typer.Option(help="Forget the previous demo run first.")] = False,
+) -> None:
+    """Sweep the example program against the local simulator, mail to a local sink."""
+    from monitor.demo import run_demo
+    from monitor.services import incident_summaries
+
+    result = run_demo(home, fresh=fresh, progress_factory=_progress)
+    print_summary(result.summary)
+    _print_incident_table(incident_summaries(result.settings))
+    home_dir = result.settings.home
+    out.print(f"evidence (HTML + screenshots): {home_dir / 'evidence'}", markup=False)
+    out.print(f"notices as .eml (what partners get): {home_dir / 'outbox'}", markup=False)
+    out.print(f"mail received by the local SMTP sink this run: {len(result.mail)} in "
+              f"{result.mail_dir}", markup=False)
+    out.print(f"digest: {result.summary.digest_html} and {result.summary.digest_text}",
+              markup=False)
+    out.print(f"look closer: BIDWATCH_HOME={home_dir} bidwatch incidents show ID",
+              markup=False)
+
+
+# -- incidents -----------------------------------------------------------------------------
+
+
+@incidents_app.callback()
+@friendly_errors
+def incidents_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    partner: Annotated[str | None, typer.Option(help="Only this partner id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """List incidents, most recently seen first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.services import incident_summaries
+
+    rows = incident_summaries(Settings(), status=status, partner=partner)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        return
+    _print_incident_table(rows)
+
+
+def _print_incident_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("id", "status", "lvl", "severity", "offender", "policy", "engine",
+                  "term group", "seen", "first seen", "last seen", title="Incidents")
+    for r in rows:
+        table.add_row(str(r["id"]), r["status"], str(r["level"]), r["severity"], r["offender"],
+                      r["policy"], r["engine"], r["term_group"], str(r["sighting_count"]),
+                      _short(r["first_seen"]), _short(r["last_seen"]))
+    out.print(table)
+
+
+@incidents_app.command("show")
+@friendly_errors
+def incidents_show(
+    incident_id: int,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
+) -> None:
+    """One incident with its sightings, ads, chains and evidence."""
+    from monitor.services import incident_document
+
+    document = incident_document(Settings(), incident_id)
+    if as_json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str, indent=2) + "\n")
+        return
+    _print_incident(document)
+
+
+@incidents_app.command("set")
+@friendly_errors
+def incidents_set(
+    incident_id: int,
+    status: Annotated[str, typer.Argument(help="acknowledged, resolved, false_positive…")],
+    note: Annotated[str, typer.Option(help="Why (kept in the history).")] = "",
+) -> None:
+    """Change an incident's status, keeping the change and the note in its history."""
+    from monitor.services import set_incident_status
+
+    row = set_incident_status(Settings(), incident_id, status, note)
+    out.print(f"incident {row.id}: {row.status}")
+
+
+def _print_incident(doc: dict[str, Any]) -> None:
+    i = doc["incident"]
+    out.print(f"[bold]Incident {i['id']}[/] {i['status']} · level {i['level']} · "
+              f"{i['severity']} · {i['policy']}", highlight=False)
+    out.print(f"offender {i['offender']} · partner {i['partner'] or '-'} · engine {i['engine']}"
+              f" · {i['term_group']} · seen {i['sighting_count']}×", markup=False)
+    for s in doc["sightings"]:
+        ad = s["ad"]
+        out.print(f"\n{s['seen_at']} {s['engine']} {s['market']} {s['device']} "
+                  f"q={s['query']!r}", markup=False)
+        out.print(f"  {ad['headline']} | {ad['display_url']}", markup=False)
+        out.print(f"  why: {s['reason']}", markup=False)
+        for hop in s["chain"]:
+            out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
+        out.print(f"  evidence: {s['html_path']} {s['screenshot_path']}", markup=False)
+
+
+def _short(value: Any) -> str:
+    return str(value)[:16]
+
+
+# -- digest --------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def digest(
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default today, UTC).")] = None,
+    weekly: Annotated[bool, typer.Option(help="The seven days ending on --date.")] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write HTML here (and .txt).")] = None,
+    send: Annotated[bool, typer.Option(help="Mail it to the program's digest recipients.")] = False,
+) -> None:
+    """Render the violations digest for compliance staff."""
+    from monitor.services import digest_command
+
+    when = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    result = digest_command(Settings(), when, weekly=weekly, out=out_file, send=send)
+    out.print(f"digest: {result.html_path} and {result.text_path}", markup=False)
+    if send:
+        out.print("sent" if result.sent else f"[red]not sent:[/] {result.error}")
+
+
+# -- rules ---------------------------------------------------------------------------------
+
+
+@rules_app.command("check")
+def rules_check(
+    directory: Annotated[Path | None, typer.Argument(help="Program directory.")] = None,
+) -> None:
+    """Validate the program: every error as FILE:LINE: field.path: message."""
+    from monitor.app import templates_dir
+    from monitor.program import check_program
+
+    path = directory or Settings().rules
+    program, issues = check_program(path, templates_dir())
+    for issue in issues:
+        out.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+    if issues or program is None:
+        raise typer.Exit(1)
+    out.print(
+        f"{path}: ok — program {program.name!r}: {len(program.brands)} brands, "
+        f"{len(program.partners)} partners, {len(program.policies)} policies, "
+        f"{len(program.agreements)} agreements, {len(program.markets)} markets, "
+        f"{len(program.engines)} engines", markup=False, highlight=False)
+
+
+# -- parse ---------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def parse(
+    files: Annotated[list[Path], typer.Argument(help="Saved result pages.")],
+    engine: Annotated[EngineChoice, typer.Option(help="Which engine's reader.")] = EngineChoice.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Read the paid ads of saved result pages."""
+    from monitor.services import parse_file
+
+    for path in files:
+        document = parse_file(path, str(engine))
+        if as_json:
+            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        else:
+            _print_ads(path, document)
+
+
+def _print_ads(path: Path, document: dict[str, Any]) -> None:
+    table = Table("pos", "#", "headline", "display URL", "link", title=(
+        f"{path}: {document['engine'] or 'unknown engine'}, {len(document['ads'])} ads"))
+    for ad in document["ads"]:
+        table.add_row(ad["position"], str(ad["rank"]), ad["headline"], ad["display_url"],
+                      ad["link"])
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m monitor`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

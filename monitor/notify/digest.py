@@ -1,0 +1,189 @@
+"""The compliance digest: what happened in a period, built from the store's read functions."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from monitor.notify.context import (
+    CompetitorRow,
+    CoverageRow,
+    DigestContext,
+    DigestTotals,
+    EvidenceRef,
+    HistoryPoint,
+    IncidentRow,
+    OffenderRow,
+    PartnerRow,
+)
+from monitor.notify.render import RenderedMessage, TemplateSet
+from monitor.program import Program
+from monitor.store import Store
+from monitor.store.tables import IncidentRow as IncidentTable
+from monitor.store.tables import SightingRow
+
+OPEN_STATUSES = frozenset({"new", "notified", "acknowledged"})
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    label: str
+
+    @classmethod
+    def ending_on(cls, day: date, days: int) -> Period:
+        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        start = end - timedelta(days=days)
+        kind = "Daily" if days == 1 else "Weekly"
+        span = day.isoformat() if days == 1 else f"{start.date()} – {day.isoformat()}"
+        return cls(start, end, f"{kind} digest, {span}")
+
+    def previous(self) -> Period:
+        length = self.end - self.start
+        return Period(self.start - length, self.start, "previous period")
+
+
+def build_digest(store: Store, program: Program, period: Period) -> DigestContext:
+    """The digest context for `period`, with the previous period's totals for the trend."""
+    incidents = store.incidents_between(period.start, period.end)
+    sightings = store.sightings_between(period.start, period.end)
+    new = [i for i in incidents if i.first_seen >= period.start]
+    again = [i for i in incidents if i.first_seen < period.start]
+    names = {p.id: p.name for p in program.partners}
+    return DigestContext(
+        program_name=program.name,
+        brand_name=program.brands[0].name,
+        period_label=period.label,
+        period_start=period.start,
+        period_end=period.end,
+        generated_at=datetime.now(UTC),
+        new_incidents=tuple(_incident_row(store, i, names) for i in new if _is_breach(i)),
+        seen_again=tuple(_incident_row(store, i, names) for i in again if _is_breach(i)),
+        repeat_offenders=_repeat_offenders(store, names),
+        partners=_partners(incidents, sightings, names),
+        competitors=_competitors(sightings, program),
+        coverage=tuple(CoverageRow(**vars(c)) for c in store.coverage(period.start, period.end)),
+        totals=_totals(store, period),
+        previous_totals=_totals(store, period.previous()),
+        history=_history(store, period),
+        evidence=tuple(_evidence(store, i) for i in new if _is_breach(i)),
+    )
+
+
+def render_digest(
+    store: Store, program: Program, templates: TemplateSet, period: Period
+) -> RenderedMessage:
+    return templates.render_digest(build_digest(store, program, period))
+
+
+def write_digest(message: RenderedMessage, html_path: Path) -> tuple[Path, Path]:
+    """Write the HTML and the plain-text part side by side."""
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    text_path = html_path.with_suffix(".txt")
+    html_path.write_text(message.html, encoding="utf-8")
+    text_path.write_text(message.text, encoding="utf-8")
+    return html_path, text_path
+
+
+def _is_breach(incident: IncidentTable) -> bool:
+    # competitors on brand terms are listed on their own, not as partner breaches
+    return incident.severity != "info"
+
+
+def _incident_row(store: Store, incident: IncidentTable, names: dict[str, str]) -> IncidentRow:
+    detail = store.incident(incident.id or 0)
+    last_ad = None
+    if detail and detail.sightings:
+        last_ad = detail.ads.get(detail.sightings[-1].ad_id)
+    return IncidentRow(
+        incident_id=f"INC-{incident.id:05d}",
+        partner_name=names.get(incident.partner or ""),
+        advertiser=incident.offender,
+        policy_title=incident.title or incident.policy,
+        severity=incident.severity,
+        level=incident.level,
+        engines=(incident.engine,),
+        markets=tuple(json.loads(incident.markets_json)),
+        first_seen=incident.first_seen,
+        last_seen=incident.last_seen,
+        sighting_count=max(incident.sighting_count, 1),
+        headline=last_ad.headline if last_ad else "",
+        display_url=last_ad.display_url if last_ad else "",
+        evidence=store.latest_screenshot(incident.id or 0),
+    )
+
+
+def _repeat_offenders(store: Store, names: dict[str, str]) -> tuple[OffenderRow, ...]:
+    by_partner: dict[str, list[IncidentTable]] = defaultdict(list)
+    for incident in store.incidents(limit=10_000):
+        if incident.partner and _is_breach(incident):
+            by_partner[incident.partner].append(incident)
+    rows = [
+        OffenderRow(partner_name=names.get(p, p), incidents=len(items),
+                    open_incidents=sum(i.status in OPEN_STATUSES for i in items),
+                    highest_level=max(i.level for i in items))
+        for p, items in by_partner.items() if len(items) > 1
+    ]
+    return tuple(sorted(rows, key=lambda r: (-r.incidents, r.partner_name)))
+
+
+def _partners(
+    incidents: list[IncidentTable], sightings: list[SightingRow], names: dict[str, str]
+) -> tuple[PartnerRow, ...]:
+    counts = Counter(i.partner for i in incidents if i.partner and _is_breach(i))
+    seen = Counter(s.offender for s in sightings if s.advertiser_class == "partner")
+    rows = [PartnerRow(partner_name=names.get(p, p), incidents=n, sightings=seen.get(p, 0))
+            for p, n in counts.items()]
+    return tuple(sorted(rows, key=lambda r: (-r.incidents, -r.sightings, r.partner_name)))
+
+
+def _competitors(sightings: list[SightingRow], program: Program) -> tuple[CompetitorRow, ...]:
+    by_domain: dict[str, list[SightingRow]] = defaultdict(list)
+    for s in sightings:
+        if s.advertiser_class == "competitor":
+            by_domain[s.offender].append(s)
+    names = {d: c.name for c in program.competitors for d in c.domains}
+    rows = [CompetitorRow(name=names.get(d, d), domain=d,
+                          terms=tuple(sorted({s.query for s in items})), sightings=len(items))
+            for d, items in by_domain.items()]
+    return tuple(sorted(rows, key=lambda r: -r.sightings))
+
+
+def _totals(store: Store, period: Period) -> DigestTotals:
+    incidents = [i for i in store.incidents_between(period.start, period.end) if _is_breach(i)]
+    coverage = store.coverage(period.start, period.end)
+    return DigestTotals(
+        new_incidents=sum(i.first_seen >= period.start for i in incidents),
+        seen_again=sum(i.first_seen < period.start for i in incidents),
+        open_incidents=sum(i.status in OPEN_STATUSES for i in incidents),
+        sightings=len(store.sightings_between(period.start, period.end)),
+        notices_sent=store.notices_sent_between(period.start, period.end),
+        asked=sum(c.asked for c in coverage),
+        captured=sum(c.captured for c in coverage),
+        blocked=sum(c.blocked for c in coverage),
+        failed=sum(c.failed for c in coverage),
+    )
+
+
+def _history(store: Store, period: Period, days: int = 14) -> tuple[HistoryPoint, ...]:
+    """New incidents per day over the last `days` days, oldest first (the trend chart)."""
+    points = []
+    for back in range(days - 1, -1, -1):
+        end = period.end - timedelta(days=back)
+        start = end - timedelta(days=1)
+        count = sum(i.first_seen >= start and _is_breach(i)
+                    for i in store.incidents_between(start, end))
+        points.append(HistoryPoint(label=start.strftime("%m-%d"), value=count))
+    return tuple(points)
+
+
+def _evidence(store: Store, incident: IncidentTable) -> EvidenceRef:
+    return EvidenceRef(
+        incident_id=f"INC-{incident.id:05d}",
+        label=f"{incident.engine} · {incident.offender} · {incident.policy}",
+        location=store.latest_screenshot(incident.id or 0) or "(no screenshot)",
+    )

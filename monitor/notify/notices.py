@@ -1,0 +1,74 @@
+"""From a recorded incident to what a partner notice shows (the template context)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from monitor.notify.context import AdView, HopView, NoticeContext
+from monitor.program import AgreementVersion, Partner, Policy, Program
+from monitor.settings import Settings
+from monitor.store import IncidentDetail
+
+
+def notice_context(
+    detail: IncidentDetail, level: int, program: Program, settings: Settings
+) -> tuple[NoticeContext, Partner]:
+    """The notice for `level` about an incident, showing its latest sighting as evidence."""
+    incident = detail.incident
+    partner = program.partner(incident.partner or "")
+    if partner is None:
+        raise LookupError(f"incident {incident.id}: partner {incident.partner!r} is not in the "
+                          "program (was it removed?)")
+    policy = _policy(program, incident.policy)
+    sighting = detail.sightings[-1]
+    ad = detail.ads[sighting.ad_id]
+    capture = detail.captures[sighting.capture_id]
+    chain, hops = detail.chains[ad.id or 0]
+    attribution = detail.attributions.get(ad.id or 0)
+    brand = program.brand(sighting.brand) or program.brands[0]
+    version = agreement_in_force(program, partner.id, sighting.seen_at.date())
+    context = NoticeContext(
+        program_name=program.name, brand_name=brand.name, partner_name=partner.name,
+        partner_language=partner.language, level=level, policy_id=policy.id,
+        policy_title=policy.title, policy_notice=policy.notice, clause=policy.clause,
+        agreement_document=version.document if version else None,
+        incident_id=f"INC-{incident.id:05d}", first_seen=incident.first_seen,
+        last_seen=incident.last_seen, sighting_count=max(incident.sighting_count, 1),
+        markets=tuple(json.loads(incident.markets_json)),
+        devices=tuple(json.loads(incident.devices_json)),
+        engines=tuple(sorted({s.engine for s in detail.sightings})),
+        ad=AdView(headline=ad.headline, description=ad.description,
+                  display_url=ad.display_url, link=ad.link, engine=sighting.engine,
+                  market=sighting.market, device=sighting.device, position=ad.position,
+                  seen_at=sighting.seen_at),
+        chain=tuple(HopView(url=h.url, how=h.how, status=h.status) for h in hops),
+        landing_url=chain.landing_url,
+        network=attribution.network if attribution else None,
+        publisher_id=attribution.publisher_id if attribution else None,
+        screenshot=(settings.home / capture.screenshot_path).resolve()
+        if capture.screenshot_path else None,
+        sender_name=program.notices.sender_name,
+        program_manager=program.notices.program_manager,
+        reply_to=program.notices.reply_to,
+    )
+    return context, partner
+
+
+def _policy(program: Program, policy_id: str) -> Policy:
+    for policy in program.policies:
+        if policy.id == policy_id:
+            return policy
+    raise LookupError(f"policy {policy_id!r} is not in the program (was it removed?)")
+
+
+def agreement_in_force(program: Program, partner_id: str, day: date) -> AgreementVersion | None:
+    """The partner's agreement version in force on `day`, if any."""
+    for agreement in program.agreements:
+        if agreement.partner != partner_id:
+            continue
+        for version in agreement.versions:
+            ends = version.effective_to
+            if version.effective_from <= day and (ends is None or day <= ends):
+                return version
+    return None

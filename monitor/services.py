@@ -1,0 +1,239 @@
+"""What each command does, apart from printing: the CLI and the demo call these."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from monitor.app import build_deps, open_store, templates_dir
+from monitor.engines import detect_engine, get_engine
+from monitor.errors import BidwatchError
+from monitor.incidents import IncidentStatus
+from monitor.models import Capture, Device
+from monitor.notify.digest import Period, render_digest, write_digest
+from monitor.notify.email import send_email
+from monitor.notify.outbox import DeliveryReport, deliver_outbox
+from monitor.notify.render import TemplateSet
+from monitor.plan import plan_tasks
+from monitor.program import load_program
+from monitor.settings import Settings
+from monitor.store.tables import IncidentRow
+from monitor.sweep import SweepReport, run_sweep
+
+ProgressFactory = Callable[[int], tuple[Progress, Callable[[Capture, int], None]]]
+MAX_PAGE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class SweepSummary:
+    """What `bidwatch sweep` and the demo print."""
+
+    report: SweepReport
+    delivery: DeliveryReport
+    digest_html: Path | None = None
+    digest_text: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sweep_id(self) -> int:
+        return self.report.sweep_id
+
+    @property
+    def status(self) -> str:
+        return self.report.status
+
+    def rows(self) -> list[tuple[str, object]]:
+        r, d = self.report, self.delivery
+        blocked = ", ".join(f"{k} {v}" for k, v in sorted(r.blocked.items())) or "0"
+        return [
+            ("tasks", r.tasks), ("captured", r.captured), ("blocked", blocked),
+            ("failed", r.failed), ("ads", r.ads),
+            ("incidents new", len(r.incidents_new)),
+            ("incidents seen again", len(r.incidents_seen_again - r.incidents_new)),
+            ("notices queued", r.notices_queued), ("notices sent", d.sent),
+            ("notices failed / dead", f"{d.failed} / {d.dead}"),
+            ("notices waiting (no channel or dry run)", d.waiting),
+            *self.extra.items(),
+        ]
+
+
+def run_sweep_command(
+    settings: Settings,
+    *,
+    engines: Sequence[str] = (),
+    markets: Sequence[str] = (),
+    terms: Sequence[str] = (),
+    devices: Sequence[Device] = (),
+    dry_run: bool = False,
+    progress_factory: ProgressFactory | None = None,
+) -> SweepSummary:
+    """Plan, sweep, deliver the outbox and write today's digest."""
+    deps = build_deps(settings)
+    try:
+        tasks = plan_tasks(deps.program, engines=engines, markets=markets, devices=devices,
+                           terms=terms)
+        if not tasks:
+            raise BidwatchError("nothing to do: the program and filters give no search task")
+        report = _sweep_with_progress(deps, tasks, dry_run, progress_factory)
+        templates = TemplateSet(templates_dir())
+        delivery = deliver_outbox(deps.store, deps.program, settings, templates)
+        message = render_digest(deps.store, deps.program, templates,
+                                Period.ending_on(datetime.now(UTC).date(), 1))
+        html, text = write_digest(message, settings.home / "digest" /
+                                  f"{datetime.now(UTC).date()}.html")
+        return SweepSummary(report, delivery, html, text)
+    finally:
+        deps.store.close()
+
+
+def _sweep_with_progress(
+    deps: Any, tasks: list[Any], dry_run: bool, progress_factory: ProgressFactory | None
+) -> SweepReport:
+    if progress_factory is None:
+        return asyncio.run(run_sweep(deps, tasks, dry_run=dry_run))
+    progress, advance = progress_factory(len(tasks))
+    with progress:
+        return asyncio.run(run_sweep(deps, tasks, dry_run=dry_run, progress=advance))
+
+
+# -- incidents -------------------------------------------------------------------------------
+
+
+def incident_summary(row: IncidentRow) -> dict[str, Any]:
+    return {
+        "id": row.id, "status": row.status, "level": row.level, "severity": row.severity,
+        "offender": row.offender, "partner": row.partner, "policy": row.policy,
+        "title": row.title, "engine": row.engine, "term_group": row.term_group,
+        "sighting_count": row.sighting_count, "markets": json.loads(row.markets_json),
+        "devices": json.loads(row.devices_json), "first_seen": row.first_seen.isoformat(),
+        "last_seen": row.last_seen.isoformat(),
+    }
+
+
+def incident_summaries(
+    settings: Settings, *, status: str | None = None, partner: str | None = None
+) -> list[dict[str, Any]]:
+    store = open_store(settings)
+    try:
+        return [incident_summary(r) for r in store.incidents(status=status, partner=partner)]
+    finally:
+        store.close()
+
+
+def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
+    """An incident with every sighting: the ad, why it matched, the chain and the evidence."""
+    store = open_store(settings)
+    try:
+        detail = store.incident(incident_id)
+    finally:
+        store.close()
+    if detail is None:
+        raise BidwatchError(f"no incident {incident_id}")
+    reasons = {f.sighting_id: f for f in detail.findings}
+    sightings = []
+    for s in detail.sightings:
+        ad = detail.ads[s.ad_id]
+        capture = detail.captures[s.capture_id]
+        chain, hops = detail.chains[s.ad_id]
+        finding = reasons[s.id or 0]
+        facts = json.loads(finding.facts_json)
+        sightings.append({
+            "id": s.id, "seen_at": s.seen_at.isoformat(), "engine": s.engine,
+            "market": s.market, "device": s.device, "query": s.query,
+            "ad": {"headline": ad.headline, "description": ad.description,
+                   "display_url": ad.display_url, "link": ad.link, "click_url": ad.click_url,
+                   "position": ad.position, "rank": ad.rank},
+            "reason": "; ".join(f"{f['condition']}: {f['detail']}" for f in facts),
+            "facts": facts,
+            "chain": [{"url": h.url, "how": h.how, "status": h.status} for h in hops],
+            "landing_url": chain.landing_url,
+            "html_path": str(settings.home / capture.html_path) if capture.html_path else None,
+            "screenshot_path": str(settings.home / capture.screenshot_path)
+            if capture.screenshot_path else None,
+        })
+    return {
+        "incident": incident_summary(detail.incident),
+        "history": [{"at": e.at.isoformat(), "from": e.status_from, "to": e.status_to,
+                     "note": e.note} for e in detail.events],
+        "sightings": sightings,
+    }
+
+
+def set_incident_status(
+    settings: Settings, incident_id: int, status: str, note: str
+) -> IncidentRow:
+    try:
+        new_status = IncidentStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in IncidentStatus)
+        raise BidwatchError(f"unknown status {status!r}; use one of: {known}") from None
+    store = open_store(settings)
+    try:
+        if store.incident(incident_id) is None:
+            raise BidwatchError(f"no incident {incident_id}")
+        return store.set_incident_status(incident_id, new_status, note, datetime.now(UTC))
+    finally:
+        store.close()
+
+
+# -- digest ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    html_path: Path
+    text_path: Path
+    sent: bool = False
+    error: str | None = None
+
+
+def digest_command(
+    settings: Settings, day: date, *, weekly: bool, out: Path | None, send: bool
+) -> DigestResult:
+    program = load_program(settings.rules)
+    store = open_store(settings)
+    try:
+        period = Period.ending_on(day, 7 if weekly else 1)
+        message = render_digest(store, program, TemplateSet(templates_dir()), period)
+    finally:
+        store.close()
+    target = out or settings.home / "digest" / f"{day}{'-weekly' if weekly else ''}.html"
+    html, text = write_digest(message, target)
+    if not send:
+        return DigestResult(html, text)
+    if not settings.notice_url:
+        raise BidwatchError("--send needs BIDWATCH_NOTICE_URL (an apprise mail URL)")
+    recipients = list(program.notices.digest_to) or [program.notices.sender_email]
+    result = send_email(settings.notice_url, message, to=recipients, cc=[],
+                        reply_to=None, attachments=[])
+    return DigestResult(html, text, result.ok, result.error)
+
+
+# -- parse -----------------------------------------------------------------------------------
+
+
+def parse_file(path: Path, engine_name: str) -> dict[str, Any]:
+    """The ads on a saved result page, as `bidwatch parse --json` prints them."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_PAGE_BYTES:
+            raise BidwatchError(f"{path}: {size} bytes is more than a result page can be")
+        html = path.read_bytes().decode("utf-8", "replace")
+    except OSError as error:
+        raise BidwatchError(f"{path}: {error.strerror or error}") from None
+    name = detect_engine(html) if engine_name == "auto" else engine_name
+    if name is None:
+        return {"file": str(path), "engine": None, "ads": []}
+    ads = get_engine(name).read_ads(html)
+    return {
+        "file": str(path), "engine": name,
+        "ads": [{k: v for k, v in ad.as_json().items() if k not in ("advertiser", "sitelinks")}
+                for ad in ads],
+    }

@@ -1,0 +1,201 @@
+"""One sweep end to end. This module only wires the stages; each stage lives in its own module.
+
+plan → capture → read → resolve → attribute → judge → record → notify
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from playwright.async_api import Browser, async_playwright
+
+from monitor.attribution import attribute
+from monitor.capture.browser import find_browser, launch
+from monitor.capture.evidence import EvidenceStore
+from monitor.capture.page import (
+    CaptureOptions,
+    PageResult,
+    capture_page,
+    close_context,
+    new_task_context,
+)
+from monitor.engines import get_engine
+from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
+from monitor.netguard import AddressGuard
+from monitor.policy import Judge
+from monitor.program import Program
+from monitor.redirects import resolve_chain
+from monitor.settings import Settings
+from monitor.store import RecordOutcome, Store
+
+#: called after each task with its capture and the number of ads read
+ProgressHook = Callable[[Capture, int], None]
+
+
+@dataclass
+class SweepDeps:
+    """Everything a sweep needs, built once from settings and the program."""
+
+    settings: Settings
+    program: Program
+    store: Store
+    judge: Judge
+    evidence: EvidenceStore
+    guard: AddressGuard
+
+
+@dataclass
+class SweepReport:
+    sweep_id: int
+    status: str = "running"  # done | interrupted | failed
+    tasks: int = 0
+    captured: int = 0
+    blocked: Counter[str] = field(default_factory=Counter)
+    failed: int = 0
+    ads: int = 0
+    incidents_new: set[int] = field(default_factory=set)
+    incidents_seen_again: set[int] = field(default_factory=set)
+    notices_queued: int = 0
+    notices_sent: int = 0
+    notices_failed: int = 0
+
+    def add(self, capture: Capture, ads: int, outcome: RecordOutcome) -> None:
+        if capture.status.covered:
+            self.captured += 1
+        elif capture.status.blocked:
+            self.blocked[str(capture.status)] += 1
+        else:
+            self.failed += 1
+        self.ads += ads
+        self.incidents_new.update(outcome.new_incidents)
+        self.incidents_seen_again.update(outcome.seen_again)
+        self.notices_queued += len(outcome.notices_queued)
+
+    def counts(self) -> dict[str, int]:
+        """The sweep row's counters."""
+        return {
+            "captured": self.captured, "blocked": sum(self.blocked.values()),
+            "failed": self.failed, "ads": self.ads,
+            "incidents_new": len(self.incidents_new),
+            "incidents_seen_again": len(self.incidents_seen_again - self.incidents_new),
+            "notices_queued": self.notices_queued, "notices_sent": self.notices_sent,
+        }
+
+
+def capture_options(settings: Settings) -> CaptureOptions:
+    return CaptureOptions(timeout_s=settings.page_timeout_s,
+                          ignore_https_errors=settings.simulator is not None)
+
+
+def browser_args(settings: Settings) -> tuple[str, ...]:
+    """Extra Chromium flags: in simulator mode every host name resolves to the simulator."""
+    if settings.simulator:
+        return (f"--host-resolver-rules=MAP * {settings.simulator}",)
+    return ()
+
+
+async def run_sweep(
+    deps: SweepDeps,
+    tasks: Sequence[SearchTask],
+    *,
+    dry_run: bool = False,
+    progress: ProgressHook | None = None,
+) -> SweepReport:
+    """Run every task, recording each as it finishes. Ctrl-C (cancellation) leaves finished
+    tasks stored, unfinished ones pending, and the sweep marked interrupted."""
+    now = datetime.now(UTC)
+    sweep_id, task_ids = deps.store.begin_sweep(deps.program.name, tasks, dry_run=dry_run,
+                                                now=now)
+    report = SweepReport(sweep_id=sweep_id, tasks=len(tasks))
+    try:
+        await _run_all(deps, tasks, task_ids, report, dry_run, progress)
+        report.status = "done"
+    except asyncio.CancelledError:
+        report.status = "interrupted"
+        raise
+    except BaseException:
+        report.status = "failed"
+        raise
+    finally:
+        deps.store.finish_sweep(sweep_id, report.status, datetime.now(UTC), **report.counts())
+    return report
+
+
+async def _run_all(
+    deps: SweepDeps,
+    tasks: Sequence[SearchTask],
+    task_ids: dict[str, int],
+    report: SweepReport,
+    dry_run: bool,
+    progress: ProgressHook | None,
+) -> None:
+    choice = find_browser(deps.settings.chromium)
+    limit = asyncio.Semaphore(deps.settings.concurrency)
+    async with async_playwright() as playwright:
+        browser = await launch(playwright, choice, extra_args=browser_args(deps.settings))
+        try:
+            async def one(task: SearchTask) -> None:
+                async with limit:
+                    capture, ads, outcome = await run_task(
+                        deps, browser, task, task_ids[task.key], dry_run)
+                report.add(capture, ads, outcome)
+                if progress:
+                    progress(capture, ads)
+
+            async with asyncio.TaskGroup() as group:
+                for task in tasks:
+                    group.create_task(one(task))
+        finally:
+            await asyncio.shield(browser.close())
+
+
+async def run_task(
+    deps: SweepDeps, browser: Browser, task: SearchTask, task_id: int, dry_run: bool
+) -> tuple[Capture, int, RecordOutcome]:
+    """Capture, read, resolve, attribute, judge and record one task."""
+    engine = get_engine(task.engine)
+    options = capture_options(deps.settings)
+    context = await new_task_context(browser, task, options)
+    try:
+        result: PageResult = await capture_page(context, task, engine, deps.evidence, options)
+    finally:
+        await close_context(context)
+    ads = engine.read_ads(result.html) if result.capture.status is CaptureStatus.ok else []
+    judged = await judge_ads(deps, browser, task, ads, result.capture.captured_at)
+    # The store is synchronous and fast; one short transaction per task.
+    outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run)
+    return result.capture, len(ads), outcome
+
+
+async def judge_ads(
+    deps: SweepDeps,
+    browser: Browser,
+    task: SearchTask,
+    ads: Sequence[ObservedAd],
+    seen_at: datetime,
+) -> list[JudgedAd]:
+    """Resolve, attribute and judge each ad, in a context of their own (no search cookies)."""
+    if not ads:
+        return []
+    settings = deps.settings
+    context = await new_task_context(browser, task, capture_options(settings))
+    try:
+        judged = []
+        for ad in ads:
+            chain = await resolve_chain(
+                ad, context=context, guard=deps.guard,
+                follow_click_urls=deps.program.follow_click_urls,
+                max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
+            )
+            attribution = attribute(ad, chain, deps.program)
+            sighting = Sighting(task=task, ad=ad, chain=chain, attribution=attribution,
+                                seen_at=seen_at)
+            judged.append(JudgedAd(ad, chain, attribution, sighting,
+                                   tuple(deps.judge.judge(sighting))))
+        return judged
+    finally:
+        await close_context(context)

@@ -1,0 +1,125 @@
+"""Shared fixtures: the real parts the tests run against (browser, simulator, SMTP, PostgreSQL).
+
+Every server listens on loopback only. A missing PostgreSQL skips its tests on a developer's
+machine but fails under CI (CI=1), so a broken CI image cannot pass quietly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.capture.browser import BrowserNotFound, find_browser
+from monitor.mailsink import MailSink
+from monitor.settings import Settings
+from monitor.simulator import DEFAULT_SCENARIO, Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+RULES = ROOT / "rules"
+
+
+def shared_dir(*parts: str) -> Path:
+    """A path under ../shared, or skip: a user's clone has no ../shared."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is only in the development checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_path() -> Path:
+    try:
+        return find_browser(None).path
+    except BrowserNotFound as error:
+        pytest.fail(f"browser tests need a Chromium: {error}")
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Simulator]:
+    with Simulator(DEFAULT_SCENARIO).start() as running:
+        yield running
+
+
+@pytest.fixture
+def mail_sink(tmp_path: Path) -> Iterator[MailSink]:
+    with MailSink(tmp_path / "mail") as sink:
+        yield sink
+
+
+@pytest.fixture
+def sim_settings(tmp_path: Path, simulator: Simulator, mail_sink: MailSink) -> Settings:
+    """Settings for a sweep of the example program against the simulator, mail to the sink."""
+    return Settings(
+        home=tmp_path / "home", rules=RULES, database_url=None, simulator=simulator.address,
+        allow_private_networks=True, concurrency=2, page_timeout_s=20,
+        notice_url=mail_sink.apprise_url("compliance@lumora.example"),
+    )
+
+
+# -- PostgreSQL: a throwaway cluster on loopback ---------------------------------------------
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    return str(candidates[0]) if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root; CI runs as root.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing (make test installs them)")
+        pytest.skip("no PostgreSQL server here (install postgresql, or run make test)")
+    directory = Path(tempfile.mkdtemp(prefix="bidwatch-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    data, port = directory / "data", _free_port()
+    subprocess.run(_as_postgres([initdb, "-D", str(data), "-U", "bidwatch", "--auth=trust",
+                                 "-E", "UTF8", "--no-locale"]),
+                   check=True, capture_output=True)
+    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(directory / "log"), "-w",
+                                 "-o", f"-h 127.0.0.1 -p {port} -k {directory}", "start"]),
+                   check=True, capture_output=True)
+    try:
+        _wait_for_port(port)
+        yield f"postgresql+psycopg://bidwatch@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"PostgreSQL did not start on port {port}")

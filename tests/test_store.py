@@ -1,0 +1,163 @@
+"""The store contract, run against SQLite (WAL) and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitor.incidents import IncidentStatus
+from monitor.models import (
+    AdKind,
+    AdPosition,
+    AdvertiserClass,
+    Attribution,
+    Capture,
+    CaptureStatus,
+    Chain,
+    Device,
+    Fact,
+    Finding,
+    Hop,
+    HopHow,
+    JudgedAd,
+    MarketRef,
+    NetworkIds,
+    ObservedAd,
+    SearchTask,
+    Severity,
+    Sighting,
+)
+from monitor.store import Store
+
+T0 = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
+US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bidwatch.db'}"
+    else:
+        base = request.getfixturevalue("postgres_url")
+        url = _fresh_database(base, f"t{abs(hash(tmp_path)) % 10**9}")
+    opened = Store(url)
+    yield opened
+    opened.close()
+
+
+def _fresh_database(base_url: str, name: str) -> str:
+    engine = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def task(query: str = "lumora", engine: str = "google") -> SearchTask:
+    return SearchTask(brand="lumora", engine=engine, query=query, term_group="brand", market=US,
+                      device=Device.desktop)
+
+
+def capture(t: SearchTask, at: datetime, status: CaptureStatus = CaptureStatus.ok) -> Capture:
+    return Capture(task=t, status=status, url="https://www.google.com/search?q=lumora",
+                   final_url="https://www.google.com/search?q=lumora", http_status=200,
+                   captured_at=at, html_path="evidence/ab/ab.html.gz",
+                   screenshot_path="evidence/ab/ab.png")
+
+
+def judged(t: SearchTask, at: datetime, with_finding: bool = True) -> JudgedAd:
+    ad = ObservedAd(kind=AdKind.text, position=AdPosition.top, rank=1,
+                    headline="Lumora <b>Sale</b> \u202e", description="d",
+                    display_url="www.sleepsaver.net", link="https://go.sleepsaver.net/r/lumora")
+    chain = Chain(start_url=ad.link, landing_url="https://www.lumora.com/sale", hops=(
+        Hop(ad.link, HopHow.start), Hop("https://prf.hn/click/camref:1100l5xYz", HopHow.meta, 200),
+        Hop("https://www.lumora.com/sale", HopHow.http, 302)))
+    attribution = Attribution(AdvertiserClass.partner, partner="sleepsaver",
+                              network=NetworkIds("partnerize", publisher_id="1100l5xYz"),
+                              display_domain="sleepsaver.net", landing_domain="lumora.com",
+                              domains=("sleepsaver.net", "prf.hn", "lumora.com"), reason="camref")
+    sighting = Sighting(t, ad, chain, attribution, at)
+    findings = (Finding(policy="no-brand-bidding", severity=Severity.high,
+                        offender=sighting.offender, partner="sleepsaver", term_group="brand",
+                        title="No bidding on brand terms", clause="4.1",
+                        notice_template="brand_bidding",
+                        facts=(Fact("term_group", "brand"),)),) if with_finding else ()
+    return JudgedAd(ad, chain, attribution, sighting, findings)
+
+
+def record(store: Store, at: datetime, *, queue: bool = True, t: SearchTask | None = None):
+    t = t or task()
+    _sweep, ids = store.begin_sweep("p", [t], dry_run=not queue, now=at)
+    return store.record_task(ids[t.key], capture(t, at), [judged(t, at)], queue_notices=queue)
+
+
+def test_schema_is_migrated_with_alembic(store: Store) -> None:
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"sweeps", "tasks", "captures", "ads", "chains", "hops", "attributions", "findings",
+            "incidents", "incident_events", "sightings", "outbox", "alembic_version"} <= tables
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def test_same_breach_twice_is_one_incident_with_two_sightings_and_one_notice(store: Store) -> None:
+    first = record(store, T0)
+    second = record(store, T0 + timedelta(hours=3))
+    assert len(first.new_incidents) == 1 and first.seen_again == []
+    assert second.new_incidents == [] and second.seen_again == first.new_incidents
+    (incident,) = store.incidents()
+    assert incident.sighting_count == 2 and incident.level == 1
+    assert incident.first_seen == T0 and incident.last_seen == T0 + timedelta(hours=3)
+    assert [o.key for o in store.outbox()] == [f"notice:{incident.id}:1:email"]
+    assert first.notices_queued and not second.notices_queued
+
+
+def test_hostile_text_is_stored_as_is_and_times_stay_utc(store: Store) -> None:
+    record(store, T0)
+    detail = store.incident(store.incidents()[0].id or 0)
+    assert detail is not None
+    (ad,) = detail.ads.values()
+    assert ad.headline == "Lumora <b>Sale</b> \u202e"
+    assert detail.sightings[0].seen_at == T0 and detail.sightings[0].seen_at.tzinfo is not None
+    chain, hops = detail.chains[ad.id or 0]
+    assert [h.how for h in hops] == ["start", "meta", "http"]
+    assert chain.landing_url == "https://www.lumora.com/sale"
+
+
+def test_resolved_incident_seen_again_reopens_one_level_up(store: Store) -> None:
+    record(store, T0)
+    incident = store.incidents()[0]
+    store.set_incident_status(incident.id or 0, IncidentStatus.resolved, "partner paused", T0)
+    outcome = record(store, T0 + timedelta(days=2))
+    assert outcome.new_incidents == [incident.id]
+    reopened = store.incidents()[0]
+    assert reopened.status == "new" and reopened.level == 2
+    assert {o.level for o in store.outbox()} == {1, 2}
+    detail = store.incident(incident.id or 0)
+    assert detail is not None
+    assert [(e.status_from, e.status_to) for e in detail.events] == [
+        (None, "new"), ("new", "resolved"), ("resolved", "new")]
+
+
+def test_dry_run_records_but_queues_nothing_and_a_later_run_owes_the_warning(store: Store) -> None:
+    record(store, T0, queue=False)
+    assert store.outbox() == []
+    record(store, T0 + timedelta(hours=1))
+    assert [o.level for o in store.outbox()] == [1]
+
+
+def test_blocked_capture_counts_in_coverage_not_as_captured(store: Store) -> None:
+    t = task()
+    _sweep, ids = store.begin_sweep("p", [t], dry_run=False, now=T0)
+    store.record_task(ids[t.key], capture(t, T0, CaptureStatus.captcha), [], queue_notices=True)
+    (row,) = store.coverage(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert (row.engine, row.asked, row.captured, row.blocked, row.failed) == ("google", 1, 0, 1, 0)
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        store.begin_sweep("p", [], dry_run=False, now=datetime(2026, 1, 1))
