@@ -1,0 +1,41 @@
+"""The engines bidwatch asks: one module each, registered here by name.
+
+A new engine is one module exposing `ENGINE` and one line in `ENGINES`.
+"""
+
+from __future__ import annotations
+
+from monitor.engines import bing, duckduckgo, google, yahoo
+from monitor.engines.base import Engine
+from monitor.engines.markets import accept_language
+
+ENGINES: dict[str, Engine] = {
+    engine.name: engine for engine in (google.ENGINE, bing.ENGINE, duckduckgo.ENGINE, yahoo.ENGINE)
+}
+
+#: the order pages are tried in by `detect_engine`: the most specific fingerprints first
+#: (a DuckDuckGo page links to Yahoo and Bing click URLs; Google's data-ved is unmistakable)
+_DETECTION_ORDER = ("google", "bing", "duckduckgo", "yahoo")
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called `name` (case-insensitive)."""
+    try:
+        return ENGINES[name.strip().lower()]
+    except KeyError:
+        known = ", ".join(sorted(ENGINES))
+        raise KeyError(f"unknown engine {name!r}; known engines: {known}") from None
+
+
+def detect_engine(html: str) -> str | None:
+    """The name of the engine whose result page this is, or None when none recognises it."""
+    for name in _DETECTION_ORDER:
+        try:
+            if ENGINES[name].recognises(html):
+                return name
+        except Exception:  # a recogniser choking on hostile bytes simply does not recognise
+            continue
+    return None
+
+
+__all__ = ["ENGINES", "Engine", "accept_language", "detect_engine", "get_engine"]

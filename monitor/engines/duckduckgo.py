@@ -1,0 +1,272 @@
+"""DuckDuckGo: how to ask (the no-JS /html/ endpoint with a kl region) and how to read.
+
+DDG's ads are syndicated (Microsoft/Yahoo) and every one links through duckduckgo.com/y.js.
+Reading, most durable first: result blocks whose title link has the y.js ad shape; ad markers
+(`result--ad` class, data-testid/data-layout="ad" of the newer markup); placement from the
+main ad block (#ads: top), the sidebar (right), and document order against organic results
+(before: top; between: inline; after: bottom).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.engines.base import Engine
+from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.engines.dom import (
+    Node,
+    ancestors,
+    attr,
+    classes,
+    closest,
+    doc_order,
+    first_match,
+    is_inside,
+    looks_like_url,
+    never_raises,
+    organic_indexes,
+    outermost,
+    parse,
+    ranked,
+    text_of,
+    unique,
+)
+from monitor.engines.markets import query_string
+from monitor.models import AdKind, AdPosition, CaptureStatus, ObservedAd, SearchTask, Sitelink
+
+HOSTS = ("duckduckgo.com", "html.duckduckgo.com", "www.duckduckgo.com")
+
+#: DDG region codes (https://duckduckgo.com/duckduckgo-help-pages/settings/params/): most are
+#: country-language; a few markets differ (uk-en for GB, xa-ar/xa-en for the Arab states)
+_REGIONS: dict[tuple[str, str], str] = {
+    ("AE", "ar"): "xa-ar",
+    ("AE", "en"): "xa-en",
+    ("SA", "ar"): "xa-ar",
+    ("SA", "en"): "xa-en",
+    ("GB", "en"): "uk-en",
+    ("ID", "id"): "id-en",
+    ("ID", "en"): "id-en",
+    ("US", "es"): "us-es",
+    ("CA", "fr"): "ca-fr",
+    ("BE", "nl"): "be-nl",
+    ("BE", "fr"): "be-fr",
+    ("CH", "de"): "ch-de",
+    ("CH", "fr"): "ch-fr",
+    ("CH", "it"): "ch-it",
+    ("MY", "ms"): "my-ms",
+    ("MY", "en"): "my-en",
+    ("PH", "tl"): "ph-tl",
+    ("TW", "zh"): "tw-tzh",
+    ("HK", "zh"): "hk-tzh",
+    ("CN", "zh"): "cn-zh",
+    ("JP", "ja"): "jp-jp",
+    ("KR", "ko"): "kr-kr",
+    ("SE", "sv"): "se-sv",
+    ("DK", "da"): "dk-da",
+    ("GR", "el"): "gr-el",
+    ("CZ", "cs"): "cz-cs",
+    ("EE", "et"): "ee-et",
+    ("UA", "uk"): "ua-uk",
+    ("IL", "he"): "il-he",
+    ("VN", "vi"): "vn-vi",
+    ("SI", "sl"): "sl-sl",
+}
+#: countries whose code-language pair DDG spells as country-country ("de-de", "fr-fr")
+_SAME = frozenset(
+    {"AT", "BG", "BR", "DE", "ES", "FI", "FR", "HR", "HU", "IT", "LT", "LV", "MX", "NL", "NO"}
+    | {"PL", "PT", "RO", "RU", "SK", "TH", "TR"}
+)
+#: English-language markets DDG offers
+_ENGLISH = frozenset(["AU", "CA", "IE", "IN", "NZ", "SG", "US", "ZA", "PK"])
+
+
+def region(country: str, language: str) -> str:
+    """DDG's kl code for a market; "wt-wt" (no region) when DDG has none for it."""
+    country, language = country.upper(), language.lower()
+    known = _REGIONS.get((country, language))
+    if known:
+        return known
+    if country in _SAME and language == _default_language(country):
+        return f"{country.lower()}-{country.lower()}"
+    if country in _ENGLISH and language == "en":
+        return f"{country.lower()}-en"
+    return "wt-wt"
+
+
+def _default_language(country: str) -> str:
+    odd = {"AT": "de", "BR": "pt", "MX": "es", "NO": "nb", "DK": "da"}
+    return odd.get(country, country.lower())
+
+
+def search_url(task: SearchTask) -> str:
+    """duckduckgo.com/html/ (no-JS results) with kl=<region>; paging by offset s."""
+    params = [("q", task.query), ("kl", region(task.market.country, task.market.language))]
+    if task.page > 1:
+        params.append(("s", str((task.page - 1) * 30)))
+    return "https://duckduckgo.com/html/?" + query_string(params)
+
+
+def is_click_url(url: str) -> bool:
+    """DDG's ad click: duckduckgo.com/y.js?… (absolute, protocol-relative or relative)."""
+    return "duckduckgo.com/y.js?" in url or url.startswith("/y.js?")
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+_AD_MARKED = ".result--ad, [data-testid=ad], [data-layout=ad], [data-nrn=ad]"
+_ORGANIC = (
+    ".result:not(.result--ad):not(.result--more):not(.result--sep),"
+    " article[data-testid=result], li[data-layout=organic]"
+)
+_HEADING = "h2, h3, [role=heading]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    order: dict[int, int]
+    organic: tuple[int, ...]  # document indexes of organic results
+
+
+def _position(item: Node, page: _Page) -> AdPosition:
+    for ancestor in ancestors(item):
+        names = classes(ancestor)
+        if attr(ancestor, "id") == "ads" or "results--ads--main" in names:
+            return AdPosition.top
+        if any("sidebar" in n or "rrail" in n for n in names):
+            return AdPosition.right
+    index = page.order.get(item.mem_id, 0)
+    before = any(i < index for i in page.organic)
+    after = any(i > index for i in page.organic)
+    if not before:
+        return AdPosition.top
+    return AdPosition.inline if after else AdPosition.bottom
+
+
+def _is_result_block(node: Node) -> bool:
+    return node.tag == "article" or "result" in classes(node) or bool(attr(node, "data-layout"))
+
+
+def _items(tree: LexborHTMLParser) -> list[Node]:
+    marked = list(tree.css(_AD_MARKED))
+    by_click = []
+    for heading in tree.css(_HEADING):
+        if any(is_click_url(attr(a, "href")) for a in heading.css("a[href]")):
+            block = closest(heading, _is_result_block)
+            by_click.append(block or heading.parent or heading)
+    return outermost(marked + by_click)
+
+
+def _title_link(item: Node) -> Node | None:
+    heading = item.css_first(_HEADING)
+    scope = heading if heading is not None else item
+    return first_match(scope, "a[href]", lambda a: bool(text_of(a)) and not _is_badge(a))
+
+
+def _is_badge(anchor: Node) -> bool:
+    return any(name.startswith("badge") for name in classes(anchor))
+
+
+def _display_url(item: Node, link: Node) -> str:
+    node = item.css_first(".result__url, [data-testid=result-extras-url-link], cite")
+    if node is not None:
+        return text_of(node)
+    for anchor in item.css("a[href], span"):
+        text = text_of(anchor)
+        if anchor.mem_id != link.mem_id and looks_like_url(text):
+            return text
+    return attr(item, "data-domain")
+
+
+def _description(item: Node) -> str:
+    node = item.css_first(".result__snippet, [data-result=snippet]")
+    return text_of(node)
+
+
+def _sitelinks(item: Node, link: Node) -> tuple[Sitelink, ...]:
+    out: list[Sitelink] = []
+    for anchor in item.css("a.sponsored__sitelink, [data-testid=sitelink] a"):
+        text = text_of(anchor)
+        if text and anchor.mem_id != link.mem_id:
+            out.append(Sitelink(text=text, url=attr(anchor, "href")))
+    return tuple(out)
+
+
+def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
+    link = _title_link(item)
+    if link is None:
+        return None
+    href = attr(link, "href")
+    return ObservedAd(
+        kind=AdKind.text,
+        position=position,
+        rank=0,
+        headline=text_of(link),
+        description=_description(item),
+        display_url=_display_url(item, link),
+        link=href,
+        click_url=href if is_click_url(href) else None,
+        advertiser=None,
+        sitelinks=_sitelinks(item, link),
+    )
+
+
+@never_raises
+def read_ads(html: str) -> list[ObservedAd]:
+    """Every paid text ad on a DuckDuckGo result page (JS or no-JS markup)."""
+    tree = parse(html)
+    if tree is None:
+        return []
+    order = doc_order(tree)
+    items = _items(tree)
+    marked = [order.get(n.mem_id, 0) for n in unique(tree.css(_ORGANIC)) if not is_inside(n, items)]
+    titled = organic_indexes(tree, order, "#links", is_click_url)
+    organic = tuple(marked or titled)
+    page = _Page(order, organic)
+    items.sort(key=lambda n: order.get(n.mem_id, 0))
+    ads = [_read_item(item, _position(item, page)) for item in items]
+    return ranked(ad for ad in ads if ad is not None)
+
+
+# ---- page status ---------------------------------------------------------------------------
+
+MARKERS = PageMarkers(
+    captcha_hosts=(),
+    captcha_paths=("/anomaly",),
+    captcha_selectors=(
+        "form#challenge-form, .anomaly-modal, form[action*='anomaly'], #anomaly-modal"
+    ),
+    captcha_snippets=("anomaly-modal", "challenge-form"),
+    consent_hosts=(),
+    consent_selectors="",
+    result_selectors="#links, .results, .serp__results, [data-testid=mainline], #react-layout",
+    content_selectors=f"{_ORGANIC}, {_AD_MARKED}, .result__a",
+    no_results_selectors=".no-results, .result--no-result, [data-testid=no-results]",
+)
+
+
+def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
+    return classify_page(MARKERS, final_url, status, html)
+
+
+def recognises(html: str) -> bool:
+    """DDG's search form, result list or vqd token."""
+    tree = parse(html)
+    if tree is None:
+        return False
+    markers = (
+        "form#search_form, form[action*='duckduckgo.com'], input[name=vqd], .results--main,"
+        " #links.results, a.result__a, #duckbar, [data-testid=mainline]"
+    )
+    return tree.css_first(markers) is not None
+
+
+ENGINE = Engine(
+    name="duckduckgo",
+    hosts=HOSTS,
+    search_url=search_url,
+    read_ads=read_ads,
+    classify=classify,
+    recognises=recognises,
+)

@@ -1,0 +1,259 @@
+"""Yahoo: how to ask (the regional search host) and how to read (paid ads, page status).
+
+Reading, most durable first: a title link with Yahoo's paid-click shape
+(r.search.yahoo.com/cbclk…, or data-matarget="ad…" in the 2023+ markup) makes an ad; the ad
+lists (ol.searchCenterTopAds / …BottomAds / searchRight…Ads, stable since ~2014) give the
+placement, else the right rail (#right) or document order against the organic list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.engines.base import Engine
+from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.engines.dom import (
+    Node,
+    ancestors,
+    attr,
+    classes,
+    closest,
+    doc_order,
+    first_match,
+    is_inside,
+    looks_like_url,
+    never_raises,
+    organic_indexes,
+    outermost,
+    parse,
+    ranked,
+    text_of,
+    unique,
+)
+from monitor.engines.markets import query_string
+from monitor.models import AdKind, AdPosition, CaptureStatus, ObservedAd, SearchTask, Sitelink
+
+#: Yahoo's regional search hosts (the region is chosen by subdomain, not by a parameter)
+_REGIONAL_HOSTS: dict[tuple[str, str], str] = {
+    ("GB", "en"): "uk.search.yahoo.com",
+    ("IE", "en"): "ie.search.yahoo.com",
+    ("DE", "de"): "de.search.yahoo.com",
+    ("AT", "de"): "at.search.yahoo.com",
+    ("CH", "de"): "ch.search.yahoo.com",
+    ("CH", "fr"): "fr-ch.search.yahoo.com",
+    ("FR", "fr"): "fr.search.yahoo.com",
+    ("ES", "es"): "es.search.yahoo.com",
+    ("IT", "it"): "it.search.yahoo.com",
+    ("NL", "nl"): "nl.search.yahoo.com",
+    ("CA", "en"): "ca.search.yahoo.com",
+    ("CA", "fr"): "qc.search.yahoo.com",
+    ("AU", "en"): "au.search.yahoo.com",
+    ("NZ", "en"): "nz.search.yahoo.com",
+    ("IN", "en"): "in.search.yahoo.com",
+    ("SG", "en"): "sg.search.yahoo.com",
+    ("MY", "en"): "malaysia.search.yahoo.com",
+    ("PH", "en"): "ph.search.yahoo.com",
+    ("ID", "id"): "id.search.yahoo.com",
+    ("ID", "en"): "id.search.yahoo.com",
+    ("HK", "zh"): "hk.search.yahoo.com",
+    ("TW", "zh"): "tw.search.yahoo.com",
+    ("BR", "pt"): "br.search.yahoo.com",
+    ("MX", "es"): "mx.search.yahoo.com",
+    ("AR", "es"): "ar.search.yahoo.com",
+    ("US", "es"): "espanol.search.yahoo.com",
+}
+DEFAULT_HOST = "search.yahoo.com"
+HOSTS = (DEFAULT_HOST, *sorted(set(_REGIONAL_HOSTS.values())))
+
+
+def host_for(country: str, language: str) -> str:
+    """The regional host for a market, search.yahoo.com when Yahoo has none for it."""
+    return _REGIONAL_HOSTS.get((country.upper(), language.lower()), DEFAULT_HOST)
+
+
+def search_url(task: SearchTask) -> str:
+    """<region>.search.yahoo.com/search?p=…, paging by result offset b (1, 11, 21…)."""
+    params = [("p", task.query), ("ei", "UTF-8")]
+    if task.page > 1:
+        params.append(("b", str((task.page - 1) * 10 + 1)))
+    host = host_for(task.market.country, task.market.language)
+    return f"https://{host}/search?" + query_string(params)
+
+
+def is_click_url(url: str) -> bool:
+    """Yahoo's paid clicks: r.search.yahoo.com/cbclk/… or /cbclk2/… (and _ylt variants)."""
+    return "/cbclk" in url and "yahoo." in url
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+_HEADING = "h3, h2, [role=heading]"
+_AD_LISTS = "ol[class*=Ads], ul[class*=Ads]"
+_ORGANIC = "#web ol.searchCenterMiddle > li, #web li .algo, .algo-sr, div.algo"
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    order: dict[int, int]
+    first_organic: int | None
+
+
+def _list_position(names: set[str]) -> AdPosition | None:
+    joined = " ".join(names).lower()
+    if "right" in joined:
+        return AdPosition.right
+    if "bottom" in joined:
+        return AdPosition.bottom
+    if "top" in joined or "north" in joined:
+        return AdPosition.top
+    return None
+
+
+def _position(item: Node, page: _Page) -> AdPosition:
+    for ancestor in ancestors(item):
+        if attr(ancestor, "id") == "right":
+            return AdPosition.right
+        if any("Ads" in name for name in classes(ancestor)):
+            position = _list_position(classes(ancestor))
+            if position is not None:
+                return position
+    if page.first_organic is None:
+        return AdPosition.top
+    before = page.order.get(item.mem_id, 0) < page.first_organic
+    return AdPosition.top if before else AdPosition.bottom
+
+
+def _is_ad_link(anchor: Node) -> bool:
+    return is_click_url(attr(anchor, "href")) or attr(anchor, "data-matarget").startswith("ad")
+
+
+def _items(tree: LexborHTMLParser) -> list[Node]:
+    """The list item (or block) around each heading whose link is a paid click."""
+    found: list[Node] = []
+    for heading in unique(tree.css(_HEADING)):
+        if any(_is_ad_link(a) for a in heading.css("a[href]")):
+            item = closest(heading, lambda n: n.tag == "li") or heading.parent or heading
+            found.append(item)
+    for ad_list in tree.css(_AD_LISTS):
+        found += [li for li in ad_list.css("li") if li.css_first(f"{_HEADING} a[href]")]
+    return outermost(found)
+
+
+def _title(item: Node) -> tuple[Node, Node] | None:
+    for heading in item.css(_HEADING):
+        link = first_match(heading, "a[href]", lambda a: bool(text_of(a)))
+        if link is not None:
+            return heading, link
+    return None
+
+
+def _display_url(item: Node, heading: Node) -> str:
+    """The line right after the title (its class is obfuscated), else URL-looking text."""
+    sibling = heading.next
+    while sibling is not None and not sibling.is_element_node:
+        sibling = sibling.next
+    text = text_of(sibling)
+    if text and looks_like_url(text):
+        return text
+    node = first_match(
+        item,
+        "cite, span, div, a",
+        lambda n: not is_inside(n, [heading]) and looks_like_url(text_of(n)),
+    )
+    return text_of(node)
+
+
+def _description(item: Node, heading: Node) -> str:
+    """The first paragraph of ad copy (not the seller-rating line, which links to reviews)."""
+
+    def is_copy(node: Node) -> bool:
+        if is_inside(node, [heading]) or len(text_of(node)) < 20:
+            return False
+        return all(_is_ad_link(a) for a in node.css("a[href]"))
+
+    return text_of(first_match(item, "p", is_copy))
+
+
+def _sitelinks(item: Node, link: Node) -> tuple[Sitelink, ...]:
+    out: list[Sitelink] = []
+    for anchor in unique(item.css("ul a[href], li li a[href]")):
+        text = text_of(anchor)
+        if text and anchor.mem_id != link.mem_id and _is_ad_link(anchor):
+            out.append(Sitelink(text=text, url=attr(anchor, "href")))
+    return tuple(out)
+
+
+def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
+    found = _title(item)
+    if found is None:
+        return None
+    heading, link = found
+    href = attr(link, "href")
+    return ObservedAd(
+        kind=AdKind.text,
+        position=position,
+        rank=0,
+        headline=text_of(link),
+        description=_description(item, heading),
+        display_url=_display_url(item, heading),
+        link=href,
+        click_url=href if is_click_url(href) else None,
+        sitelinks=_sitelinks(item, link),
+    )
+
+
+@never_raises
+def read_ads(html: str) -> list[ObservedAd]:
+    """Every paid text ad on a Yahoo result page (top, bottom and right-rail lists)."""
+    tree = parse(html)
+    if tree is None:
+        return []
+    order = doc_order(tree)
+    organic = organic_indexes(tree, order, "#web", is_click_url)
+    page = _Page(order, min(organic, default=None))
+    items = sorted(_items(tree), key=lambda n: order.get(n.mem_id, 0))
+    ads = [_read_item(item, _position(item, page)) for item in items]
+    return ranked(ad for ad in ads if ad is not None)
+
+
+# ---- page status ---------------------------------------------------------------------------
+
+MARKERS = PageMarkers(
+    captcha_hosts=(),
+    captcha_paths=("/captcha", "/sorry"),
+    captcha_selectors="form[action*='captcha'], #captcha, iframe[src*='captcha']",
+    captcha_snippets=("captcha",),
+    consent_hosts=("consent.yahoo.com", "guce.yahoo.com", "consent.yahoo.co.jp"),
+    consent_selectors="form.consent-form, form[action*='consent'], .consent-wizard",
+    result_selectors="#web, #results, ol.searchCenterMiddle, #main .compTitle, #right",
+    content_selectors=f"{_ORGANIC}, {_AD_LISTS}, #web h3 a, .compTitle a",
+    no_results_selectors=".zrp, .zrp-container, .compNoResult, ol.reg.searchCenterMiddle .dd.zrp",
+)
+
+
+def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
+    return classify_page(MARKERS, final_url, status, html)
+
+
+def recognises(html: str) -> bool:
+    """Yahoo's results layout (#web with searchCenter lists) or its search form."""
+    tree = parse(html)
+    if tree is None:
+        return False
+    markers = (
+        "ol.searchCenterMiddle, ol[class*=searchCenter], form[action*='search.yahoo.'],"
+        " #yschsp, #sbq-wrap, a[href*='r.search.yahoo.com'][data-matarget]"
+    )
+    return tree.css_first(markers) is not None
+
+
+ENGINE = Engine(
+    name="yahoo",
+    hosts=HOSTS,
+    search_url=search_url,
+    read_ads=read_ads,
+    classify=classify,
+    recognises=recognises,
+)
