@@ -92,7 +92,7 @@ async def launch(
 
 
 def main() -> int:
-    """`python -m monitor.capture.browser`: say which browser bidwatch will use, or how to get one."""
+    """`python -m monitor.capture.browser`: which browser bidwatch will use, or how to get one."""
     from monitor.settings import Settings
 
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.engines.markets import accept_language
 from monitor.models import Device, SearchTask
 
 #: approximate coordinates of the cities the example programs use; a market without one gets
@@ -52,14 +53,6 @@ MOBILE = DeviceProfile(
 PROFILES = {Device.desktop: DESKTOP, Device.mobile: MOBILE}
 
 
-def accept_language(language: str, country: str) -> str:
-    """The Accept-Language a local user of the market would send."""
-    primary = f"{language}-{country.upper()}"
-    if language == "en":
-        return f"{primary},en;q=0.9"
-    return f"{primary},{language};q=0.9,en;q=0.5"
-
-
 def context_options(task: SearchTask, browser_version: str) -> dict[str, Any]:
     """Keyword arguments for `browser.new_context` for this task."""
     profile = PROFILES[task.device]
@@ -73,7 +66,7 @@ def context_options(task: SearchTask, browser_version: str) -> dict[str, Any]:
         "locale": f"{market.language}-{market.country.upper()}",
         "timezone_id": market.timezone,
         "extra_http_headers": {
-            "Accept-Language": accept_language(market.language, market.country)
+            "Accept-Language": accept_language(task)
         },
         "service_workers": "block",
     }
