@@ -79,7 +79,6 @@ class Sitelink(_Strict):
     url: AbsoluteUrl
 
 
-
 class Ad(_Strict):
     """One text ad and the searches it shows on. Unset filters mean "any"."""
 
@@ -100,7 +99,6 @@ class Ad(_Strict):
     sitelinks: list[Sitelink] = []
 
 
-
 class Hop(_Strict):
     """A URL that sends the browser on: by HTTP status, meta refresh or script.
 
@@ -115,7 +113,6 @@ class Hop(_Strict):
     status: Literal[301, 302, 303, 307, 308] = 302
     #: seconds before a meta refresh or script navigates
     delay: float = Field(default=0, ge=0, le=10)
-
 
     @property
     def host(self) -> str:
