@@ -1,0 +1,440 @@
+"""Where an ad leads: offline unwrapping of click URLs and live hop-by-hop following.
+
+Live following runs in a page of a Playwright BrowserContext that the caller supplies, so the
+hops go through the browser's own network stack (the simulator's --host-resolver-rules work,
+JavaScript bridges run). Every request of that page is paused with the DevTools Fetch domain
+and checked by the SSRF guard before it leaves. Fetch is used rather than Playwright's route():
+route() is not called for the requests after an HTTP redirect, and context.request does not use
+the browser's network stack at all (both checked with Playwright 1.65).
+
+Cookies: following shares the context's cookie jar, as a real click would. The caller must give
+a fresh context per task and close it afterwards, so nothing carries from one chain to another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import re
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+
+from playwright.async_api import BrowserContext, CDPSession, Page
+from playwright.async_api import Error as PlaywrightError
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.models import Chain, Hop, HopHow, ObservedAd
+from monitor.netguard import AddressGuard, BlockedAddress
+from monitor.networks import destination_url, recognise
+
+MAX_UNWRAP_DEPTH = 10
+#: request types a redirect chain never needs; the rest are aborted too, see _SUBRESOURCES_KEPT
+_SUBRESOURCES_KEPT = frozenset({"Script", "XHR", "Fetch"})
+#: how long a page may stay quiet before its URL counts as the landing page
+DEFAULT_SETTLE_S = 1.5
+#: meta refreshes slower than this are a page reloading itself, not a redirect
+MAX_META_DELAY_S = 10.0
+BODY_SCAN_LIMIT = 256 * 1024
+
+
+# ---- engine click URLs ----------------------------------------------------------------------
+
+_GOOGLE_HOST = re.compile(r"(?:www\.)?google\.[a-z.]+|(?:www\.)?googleadservices\.com")
+_ENGINE_CLICKS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (_GOOGLE_HOST, re.compile(r"/(?:pagead/)?aclk")),
+    (re.compile(r"(?:www\.)?bing\.com"), re.compile(r"/aclic?k")),
+    (re.compile(r"r\.search\.yahoo\.com"), re.compile(r"/")),
+    (re.compile(r"(?:www\.)?duckduckgo\.com"), re.compile(r"/y\.js")),
+)
+
+
+def is_engine_click_url(url: str) -> bool:
+    """True for an engine's paid click URL: requesting it may charge the advertiser."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return any(h.fullmatch(host) and p.match(parts.path) for h, p in _ENGINE_CLICKS)
+
+
+# ---- offline unwrapping ---------------------------------------------------------------------
+
+
+def unwrap(url: str) -> list[Hop]:
+    """Every destination nested in `url` (engine and network wrappers), outermost first."""
+    hops: list[Hop] = []
+    seen = {url}
+    current: str | None = url
+    while current and len(hops) < MAX_UNWRAP_DEPTH:
+        current = decode_once(current)
+        if current is None or current in seen:
+            break
+        seen.add(current)
+        hops.append(Hop(url=current, how=HopHow.decoded))
+    return hops
+
+
+def decode_once(url: str) -> str | None:
+    """The destination one wrapper of `url` carries, or None when it carries none."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for decoder in (_google, _bing, _yahoo, _duckduckgo):
+        found = decoder(host, parts.path, parts.query)
+        if found:
+            return destination_url(found)
+    ids = recognise(url)
+    return ids.landing_url if ids else None
+
+
+def _param(query: str, *names: str) -> str | None:
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    return next((params[n] for n in names if params.get(n)), None)
+
+
+def _google(host: str, path: str, query: str) -> str | None:
+    if not _GOOGLE_HOST.fullmatch(host):
+        return None
+    if re.match(r"/(?:pagead/)?aclk", path):
+        return _param(query, "adurl")
+    return _param(query, "q", "url") if path == "/url" else None
+
+
+def _bing(host: str, path: str, query: str) -> str | None:
+    if not re.fullmatch(r"(?:www\.)?bing\.com", host) or not re.match(r"/aclic?k", path):
+        return None
+    value = _param(query, "u")
+    if value and value.startswith("a1"):
+        return _base64url(value[2:])
+    return value
+
+
+def _base64url(value: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _yahoo(host: str, path: str, query: str) -> str | None:
+    if host != "r.search.yahoo.com":
+        return None
+    segment = next((s for s in path.split("/") if s.startswith("RU=")), None)
+    return unquote(segment[3:]) if segment else None
+
+
+def _duckduckgo(host: str, path: str, query: str) -> str | None:
+    if not re.fullmatch(r"(?:www\.)?duckduckgo\.com", host):
+        return None
+    if path == "/y.js":
+        return _param(query, "u3")
+    return _param(query, "uddg") if path.startswith("/l/") else None
+
+
+# ---- live following -------------------------------------------------------------------------
+
+
+@dataclass
+class _Follow:
+    """The state of one live follow: hops so far, and why it stopped (if it did)."""
+
+    guard: AddressGuard
+    max_hops: int
+    started: float = field(default_factory=time.monotonic)
+    hops: list[Hop] = field(default_factory=list)
+    error: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    activity: asyncio.Event = field(default_factory=asyncio.Event)
+    loaded: bool = False
+    meta_target: str | None = None
+    meta_delay_s: float = 0.0
+    main_frame: str = ""
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def stop(self, reason: str) -> None:
+        if self.error is None and not self.done.is_set():
+            self.error = reason
+        self.done.set()
+
+
+async def follow(
+    context: BrowserContext,
+    url: str,
+    *,
+    guard: AddressGuard,
+    max_hops: int = 10,
+    timeout_s: float = 20.0,
+    settle_s: float = DEFAULT_SETTLE_S,
+) -> Chain:
+    """Follow `url` hop by hop in a new page of `context`; never raises for chain trouble.
+
+    Stops with Chain.error set at the hop limit, the timeout, a hop the guard refuses, or a
+    network error. The landing URL is the last hop reached.
+    """
+    state = _Follow(guard=guard, max_hops=max_hops)
+    try:
+        await asyncio.to_thread(guard.check, url)
+    except BlockedAddress as refused:
+        return Chain(start_url=url, hops=(), landing_url=url, error=f"guard: {refused.reason}")
+    page = await context.new_page()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await _run(page, context, url, state, settle_s)
+    except TimeoutError:
+        state.stop(f"timeout after {timeout_s:g} s")
+    except PlaywrightError as exc:
+        state.stop(f"browser error: {str(exc).splitlines()[0][:200]}")
+    finally:
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(5):
+                await page.close()
+    landing = state.hops[-1].url if state.hops else url
+    return Chain(start_url=url, hops=tuple(state.hops), landing_url=landing, error=state.error)
+
+
+async def _run(
+    page: Page, context: BrowserContext, url: str, state: _Follow, settle: float
+) -> None:
+    cdp = await context.new_cdp_session(page)
+    tree = await cdp.send("Page.getFrameTree")
+    state.main_frame = tree["frameTree"]["frame"]["id"]
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_paused(event: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(_on_paused(cdp, state, event))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    cdp.on("Fetch.requestPaused", on_paused)
+    page.on("load", lambda _page: _mark_loaded(state, page.url))
+    page.on("requestfailed", lambda request: _on_failed(state, page, request))
+    # WebSockets bypass Fetch; a chain never needs them.
+    await cdp.send("Network.enable")
+    await cdp.send("Network.setBlockedURLs", {"urls": ["ws://*", "wss://*"]})
+    await cdp.send("Fetch.enable", {"patterns": _FETCH_PATTERNS})
+    navigation = asyncio.ensure_future(_navigate(page, url))
+    try:
+        await _wait_until_settled(state, settle)
+    finally:
+        navigation.cancel()
+        for task in list(tasks):
+            task.cancel()
+        # Release requests still paused, or closing the page waits for them.
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(2):
+                await cdp.send("Fetch.disable")
+
+
+_FETCH_PATTERNS = [
+    {"urlPattern": "*", "requestStage": "Request"},
+    {"urlPattern": "*", "resourceType": "Document", "requestStage": "Response"},
+]
+
+
+async def _navigate(page: Page, url: str) -> None:
+    # Errors surface through the requestfailed and Fetch handlers, which know the hop.
+    with contextlib.suppress(PlaywrightError):
+        await page.goto(url, wait_until="commit", timeout=0)
+
+
+async def _wait_until_settled(state: _Follow, settle: float) -> None:
+    """Return when the chain stopped, or when a loaded page stayed quiet for `settle` s."""
+    while not state.done.is_set():
+        state.activity.clear()
+        quiet = settle + (state.meta_delay_s if state.meta_target else 0.0)
+        waiters = [asyncio.ensure_future(e.wait()) for e in (state.activity, state.done)]
+        finished, pending = await asyncio.wait(
+            waiters, timeout=quiet, return_when="FIRST_COMPLETED"
+        )
+        for waiter in pending:
+            waiter.cancel()
+        if not finished and state.loaded:
+            return
+
+
+def _mark_loaded(state: _Follow, url: str) -> None:
+    # Only the current hop's document counts: an earlier one may finish after a script moved on.
+    if state.hops and _same_url(url, state.hops[-1].url):
+        state.loaded = True
+        state.activity.set()
+
+
+def _on_failed(state: _Follow, page: Page, request: Any) -> None:
+    try:
+        in_main_frame = request.frame == page.main_frame
+    except PlaywrightError:
+        return  # a worker's request: it has no frame
+    if not in_main_frame or not request.is_navigation_request():
+        return
+    failure = request.failure or "failed"
+    if "ERR_ABORTED" in failure:
+        # Superseded by the next navigation, a download or a 204: the page stays where it is.
+        _mark_loaded(state, request.url)
+        return
+    state.stop(f"network error at {request.url[:200]}: {failure}")
+
+
+async def _on_paused(cdp: CDPSession, state: _Follow, event: dict[str, Any]) -> None:
+    request_id = event["requestId"]
+    try:
+        if "responseStatusCode" in event or "responseErrorReason" in event:
+            await _on_response(cdp, state, event)
+            await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+        elif await _allow_request(state, event):
+            await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+        else:
+            await cdp.send(
+                "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}
+            )
+    except PlaywrightError:
+        # The page closed or the request went away while we decided: nothing left to do.
+        return
+
+
+async def _allow_request(state: _Follow, event: dict[str, Any]) -> bool:
+    url = event["request"]["url"]
+    kind = event.get("resourceType", "Other")
+    is_hop = kind == "Document" and event.get("frameId") == state.main_frame
+    if not is_hop and kind not in _SUBRESOURCES_KEPT:
+        return False
+    if state.done.is_set():
+        return False
+    if is_hop and len(state.hops) >= state.max_hops:
+        state.stop(f"hop limit ({state.max_hops}) reached before {url[:200]}")
+        return False
+    try:
+        await asyncio.to_thread(state.guard.check, url)
+    except BlockedAddress as refused:
+        if is_hop:
+            state.stop(f"guard: {refused.reason}")
+        return False
+    if is_hop:
+        _record_hop(state, url, redirected="redirectedRequestId" in event)
+    return True
+
+
+def _record_hop(state: _Follow, url: str, *, redirected: bool) -> None:
+    if not state.hops:
+        how = HopHow.start
+    elif redirected:
+        how = HopHow.http
+    elif state.meta_target is not None and _same_url(url, state.meta_target):
+        how = HopHow.meta
+    else:
+        how = HopHow.js
+    state.hops.append(Hop(url=url, how=how, elapsed_ms=state.elapsed_ms()))
+    state.loaded = False
+    state.meta_target = None
+    state.activity.set()
+
+
+async def _on_response(cdp: CDPSession, state: _Follow, event: dict[str, Any]) -> None:
+    if event.get("frameId") != state.main_frame or not state.hops:
+        return
+    status = event.get("responseStatusCode")
+    state.hops[-1] = replace(state.hops[-1], status=status)
+    headers = {h["name"].lower(): h["value"] for h in event.get("responseHeaders", [])}
+    refresh = headers.get("refresh")
+    if status == 200 and "html" in headers.get("content-type", "text/html"):
+        body = await _response_body(cdp, event["requestId"])
+        refresh = meta_refresh(body) or refresh
+    if refresh:
+        _expect_meta(state, event["request"]["url"], refresh)
+
+
+async def _response_body(cdp: CDPSession, request_id: str) -> str:
+    answer = await cdp.send("Fetch.getResponseBody", {"requestId": request_id})
+    raw = answer.get("body", "")
+    if answer.get("base64Encoded"):
+        raw = base64.b64decode(raw)[:BODY_SCAN_LIMIT].decode("utf-8", "replace")
+    return raw[:BODY_SCAN_LIMIT]
+
+
+def _expect_meta(state: _Follow, base_url: str, refresh: str) -> None:
+    delay, target = parse_refresh(refresh)
+    if target is None or delay > MAX_META_DELAY_S:
+        return
+    state.meta_target = urljoin(base_url, target)
+    state.meta_delay_s = delay
+
+
+def meta_refresh(html: str) -> str | None:
+    """The content of the first <meta http-equiv="refresh">, if the page has one."""
+    for node in LexborHTMLParser(html).css("meta[http-equiv]"):
+        if (node.attributes.get("http-equiv") or "").strip().lower() == "refresh":
+            return node.attributes.get("content") or None
+    return None
+
+
+def parse_refresh(content: str) -> tuple[float, str | None]:
+    """(delay in seconds, target URL or None) from a refresh value like "0; url='/next'"."""
+    match = re.match(r"\s*([\d.]*)\s*[;,]?\s*(?:url\s*=\s*)?(.*)", content, re.IGNORECASE)
+    if match is None:
+        return 0.0, None
+    delay_text, target = match.groups()
+    try:
+        delay = float(delay_text) if delay_text else 0.0
+    except ValueError:
+        delay = 0.0
+    target = target.strip().strip("'\"").strip()
+    return delay, target or None
+
+
+def _same_url(left: str, right: str) -> bool:
+    return left.split("#", 1)[0] == right.split("#", 1)[0]
+
+
+# ---- an ad's chain --------------------------------------------------------------------------
+
+
+async def resolve_chain(
+    ad: ObservedAd,
+    *,
+    context: BrowserContext,
+    guard: AddressGuard,
+    follow_click_urls: bool,
+    max_hops: int,
+    timeout_s: float,
+    settle_s: float = DEFAULT_SETTLE_S,
+) -> Chain:
+    """Resolve where `ad` leads. Engine click URLs are requested only if follow_click_urls."""
+    if follow_click_urls and ad.click_url:
+        return await follow(
+            context, ad.click_url, guard=guard, max_hops=max_hops,
+            timeout_s=timeout_s, settle_s=settle_s,
+        )  # fmt: skip
+    offline = offline_hops(ad)
+    start = next((h for h in reversed(offline) if not is_engine_click_url(h.url)), None)
+    if start is None:
+        return Chain(
+            start_url=ad.link, hops=tuple(offline), landing_url=offline[-1].url,
+            error="only engine click URLs; not followed (follow_click_urls is off)",
+        )  # fmt: skip
+    live = await follow(
+        context, start.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s, settle_s=settle_s
+    )
+    return join_chains(ad.link, offline, start, live)
+
+
+def offline_hops(ad: ObservedAd) -> list[Hop]:
+    """The ad's link as the start, then what the click URL and the link decode to."""
+    decoded = (unwrap(ad.click_url) if ad.click_url else []) + unwrap(ad.link)
+    hops = [Hop(url=ad.link, how=HopHow.start)]
+    for hop in decoded:
+        if hop.url != hops[-1].url:
+            hops.append(hop)
+    return hops
+
+
+def join_chains(start_url: str, offline: list[Hop], start: Hop, live: Chain) -> Chain:
+    """The offline hops, then the live hops after the one they share (its status kept)."""
+    hops = list(offline)
+    if live.hops:
+        index = hops.index(start)
+        hops[index] = replace(start, status=live.hops[0].status)
+        hops.extend(live.hops[1:])
+    landing = live.landing_url if live.hops else hops[-1].url
+    return Chain(start_url=start_url, hops=tuple(hops), landing_url=landing, error=live.error)

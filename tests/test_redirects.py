@@ -1,0 +1,384 @@
+"""Redirect chains: offline unwrapping, and live following in a real Chromium.
+
+The live tests start a small loopback HTTP server that answers for every host name (Chromium
+runs with --host-resolver-rules=MAP * 127.0.0.1:<port>), so real-looking URLs such as
+http://prf.hn/... reach it. The guard's `resolve` seam maps names the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.server
+import shutil
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from monitor.models import AdKind, AdPosition, Chain, HopHow, ObservedAd
+from monitor.netguard import AddressGuard
+from monitor.redirects import (
+    decode_once,
+    follow,
+    is_engine_click_url,
+    meta_refresh,
+    parse_refresh,
+    resolve_chain,
+    unwrap,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-gpu", "--no-first-run",
+]  # fmt: skip
+
+LANDING = "https://www.lumora.com/sale?x=1"
+PRF = f"https://prf.hn/click/camref:1100l5xYz/pubref:kw/destination:{quote(LANDING, safe='')}"
+
+
+def bing_aclick(target: str) -> str:
+    encoded = base64.urlsafe_b64encode(target.encode()).decode().rstrip("=")
+    return f"https://www.bing.com/aclick?ld=e8abc&u=a1{encoded}"
+
+
+# ---- offline ------------------------------------------------------------------------------
+
+
+def test_unwraps_google_aclk_into_network_destination() -> None:
+    url = f"https://www.googleadservices.com/pagead/aclk?sa=L&ai=Cx&adurl={quote(PRF, safe='')}"
+    assert [h.url for h in unwrap(url)] == [PRF, LANDING]
+    assert all(h.how is HopHow.decoded for h in unwrap(url))
+
+
+def test_unwraps_duckduckgo_bing_partnerize_nested() -> None:
+    bing = bing_aclick(PRF)
+    ddg = f"https://duckduckgo.com/y.js?ad_domain=lumora.com&ad_provider=bingv7aa&u3={quote(bing)}"
+    assert [h.url for h in unwrap(ddg)] == [bing, PRF, LANDING]
+
+
+def test_unwraps_yahoo_ru_segment() -> None:
+    awin = f"https://www.awin1.com/cread.php?awinmid=1001&awinaffid=412345&ued={quote(LANDING)}"
+    ru = quote(awin, safe="")
+    yahoo = f"https://r.search.yahoo.com/cbclk2/dWU9/RV=2/RE=17/RO=10/RU={ru}/RK=2/RS=x-"
+    assert [h.url for h in unwrap(yahoo)] == [awin, LANDING]
+
+
+@pytest.mark.parametrize(
+    ("url", "destination"),
+    [
+        (f"https://click.linksynergy.com/deeplink?id=Ab1&mid=2417&murl={quote(LANDING)}", LANDING),
+        (f"https://ad.admitad.com/g/9a03/?ulp={quote(LANDING)}", LANDING),
+        (f"https://track.webgains.com/click.html?wgcampaignid=1&wgtarget={quote(LANDING)}",
+         LANDING),
+        (f"https://rover.ebay.com/rover/1/711-1/1?campid=5&mpre={quote(LANDING)}", LANDING),
+        (f"https://t.cfjump.com/1/t/2?Url={quote(LANDING)}", LANDING),
+        (f"https://lumora.sjv.io/c/1/2/3?u={quote(quote(LANDING, safe=''))}", LANDING),
+        ("https://www.google.com/url?q=https://www.lumora.com/&sa=U", "https://www.lumora.com/"),
+    ],
+)
+def test_network_destination_params(url: str, destination: str) -> None:
+    assert decode_once(url) == destination
+
+
+def test_unwrap_stops_at_plain_urls_and_bad_values() -> None:
+    assert unwrap("https://www.lumora.com/mattress") == []
+    assert unwrap("https://www.bing.com/aclick?u=a1!!!notbase64") == []
+    assert unwrap("https://www.googleadservices.com/pagead/aclk?sa=L&adurl=") == []
+
+
+def test_engine_click_urls() -> None:
+    for url in (
+        "https://www.googleadservices.com/pagead/aclk?sa=L",
+        "https://www.google.com/aclk?sa=l",
+        "https://www.google.co.uk/aclk?sa=l",
+        "https://www.bing.com/aclick?ld=x",
+        "https://r.search.yahoo.com/cbclk2/x/RU=y/RK=2",
+        "https://duckduckgo.com/y.js?u3=x",
+    ):
+        assert is_engine_click_url(url), url
+    for url in ("https://www.google.com/search?q=x", PRF, "https://www.bing.com/search?q=a"):
+        assert not is_engine_click_url(url), url
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("0; url=https://a.example/", (0.0, "https://a.example/")),
+        ("3;URL='/next'", (3.0, "/next")),
+        ("0", (0.0, None)),
+        (" 1 , url = \"x\" ", (1.0, "x")),
+    ],
+)
+def test_parse_refresh(content: str, expected: tuple[float, str | None]) -> None:
+    assert parse_refresh(content) == expected
+
+
+def test_meta_refresh_found_in_markup() -> None:
+    html = '<html><head><META HTTP-EQUIV="Refresh" content="0;url=/x"></head></html>'
+    assert meta_refresh(html) == "0;url=/x"
+    assert meta_refresh("<p>none</p>") is None
+
+
+# ---- live ---------------------------------------------------------------------------------
+
+
+class ChainServer(http.server.ThreadingHTTPServer):
+    """Answers for every host; remembers (host, path, cookie) of each request."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), ChainHandler)
+        self.seen: list[tuple[str, str, str]] = []
+
+    def hosts(self) -> set[str]:
+        return {host for host, _, _ in self.seen}
+
+
+PAGES = {
+    "/meta": '<html><head><meta http-equiv="refresh" content="0;url=http://www.lumora.com/m">'
+    "</head><body>bridge</body></html>",
+    "/js": "<html><body>bridge<img src='http://metadata.internal/pixel.png'><script>"
+    "fetch('http://metadata.internal/steal').catch(() => {});"
+    "setTimeout(() => { location.href = 'http://www.lumora.com/j'; }, 100);"
+    "</script></body></html>",
+}
+REDIRECTS = {
+    "/302": "http://www.lumora.com/landing?clickref=1100lqw",
+    "/to-metadata": "http://metadata.internal/latest/meta-data/",
+    "/to-link-local": "http://169.254.169.254/latest/",
+    "/set-cookie": "http://www.lumora.com/after-cookie",
+}
+
+
+class ChainHandler(http.server.BaseHTTPRequestHandler):
+    server: ChainServer
+
+    def do_GET(self) -> None:
+        host = (self.headers.get("Host") or "").split(":")[0]
+        path = self.path.split("?")[0]
+        self.server.seen.append((host, self.path, self.headers.get("Cookie") or ""))
+        if path.startswith("/loop/"):
+            return self._redirect(f"/loop/{int(path.rsplit('/', 1)[1]) + 1}")
+        if path == "/pagead/aclk":
+            return self._redirect("http://prf.hn/302")
+        if path in REDIRECTS:
+            return self._redirect(REDIRECTS[path], cookie=path == "/set-cookie")
+        self._page(PAGES.get(path, f"<html><body>landing {path}</body></html>"))
+
+    def _redirect(self, location: str, cookie: bool = False) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        if cookie:
+            self.send_header("Set-Cookie", "aff=sleepsaver; Path=/; Domain=.lumora.com")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _page(self, html: str) -> None:
+        body = html.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class BrowserThread:
+    """One Chromium for the module, driven from an event loop on its own thread."""
+
+    def __init__(self, port: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.playwright = self.run(async_playwright().start())
+        self.browser: Browser = self.run(
+            self.playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP * 127.0.0.1:{port}"],
+            )
+        )
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.run(self.browser.close())
+        self.run(self.playwright.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ChainServer]:
+    chain_server = ChainServer()
+    thread = threading.Thread(target=chain_server.serve_forever, daemon=True)
+    thread.start()
+    yield chain_server
+    chain_server.shutdown()
+    chain_server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(server: ChainServer) -> Iterator[BrowserThread]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    driver = BrowserThread(server.server_address[1])
+    yield driver
+    driver.close()
+
+
+def simulator_guard() -> AddressGuard:
+    """Every name is the loopback server, except metadata.internal (a cloud metadata name)."""
+
+    def resolve(host: str) -> list[str]:
+        return ["169.254.169.254"] if host == "metadata.internal" else ["127.0.0.1"]
+
+    return AddressGuard(allow_private=True, resolve=resolve)
+
+
+async def _follow(browser: Browser, url: str, **options: Any) -> Chain:
+    context = await browser.new_context()
+    try:
+        return await follow(context, url, guard=simulator_guard(), settle_s=0.4, **options)
+    finally:
+        await context.close()
+
+
+@pytest.mark.browser
+def test_follows_http_redirect(browser: BrowserThread) -> None:
+    chain = browser.run(_follow(browser.browser, "http://prf.hn/302"))
+    assert chain.error is None
+    assert [(h.url, h.how, h.status) for h in chain.hops] == [
+        ("http://prf.hn/302", HopHow.start, 302),
+        ("http://www.lumora.com/landing?clickref=1100lqw", HopHow.http, 200),
+    ]
+    assert chain.landing_url == "http://www.lumora.com/landing?clickref=1100lqw"
+    assert chain.hops[1].elapsed_ms >= chain.hops[0].elapsed_ms
+
+
+@pytest.mark.browser
+def test_follows_meta_refresh(browser: BrowserThread) -> None:
+    chain = browser.run(_follow(browser.browser, "http://bridge.example/meta"))
+    assert chain.error is None
+    assert [(h.how, h.status) for h in chain.hops] == [(HopHow.start, 200), (HopHow.meta, 200)]
+    assert chain.landing_url == "http://www.lumora.com/m"
+
+
+@pytest.mark.browser
+def test_follows_javascript_and_guards_subresources(
+    browser: BrowserThread, server: ChainServer
+) -> None:
+    chain = browser.run(_follow(browser.browser, "http://bridge.example/js"))
+    assert chain.error is None
+    assert [h.how for h in chain.hops] == [HopHow.start, HopHow.js]
+    assert chain.landing_url == "http://www.lumora.com/j"
+    assert "metadata.internal" not in server.hosts()  # the script's fetch was refused
+
+
+@pytest.mark.browser
+def test_stops_at_hop_limit(browser: BrowserThread) -> None:
+    chain = browser.run(_follow(browser.browser, "http://loop.example/loop/0", max_hops=4))
+    assert chain.error is not None and "hop limit (4)" in chain.error
+    assert len(chain.hops) == 4
+    assert chain.landing_url == "http://loop.example/loop/3"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/to-metadata", "/to-link-local"])
+def test_guard_stops_a_hop_before_it_is_requested(
+    browser: BrowserThread, server: ChainServer, path: str
+) -> None:
+    chain = browser.run(_follow(browser.browser, f"http://prf.hn{path}"))
+    assert chain.error is not None and chain.error.startswith("guard:")
+    assert "link-local" in chain.error
+    assert [h.url for h in chain.hops] == [f"http://prf.hn{path}"]
+    assert "metadata.internal" not in server.hosts()
+    assert "169.254.169.254" not in server.hosts()
+
+
+@pytest.mark.browser
+def test_refused_start_is_not_requested(browser: BrowserThread, server: ChainServer) -> None:
+    chain = browser.run(_follow(browser.browser, "http://metadata.internal/"))
+    assert chain.hops == () and chain.error is not None and "link-local" in chain.error
+    assert "metadata.internal" not in server.hosts()
+
+
+@pytest.mark.browser
+def test_timeout_is_an_error_not_an_exception(browser: BrowserThread) -> None:
+    chain = browser.run(_follow(browser.browser, "http://bridge.example/js", timeout_s=0.05))
+    assert chain.error is not None and "timeout" in chain.error
+
+
+@pytest.mark.browser
+def test_cookies_stay_in_their_context(browser: BrowserThread, server: ChainServer) -> None:
+    browser.run(_follow(browser.browser, "http://www.lumora.com/set-cookie"))
+    after = [c for h, p, c in server.seen if p == "/after-cookie"]
+    assert after and "aff=sleepsaver" in after[-1]  # within one chain, like a real click
+    browser.run(_follow(browser.browser, "http://www.lumora.com/fresh"))
+    fresh = [c for h, p, c in server.seen if p == "/fresh"]
+    assert fresh == [""]  # a fresh context carries nothing over
+
+
+def _ad(click_url: str | None) -> ObservedAd:
+    return ObservedAd(
+        kind=AdKind.text, position=AdPosition.top, rank=1, headline="Lumora Sale",
+        description="", display_url="www.lumora.com", link="http://www.lumora.com/ad",
+        click_url=click_url,
+    )  # fmt: skip
+
+
+async def _resolve(browser: Browser, ad: ObservedAd, follow_click_urls: bool) -> Chain:
+    context = await browser.new_context()
+    try:
+        return await resolve_chain(
+            ad, context=context, guard=simulator_guard(), follow_click_urls=follow_click_urls,
+            max_hops=10, timeout_s=15, settle_s=0.4,
+        )  # fmt: skip
+    finally:
+        await context.close()
+
+
+ACLK = "http://www.googleadservices.com/pagead/aclk?sa=L&ai=x&adurl=" + quote(
+    "http://prf.hn/302", safe=""
+)
+
+
+@pytest.mark.browser
+def test_engine_click_url_not_requested_by_default(
+    browser: BrowserThread, server: ChainServer
+) -> None:
+    chain = browser.run(_resolve(browser.browser, _ad(ACLK), follow_click_urls=False))
+    assert "www.googleadservices.com" not in server.hosts()
+    assert [(h.url, h.how) for h in chain.hops] == [
+        ("http://www.lumora.com/ad", HopHow.start),
+        ("http://prf.hn/302", HopHow.decoded),
+        ("http://www.lumora.com/landing?clickref=1100lqw", HopHow.http),
+    ]
+    assert chain.hops[1].status == 302
+    assert chain.landing_url == "http://www.lumora.com/landing?clickref=1100lqw"
+    assert chain.start_url == "http://www.lumora.com/ad"
+
+
+@pytest.mark.browser
+def test_engine_click_url_followed_when_program_says_so(
+    browser: BrowserThread, server: ChainServer
+) -> None:
+    chain = browser.run(_resolve(browser.browser, _ad(ACLK), follow_click_urls=True))
+    assert "www.googleadservices.com" in server.hosts()
+    assert chain.hops[0].url == ACLK and chain.hops[0].status == 302
+    assert chain.landing_url == "http://www.lumora.com/landing?clickref=1100lqw"
+
+
+@pytest.mark.browser
+def test_ad_without_click_url_follows_its_link(browser: BrowserThread) -> None:
+    chain = browser.run(_resolve(browser.browser, _ad(None), follow_click_urls=False))
+    assert [(h.how, h.status) for h in chain.hops] == [(HopHow.start, 200)]
+    assert chain.landing_url == "http://www.lumora.com/ad"
