@@ -1,0 +1,434 @@
+"""The rule engine: each leaf condition, the combinators, agreements and the verdict order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from monitor.models import (
+    AdKind,
+    AdPosition,
+    AdvertiserClass,
+    Attribution,
+    Chain,
+    Device,
+    Fact,
+    Hop,
+    HopHow,
+    MarketRef,
+    NetworkIds,
+    ObservedAd,
+    SearchTask,
+    Severity,
+    Sighting,
+)
+from monitor.policy import (
+    CONDITIONS,
+    BrandTerms,
+    CompileContext,
+    Condition,
+    SightingView,
+    compile_condition,
+    compile_policies,
+    within_one_edit,
+)
+from monitor.program import Program, load_program
+
+RULES = Path(__file__).resolve().parents[1] / "rules"
+PROGRAM = load_program(RULES)
+CONTEXT = CompileContext(PROGRAM)
+CONDITION = TypeAdapter(Condition)
+# 2025-03-04 15:00 UTC is Tuesday 10:00 in New York
+NOON_ISH = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
+
+
+def market_ref(market_id: str) -> MarketRef:
+    market = PROGRAM.market(market_id)
+    return market.ref() if market else MarketRef(market_id, "XX", "en", "UTC")
+
+
+def make_sighting(
+    *,
+    engine: str = "google",
+    query: str = "lumora coupon",
+    term_group: str = "brand+coupon",
+    market: str = "us-en",
+    device: Device = Device.desktop,
+    position: AdPosition = AdPosition.top,
+    headline: str = "40% Off Mattresses Today",
+    description: str = "Compare the best mattress deals.",
+    display_url: str = "www.sleepsaver.net/mattresses",
+    landing_url: str = "https://www.sleepsaver.net/mattresses",
+    advertiser_class: AdvertiserClass = AdvertiserClass.partner,
+    partner: str | None = "sleepsaver",
+    network: str | None = "cj",
+    landing_domain: str | None = "sleepsaver.net",
+    display_domain: str | None = "sleepsaver.net",
+    seen_at: datetime = NOON_ISH,
+    brand: str = "lumora",
+) -> Sighting:
+    task = SearchTask(brand, engine, query, term_group, market_ref(market), device)
+    ad = ObservedAd(AdKind.text, position, 1, headline, description, display_url, landing_url)
+    chain = Chain(landing_url, (Hop(landing_url, HopHow.start, 200),), landing_url)
+    ids = NetworkIds(network, publisher_id="7012345") if network else None
+    attribution = Attribution(
+        advertiser_class, partner, ids, display_domain, landing_domain,
+        tuple(d for d in (display_domain, landing_domain) if d), "test",
+    )
+    return Sighting(task, ad, chain, attribution, seen_at)
+
+
+def evaluate(raw: object, sighting: Sighting) -> tuple[Fact, ...] | None:
+    matcher = compile_condition(CONDITION.validate_python(raw), CONTEXT)
+    return matcher(SightingView(sighting, CONTEXT.brand_terms(sighting.task.brand)))
+
+
+def matches(raw: object, **fields: object) -> bool:
+    return evaluate(raw, make_sighting(**fields)) is not None  # type: ignore[arg-type]
+
+
+# --- leaf conditions -----------------------------------------------------------------------
+
+
+def test_term_group() -> None:
+    assert matches({"term_group": ["brand+coupon"]})
+    assert matches({"term_group": "brand-any"}, term_group="misspelling")
+    assert matches({"term_group": "brand-any"}, term_group="brand")
+    assert matches({"term_group": ["brand+*"]}, term_group="brand+promo code")
+    assert not matches({"term_group": ["brand+*"]}, term_group="brand")
+    assert not matches({"term_group": "brand-any"}, term_group="generic")
+    assert evaluate({"term_group": "brand-any"}, make_sighting()) == (
+        Fact("term_group", "brand+coupon"),)
+
+
+@pytest.mark.parametrize("query", [
+    "Lumora coupon", "LUMORA SLEEP mattress", "lumra discount", "lumroa promo code",
+    "lumoora", "lumor mattress", "best lumorra deals", "lumora-sleep",
+])
+def test_query_contains_brand(query: str) -> None:
+    assert matches({"query_contains_brand": True}, query=query)
+    assert not matches({"query_contains_brand": False}, query=query)
+
+
+@pytest.mark.parametrize("query", ["mattress deals", "lumo", "luminara coupon", "aurora"])
+def test_query_does_not_contain_brand(query: str) -> None:
+    assert not matches({"query_contains_brand": True}, query=query)
+    assert matches({"query_contains_brand": False}, query=query)
+
+
+def test_fuzzy_matching_only_for_long_terms() -> None:
+    short = BrandTerms(["Zed"], [])
+    assert short.in_query("zed beds") == "'zed'"
+    assert short.in_query("zad beds") is None
+    two_words = BrandTerms(["Night Owl"], [])
+    assert two_words.in_query("nite owl coupons") is None  # two edits
+    assert two_words.in_query("nigt owl coupons") == "'nigt owl' (close to 'night owl')"
+
+
+@pytest.mark.parametrize(("a", "b", "close"), [
+    ("lumora", "lumora", True), ("lumora", "lumra", True), ("lumora", "lumoraa", True),
+    ("lumora", "lumera", True), ("lumora", "lumroa", True), ("lumora", "ulmora", True),
+    ("lumora", "lumer", False), ("lumora", "almora!", False), ("", "a", True), ("ab", "ba", True),
+    ("abc", "cba", False),
+])
+def test_within_one_edit(a: str, b: str, close: bool) -> None:
+    assert within_one_edit(a, b) is close
+    assert within_one_edit(b, a) is close
+
+
+def test_engine_market_device_position_class_partner() -> None:
+    assert matches({"engine": "google"}) and not matches({"engine": ["bing"]})
+    assert matches({"market": ["us-en", "gb-en"]}) and not matches({"market": "ae-ar"})
+    assert matches({"device": "mobile"}, device=Device.mobile)
+    assert not matches({"device": "mobile"})
+    assert matches({"position": ["top"]}) and not matches({"position": ["bottom", "right"]})
+    assert matches({"advertiser_class": ["partner", "unknown"]})
+    assert not matches({"advertiser_class": ["competitor"]})
+    assert matches({"partner": ["sleepsaver"]}) and not matches({"partner": ["dealspotter"]})
+    assert not matches({"partner": ["sleepsaver"]}, partner=None)
+
+
+def test_landing_and_display_domain() -> None:
+    direct = {"landing_domain": "lumora.co.id", "display_domain": "kuponhemat.co.id"}
+    assert matches({"landing_domain": "brand"}, **direct)
+    assert matches({"landing_domain": ["brand"]}, landing_domain="shop.lumora.com")
+    assert not matches({"landing_domain": "brand"})
+    assert not matches({"landing_domain": "brand"}, landing_domain=None)
+    assert matches({"display_domain": ["kuponhemat.co.id"]}, **direct)
+    assert not matches({"display_domain": "brand"}, **direct)
+    assert evaluate({"landing_domain": "brand"}, make_sighting(**direct)) == (
+        Fact("landing_domain", "lumora.co.id"),)
+
+
+def test_network() -> None:
+    assert matches({"network": "any"})
+    assert not matches({"network": "any"}, network=None)
+    assert matches({"network": ["awin", "cj"]})
+    assert not matches({"network": ["awin"]})
+
+
+def test_brand_in() -> None:
+    assert matches({"brand_in": ["headline"]}, headline="Lumora Coupons 50% Off")
+    assert not matches({"brand_in": ["headline"]}, description="Lumora deals")
+    assert matches({"brand_in": ["description"]}, description="Our Lumra deals")
+    assert matches({"brand_in": ["display_url"]}, display_url="www.lumorasleep-deals.com")
+    assert not matches({"brand_in": ["headline", "display_url"]})
+    facts = evaluate({"brand_in": ["headline", "display_url"]},
+                     make_sighting(display_url="sleepsaver.net/lumora"))
+    assert facts == (Fact("brand_in", "'lumora' in display_url"),)
+
+
+def test_local_hour_in_market_time_wrapping_midnight() -> None:
+    night = {"local_hour": {"from": 22, "to": 6}}
+    # 03:30 UTC is 22:30 the evening before in New York, 03:30 in London, 10:30 in Jakarta
+    late = datetime(2025, 3, 4, 3, 30, tzinfo=UTC)
+    assert matches(night, seen_at=late)
+    assert matches(night, seen_at=late, market="gb-en")
+    assert not matches(night, seen_at=late, market="id-id")
+    assert not matches(night)  # 10:00 in New York
+    assert matches({"local_hour": {"from": 9, "to": 11}})
+    facts = evaluate(night, make_sighting(seen_at=late))
+    assert facts == (Fact("local_hour", "22:30 EST"),)
+
+
+def test_weekday_in_market_time() -> None:
+    late = datetime(2025, 3, 4, 3, 30, tzinfo=UTC)  # Tuesday in UTC, Monday in New York
+    assert matches({"weekday": ["mon"]}, seen_at=late)
+    assert not matches({"weekday": ["tue"]}, seen_at=late)
+    assert matches({"weekday": "tue"}, seen_at=late, market="id-id")
+
+
+def test_naive_seen_at_is_taken_as_utc() -> None:
+    assert matches({"weekday": ["mon"]}, seen_at=datetime(2025, 3, 4, 3, 30))
+
+
+def test_matches_regex() -> None:
+    rule = {"matches": {"field": "headline", "pattern": r"\d+% off"}}
+    assert evaluate(rule, make_sighting()) == (Fact("matches", "headline '40% off'"),)
+    assert not matches(rule, headline="Mattress deals")
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"enigne": "google"}, "did you mean 'engine'"),
+    ({"engine": "google", "market": "us-en"}, "found 2"),
+    ({"local_hour": {"from": 5, "to": 5}}, "same hour"),
+    ({"local_hour": {"from": 25, "to": 5}}, "less than or equal to 23"),
+    ({"weekday": ["monday"]}, "'mon'"),
+    ({"all": []}, "at least 1 item"),
+    (["engine"], "mapping with one key"),
+])
+def test_invalid_conditions(raw: object, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        CONDITION.validate_python(raw)
+    assert message in str(caught.value)
+
+
+def test_registry_describes_every_kind() -> None:
+    kinds = dict(CONDITIONS.describe())
+    assert {"all", "any", "not", "term_group", "query_contains_brand", "engine", "market",
+            "device", "position", "advertiser_class", "landing_domain", "display_domain",
+            "network", "partner", "brand_in", "local_hour", "weekday"} <= set(kinds)
+    assert all(kinds.values())
+
+
+# --- combinators ---------------------------------------------------------------------------
+
+
+def test_all_collects_every_fact() -> None:
+    rule = {"all": [{"engine": "google"}, {"any": [{"market": "gb-en"}, {"partner": "sleepsaver"}]},
+                    {"term_group": "brand-any"}]}
+    assert evaluate(rule, make_sighting()) == (
+        Fact("engine", "google"), Fact("term_group", "brand+coupon"),
+        Fact("partner", "sleepsaver"))
+    assert evaluate(rule, make_sighting(engine="bing")) is None
+
+
+def test_any_takes_the_first_match() -> None:
+    rule = {"any": [{"engine": "bing"}, {"market": "us-en"}, {"device": "desktop"}]}
+    assert evaluate(rule, make_sighting()) == (Fact("market", "us-en"),)
+    assert evaluate(rule, make_sighting(market="gb-en", device=Device.mobile)) is None
+
+
+def test_not_inverts_and_says_what() -> None:
+    rule = {"not": {"engine": ["bing", "yahoo"]}}
+    assert evaluate(rule, make_sighting()) == (Fact("not", "engine: bing, yahoo"),)
+    assert evaluate(rule, make_sighting(engine="bing")) is None
+    assert matches({"not": {"not": {"engine": "google"}}})
+
+
+# --- the judge on the example program ------------------------------------------------------
+
+JUDGE = compile_policies(PROGRAM)
+
+
+def policies_of(sighting: Sighting) -> list[str]:
+    return [f.policy for f in JUDGE.judge(sighting)]
+
+
+def test_brand_bidding_finding_carries_the_policy() -> None:
+    (finding,) = JUDGE.judge(make_sighting())
+    assert finding.policy == "no-brand-bidding"
+    assert finding.severity is Severity.high
+    assert (finding.offender, finding.partner, finding.term_group) == (
+        "sleepsaver", "sleepsaver", "brand+coupon")
+    assert (finding.clause, finding.notice_template) == ("4.1", "brand_bidding")
+    assert finding.title == "Bidding on Lumora brand terms"
+    assert finding.facts == (Fact("term_group", "brand+coupon"),)
+
+
+def test_generic_bidding_is_compliant() -> None:
+    dealspotter = make_sighting(
+        query="mattress deals", term_group="generic", partner="dealspotter", network="awin",
+        display_url="www.dealspotter.com", landing_domain="dealspotter.com",
+        display_domain="dealspotter.com")
+    assert JUDGE.judge(dealspotter) == []
+
+
+def test_generic_query_naming_the_brand_is_caught() -> None:
+    assert policies_of(make_sighting(query="lumra mattress sale", term_group="generic")) == [
+        "no-brand-bidding"]
+
+
+def test_direct_linking_and_brand_in_copy() -> None:
+    kuponhemat = make_sighting(
+        market="id-id", query="lumora kupon", term_group="brand+kupon", partner="kuponhemat",
+        network="admitad", headline="Diskon Lumora Hari Ini", display_url="lumora.co.id",
+        landing_url="https://lumora.co.id/", landing_domain="lumora.co.id",
+        display_domain="lumora.co.id")
+    findings = JUDGE.judge(kuponhemat)
+    assert [f.policy for f in findings] == [
+        "no-brand-bidding", "no-brand-in-ad-copy", "no-direct-linking"]
+    assert findings[2].notice_template == "direct_linking"
+    assert findings[1].severity is Severity.medium
+
+
+def test_unknown_advertiser_is_judged_with_its_domain_as_offender() -> None:
+    unknown = make_sighting(advertiser_class=AdvertiserClass.unknown, partner=None, network=None,
+                            landing_domain="cheap-beds.example", display_domain=None)
+    (finding,) = JUDGE.judge(unknown)
+    assert (finding.offender, finding.partner) == ("cheap-beds.example", None)
+
+
+def test_competitor_only_meets_the_competitor_policy() -> None:
+    rival = make_sighting(advertiser_class=AdvertiserClass.competitor, partner=None, network=None,
+                          headline="Better than Lumora", landing_domain="dreamnest.com",
+                          display_domain="dreamnest.com")
+    (finding,) = JUDGE.judge(rival)
+    assert (finding.policy, finding.severity, finding.notice_template) == (
+        "competitor-on-brand", Severity.info, None)
+    assert finding.offender == "dreamnest.com"
+
+
+def test_brand_allowlist_and_ignore_are_never_judged() -> None:
+    base = {"headline": "Lumora Official Site", "partner": None, "network": None}
+    brand = make_sighting(advertiser_class=AdvertiserClass.brand, landing_domain="lumora.com",
+                          **base)
+    reseller = make_sighting(advertiser_class=AdvertiserClass.unknown,
+                             display_domain="sleepcentral-outlet.com", **base)
+    marketplace = make_sighting(advertiser_class=AdvertiserClass.unknown,
+                                landing_domain="www.amazon.com", **base)
+    assert JUDGE.judge(brand) == JUDGE.judge(reseller) == JUDGE.judge(marketplace) == []
+    assert policies_of(make_sighting(advertiser_class=AdvertiserClass.unknown, **base))
+
+
+# --- agreements ----------------------------------------------------------------------------
+
+
+def arabic(**fields: object) -> Sighting:
+    defaults: dict[str, object] = {
+        "engine": "bing", "market": "ae-ar", "query": "lumora coupon",
+        "term_group": "brand+coupon", "partner": "arabiccoupons", "network": "impact",
+        "headline": "كوبون Lumora", "landing_domain": "coupons-arab.ae",
+        "display_domain": "coupons-arab.ae", "display_url": "coupons-arab.ae/lumora"}
+    defaults.update(fields)
+    return make_sighting(**defaults)  # type: ignore[arg-type]
+
+
+def test_permission_exempts_only_its_engine_market_and_term_group() -> None:
+    assert JUDGE.judge(arabic()) == []
+    both = ["no-brand-bidding", "no-brand-in-ad-copy"]
+    assert policies_of(arabic(engine="google")) == both
+    assert policies_of(arabic(market="gb-en")) == both
+    assert policies_of(arabic(term_group="brand", query="lumora")) == both
+    assert JUDGE.judge(arabic(device=Device.mobile)) == []  # devices: any
+
+
+def test_permission_applies_only_from_the_version_start() -> None:
+    before = datetime(2024, 2, 29, 12, 0, tzinfo=UTC)
+    assert policies_of(arabic(seen_at=before)) == ["no-brand-bidding", "no-brand-in-ad-copy"]
+    assert JUDGE.judge(arabic(seen_at=datetime(2024, 3, 1, 12, 0, tzinfo=UTC))) == []
+
+
+def test_permission_ends_with_its_version_in_market_time() -> None:
+    trial = {"engine": "bing", "market": "us-en"}
+    assert JUDGE.judge(make_sighting(seen_at=datetime(2024, 3, 1, tzinfo=UTC), **trial)) == []
+    # 02:00 UTC on 1 July is still 30 June in New York: the 2022 version is in force
+    last_evening = datetime(2024, 7, 1, 2, 0, tzinfo=UTC)
+    assert JUDGE.judge(make_sighting(seen_at=last_evening, **trial)) == []
+    next_morning = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
+    assert policies_of(make_sighting(seen_at=next_morning, **trial)) == ["no-brand-bidding"]
+    assert policies_of(make_sighting(seen_at=last_evening, engine="bing", market="gb-en")) == [
+        "no-brand-bidding"]
+
+
+def test_permission_for_one_partner_does_not_cover_another() -> None:
+    assert policies_of(arabic(partner="kuponhemat")) == ["no-brand-bidding", "no-brand-in-ad-copy"]
+    assert policies_of(arabic(advertiser_class=AdvertiserClass.unknown, partner=None)) == [
+        "no-brand-bidding", "no-brand-in-ad-copy"]
+
+
+def test_device_and_wildcard_term_group_permissions() -> None:
+    program = with_agreements(PROGRAM, [{
+        "partner": "dealspotter",
+        "versions": [{"version": "1", "effective_from": date(2020, 1, 1), "permissions": [
+            {"policy": "no-brand-bidding", "devices": ["mobile"], "term_groups": ["brand+*"]}]}],
+    }])
+    judge = compile_policies(program)
+    on_mobile = make_sighting(partner="dealspotter", device=Device.mobile)
+    assert judge.judge(on_mobile) == []
+    assert [f.policy for f in judge.judge(make_sighting(partner="dealspotter"))] == [
+        "no-brand-bidding"]
+    plain_brand = make_sighting(partner="dealspotter", device=Device.mobile, term_group="brand")
+    assert [f.policy for f in judge.judge(plain_brand)] == ["no-brand-bidding"]
+
+
+def with_agreements(program: Program, agreements: list[dict[str, object]]) -> Program:
+    data = program.model_dump(by_alias=True, exclude={"agreements"})
+    return Program.model_validate({**data, "agreements": agreements})
+
+
+# --- determinism and policy-order independence ---------------------------------------------
+
+sightings = st.builds(
+    make_sighting,
+    engine=st.sampled_from(["google", "bing"]),
+    query=st.sampled_from(["lumora coupon", "lumra", "mattress deals", "lumora sleep login"]),
+    term_group=st.sampled_from(["brand", "brand+coupon", "misspelling", "generic"]),
+    market=st.sampled_from(["us-en", "gb-en", "ae-ar", "id-id"]),
+    device=st.sampled_from(list(Device)),
+    headline=st.sampled_from(["Lumora Sale", "Mattress deals", "كوبون"]),
+    advertiser_class=st.sampled_from(list(AdvertiserClass)),
+    partner=st.sampled_from([None, "sleepsaver", "arabiccoupons", "kuponhemat"]),
+    network=st.sampled_from([None, "cj", "impact"]),
+    landing_domain=st.sampled_from([None, "lumora.com", "sleepsaver.net", "amazon.com"]),
+    seen_at=st.datetimes(min_value=datetime(2022, 1, 1), max_value=datetime(2026, 1, 1),
+                         timezones=st.just(UTC)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sighting=sightings, order=st.permutations(PROGRAM.policies))
+def test_verdict_is_deterministic_and_independent_of_policy_order(
+    sighting: Sighting, order: list[object]
+) -> None:
+    shuffled = compile_policies(PROGRAM.model_copy(update={"policies": order}))
+    expected = JUDGE.judge(sighting)
+    assert shuffled.judge(sighting) == expected
+    assert JUDGE.judge(sighting) == expected
+    assert [f.policy for f in expected] == sorted(f.policy for f in expected)
+    assert all(f.offender == sighting.offender for f in expected)
