@@ -16,7 +16,7 @@ from pathlib import Path
 from monitor.notify.email import build_email, send_email
 from monitor.notify.notices import notice_context
 from monitor.notify.render import RenderedMessage, TemplateSet
-from monitor.program import Program
+from monitor.program import NoticeSettings, Program
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.tables import OutboxRow
@@ -51,7 +51,7 @@ def deliver_outbox(
         eml = write_eml(row, program, settings)
         if eml and report.eml_paths is not None:
             report.eml_paths.append(eml)
-        _deliver_one(row, store, settings, program.notices.reply_to, report, now)
+        _deliver_one(row, store, settings, program.notices, report, now)
     return report
 
 
@@ -105,7 +105,7 @@ def _deliver_one(
     row: OutboxRow,
     store: Store,
     settings: Settings,
-    reply_to: str | None,
+    notices: NoticeSettings,
     report: DeliveryReport,
     now: datetime,
 ) -> None:
@@ -114,12 +114,15 @@ def _deliver_one(
         return
     result = send_email(
         settings.notice_url, message_of(row), to=json.loads(row.recipients_json),
-        cc=json.loads(row.cc_json), reply_to=reply_to, attachments=_attachments(row),
+        cc=json.loads(row.cc_json), reply_to=notices.reply_to, attachments=_attachments(row),
+        sender=notices.sender_email, sender_name=notices.sender_name, message_id_key=row.key,
     )
     row.attempts += 1
     if result.ok:
         row.status, row.sent_at, row.last_error = "sent", now, None
         report.sent += 1
+        if row.incident_id is not None:
+            store.mark_notified(row.incident_id, row.level, now)
     else:
         row.last_error = result.error
         row.next_attempt_at = now + BACKOFF_BASE * (2 ** (row.attempts - 1))
