@@ -33,7 +33,8 @@ incidents_app = typer.Typer(help="List, show and work incidents.", no_args_is_he
 app.add_typer(rules_app, name="rules")
 app.add_typer(incidents_app, name="incidents")
 
-out = Console()
+# a wide table in a pipe or a log, the terminal's width in a terminal
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,7 +15,7 @@ from monitor.simulator import DEFAULT_SCENARIO, Simulator
 
 #: the demo sweeps the example program's main terms on desktop: every stage and every kind of
 #: partner shows up, in well under two minutes
-DEMO_TERMS = ("Lumora", "Lumora coupon")
+DEMO_TERMS = ("Lumora", "Lumora coupon", "Lumora discount")
 DEMO_DEVICES = (Device.desktop,)
 
 
@@ -43,7 +43,7 @@ def run_demo(
         settings = Settings(
             home=home, rules=example_rules(), database_url=None,
             simulator=simulator.address, allow_private_networks=True,
-            notice_url=sink.apprise_url("compliance@lumora.example"),
+            notice_url=sink.apprise_url(),
         )
         summary = run_sweep_command(settings, terms=DEMO_TERMS, devices=DEMO_DEVICES,
                                     progress_factory=progress_factory)

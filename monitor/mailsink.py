@@ -69,9 +69,9 @@ class MailSink:
     def received(self) -> list[ReceivedMail]:
         return list(self.handler.received)
 
-    def apprise_url(self, sender: str) -> str:
+    def apprise_url(self) -> str:
         """An apprise URL that delivers to this sink: plain SMTP, no login."""
-        return f"mailto://{self.host}:{self.port}?from={sender}&mode=insecure"
+        return f"mailto://{self.host}:{self.port}?smtp={self.host}&mode=insecure"
 
     def __enter__(self) -> MailSink:
         self.controller.start()

@@ -61,7 +61,7 @@ def sim_settings(tmp_path: Path, simulator: Simulator, mail_sink: MailSink) -> S
     return Settings(
         home=tmp_path / "home", rules=RULES, database_url=None, simulator=simulator.address,
         allow_private_networks=True, concurrency=2, page_timeout_s=20,
-        notice_url=mail_sink.apprise_url("compliance@lumora.example"),
+        notice_url=mail_sink.apprise_url(),
     )
 
 

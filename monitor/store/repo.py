@@ -259,6 +259,17 @@ class Store:
             s.commit()
             return incident
 
+    def mark_notified(self, incident_id: int, level: int, now: datetime) -> None:
+        """A notice went out: a new incident becomes notified (other statuses stand)."""
+        with self.session() as s:
+            incident = s.get_one(IncidentRow, incident_id)
+            if incident.status == IncidentStatus.new:
+                incident.status = IncidentStatus.notified
+                _add_event(s, incident, IncidentStatus.new, IncidentStatus.notified,
+                           f"level {level} notice sent", now)
+                s.add(incident)
+                s.commit()
+
     # -- outbox ----------------------------------------------------------------------------
 
     def outbox(self, *, status: str | None = None, kind: str | None = None) -> list[OutboxRow]:
