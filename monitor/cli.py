@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -68,7 +67,7 @@ class EngineChoice(StrEnum):
 @friendly_errors
 def sweep(
     engine: Annotated[list[str] | None, typer.Option(help="Only this engine (repeatable).")] = None,
-    market: Annotated[list[str] | None, typer.Option(help="Only this market id (repeatable).")] = None,
+    market: Annotated[list[str] | None, typer.Option(help="Only this market (repeatable).")] = None,
     term: Annotated[list[str] | None, typer.Option(help="Only this query (repeatable).")] = None,
     device: Annotated[list[Device] | None, typer.Option(help="Only this device.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Capture and judge, but queue no notice.")] = False,
@@ -226,9 +225,9 @@ def _short(value: Any) -> str:
 @app.command()
 @friendly_errors
 def digest(
-    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default today, UTC).")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
     weekly: Annotated[bool, typer.Option(help="The seven days ending on --date.")] = False,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write HTML here (and .txt).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="HTML file (.txt beside).")] = None,
     send: Annotated[bool, typer.Option(help="Mail it to the program's digest recipients.")] = False,
 ) -> None:
     """Render the violations digest for compliance staff."""
@@ -272,7 +271,7 @@ def rules_check(
 @friendly_errors
 def parse(
     files: Annotated[list[Path], typer.Argument(help="Saved result pages.")],
-    engine: Annotated[EngineChoice, typer.Option(help="Which engine's reader.")] = EngineChoice.auto,
+    engine: Annotated[EngineChoice, typer.Option(help="The engine's reader.")] = EngineChoice.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Read the paid ads of saved result pages."""

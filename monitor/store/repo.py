@@ -430,7 +430,8 @@ def _sighting_row(
 ) -> SightingRow:
     return SightingRow(
         sweep_id=task.sweep_id, capture_id=capture.id or 0, ad_id=ad_id,
-        seen_at=sighting.seen_at, brand=task.brand, engine=task.engine, market=task.market, device=task.device,
+        seen_at=sighting.seen_at, brand=task.brand, engine=task.engine, market=task.market,
+        device=task.device,
         query=task.query, term_group=task.term_group, offender=sighting.offender,
         advertiser_class=str(sighting.attribution.advertiser_class),
     )
