@@ -249,13 +249,16 @@ def rules_check(
 ) -> None:
     """Validate the program: every error as FILE:LINE: field.path: message."""
     from monitor.app import templates_dir
+    from monitor.notify.render import check_templates
     from monitor.program import check_program
 
     path = directory or Settings().rules
     program, issues = check_program(path, templates_dir())
-    for issue in issues:
-        out.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-    if issues or program is None:
+    problems = [str(issue) for issue in issues]
+    problems += [f"templates/{p}" for p in check_templates(templates_dir())]
+    for problem in problems:
+        out.print(problem, markup=False, highlight=False, soft_wrap=True)
+    if problems or program is None:
         raise typer.Exit(1)
     out.print(
         f"{path}: ok — program {program.name!r}: {len(program.brands)} brands, "

@@ -174,6 +174,8 @@ class NoticeSettings(Model):
     reply_to: Email | None = None
     cc: list[Email] = []
     program_manager: Text
+    #: who gets the compliance digest (`bidwatch digest --send`); the sender when empty
+    digest_to: list[Email] = []
 
 
 class Schedule(Model):
