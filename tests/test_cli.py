@@ -1,0 +1,126 @@
+"""The `bidwatch` command: exit codes, output formats, clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from tests.conftest import RULES, shared_dir
+
+runner = CliRunner()
+ISSUE_LINE = re.compile(r"^\S+\.yaml:\d+: [\w\[\].-]+: .+$")
+AD_KEYS = {"kind", "position", "rank", "headline", "description", "display_url", "link",
+           "click_url"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BIDWATCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BIDWATCH_RULES", str(RULES))
+    return tmp_path / "home"
+
+
+def test_rules_check_passes_the_example_program_with_a_one_line_summary() -> None:
+    result = runner.invoke(app, ["rules", "check", str(RULES)])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "4 partners" in result.output
+
+
+def test_rules_check_prints_every_error_as_file_line_path_message(tmp_path: Path) -> None:
+    broken = tmp_path / "rules"
+    shutil.copytree(RULES, broken)
+    partners = broken / "partners.yaml"
+    partners.write_text(partners.read_text().replace("language: ar", "language: 42arabic"))
+    agreements = broken / "agreements.yaml"
+    agreements.write_text(agreements.read_text() + "\n  - partner: nobody\n    versions: []\n")
+    result = runner.invoke(app, ["rules", "check", str(broken)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) >= 2
+    assert all(ISSUE_LINE.match(line) for line in lines), lines
+    bad_line = partners.read_text().splitlines().index("    language: 42arabic") + 1
+    assert any(f"/partners.yaml:{bad_line}: partners[3].language:" in line for line in lines)
+    assert any("/agreements.yaml:" in line and "agreements[4].versions" in line
+               for line in lines)
+
+
+def test_rules_check_on_broken_yaml_names_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "rules"
+    shutil.copytree(RULES, broken)
+    (broken / "markets.yaml").write_text("markets:\n  - id: us-en\n    country: [US\n")
+    result = runner.invoke(app, ["rules", "check", str(broken)])
+    assert result.exit_code == 1
+    assert re.search(r"markets\.yaml:\d+:", result.output)
+
+
+def test_parse_prints_the_ads_of_a_saved_page_as_json() -> None:
+    page = shared_dir("serp-corpus", "pages", "google_zlurad_1.html")
+    truth = json.loads(shared_dir("serp-corpus", "truth.json").read_text())
+    result = runner.invoke(app, ["parse", str(page), "--engine", "auto", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["engine"] == "google"
+    assert all(set(ad) == AD_KEYS for ad in document["ads"])
+    expected = _truth_ads(truth, page.name)
+    assert [a["headline"] for a in document["ads"] if a["kind"] == "text"] == expected
+
+
+def _truth_ads(truth: object, name: str) -> list[str]:
+    pages = truth["pages"] if isinstance(truth, dict) and "pages" in truth else truth
+    entry = pages[name] if isinstance(pages, dict) else next(
+        p for p in pages if p.get("file", "").endswith(name))
+    return [ad["headline"] for ad in entry["ads"]]
+
+
+def test_parse_several_files_prints_one_json_object_per_line(tmp_path: Path) -> None:
+    pages = sorted(shared_dir("serp-corpus", "pages").glob("*.html"))
+    result = runner.invoke(app, ["parse", *map(str, pages), "--json"])
+    assert result.exit_code == 0, result.output
+    documents = [json.loads(line) for line in result.output.splitlines()]
+    assert len(documents) == len(pages)
+    assert {d["engine"] for d in documents} == {"google", "bing", "duckduckgo", "yahoo"}
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe binary \x89PNG", b"<html><body><div"])
+def test_parse_never_crashes_on_junk(tmp_path: Path, content: bytes) -> None:
+    junk = tmp_path / "junk.html"
+    junk.write_bytes(content)
+    result = runner.invoke(app, ["parse", str(junk), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ads"] == []
+
+
+def test_parse_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["parse", str(tmp_path / "nope.html"), "--json"])
+    assert result.exit_code == 2
+    assert "nope.html" in result.output and "Traceback" not in result.output
+
+
+def test_sweep_with_an_unknown_engine_says_which_exist() -> None:
+    result = runner.invoke(app, ["sweep", "--engine", "altavista"])
+    assert result.exit_code == 2
+    assert "altavista" in result.output and "google" in result.output
+
+
+def test_incidents_on_an_empty_store_and_a_missing_incident() -> None:
+    listed = runner.invoke(app, ["incidents", "--json"])
+    assert listed.exit_code == 0 and listed.output == ""
+    shown = runner.invoke(app, ["incidents", "show", "999"])
+    assert shown.exit_code == 2 and "no incident 999" in shown.output
+    changed = runner.invoke(app, ["incidents", "set", "1", "maybe"])
+    assert changed.exit_code == 2 and "acknowledged" in changed.output
+
+
+def test_digest_renders_html_and_text_for_a_day(tmp_path: Path) -> None:
+    target = tmp_path / "digest.html"
+    result = runner.invoke(app, ["digest", "--date", "2026-11-20", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text().lstrip().lower().startswith("<!doctype html")
+    assert "2026-11-20" in target.with_suffix(".txt").read_text()
