@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from monitor.attribution import attribute
 from monitor.capture.browser import find_browser, launch
@@ -31,6 +31,9 @@ from monitor.program import Program
 from monitor.redirects import resolve_chain
 from monitor.settings import Settings
 from monitor.store import RecordOutcome, Store
+
+#: redirect chains of one result page followed at once (each in its own page)
+CHAINS_AT_ONCE = 4
 
 #: called after each task with its capture and the number of ads read
 ProgressHook = Callable[[Capture, int], None]
@@ -178,24 +181,39 @@ async def judge_ads(
     ads: Sequence[ObservedAd],
     seen_at: datetime,
 ) -> list[JudgedAd]:
-    """Resolve, attribute and judge each ad, in a context of their own (no search cookies)."""
+    """Resolve, attribute and judge each ad, in a context of their own (no search cookies).
+
+    A page's chains are followed side by side: most of a chain's time is spent waiting for
+    redirects and for the landing page to settle, not computing.
+    """
     if not ads:
         return []
-    settings = deps.settings
-    context = await new_task_context(browser, task, capture_options(settings))
+    context = await new_task_context(browser, task, capture_options(deps.settings))
     try:
-        judged = []
-        for ad in ads:
-            chain = await resolve_chain(
-                ad, context=context, guard=deps.guard,
-                follow_click_urls=deps.program.follow_click_urls,
-                max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
-            )
-            attribution = attribute(ad, chain, deps.program)
-            sighting = Sighting(task=task, ad=ad, chain=chain, attribution=attribution,
-                                seen_at=seen_at)
-            judged.append(JudgedAd(ad, chain, attribution, sighting,
-                                   tuple(deps.judge.judge(sighting))))
-        return judged
+        limit = asyncio.Semaphore(CHAINS_AT_ONCE)
+
+        async def one(ad: ObservedAd) -> JudgedAd:
+            async with limit:
+                return await judge_ad(deps, context, task, ad, seen_at)
+
+        return list(await asyncio.gather(*(one(ad) for ad in ads)))
     finally:
         await close_context(context)
+
+
+async def judge_ad(
+    deps: SweepDeps,
+    context: BrowserContext,
+    task: SearchTask,
+    ad: ObservedAd,
+    seen_at: datetime,
+) -> JudgedAd:
+    settings = deps.settings
+    chain = await resolve_chain(
+        ad, context=context, guard=deps.guard,
+        follow_click_urls=deps.program.follow_click_urls,
+        max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
+    )
+    attribution = attribute(ad, chain, deps.program)
+    sighting = Sighting(task=task, ad=ad, chain=chain, attribution=attribution, seen_at=seen_at)
+    return JudgedAd(ad, chain, attribution, sighting, tuple(deps.judge.judge(sighting)))
