@@ -130,6 +130,8 @@ class Competitor(Model):
 class Policy(Model):
     id: Slug
     title: Text
+    #: the title in other languages, for notices in the partner's language
+    titles: dict[Language, Text] = {}
     description: str = ""
     severity: Severity
     clause: Text | None = None
@@ -225,6 +227,9 @@ class Program(Model):
     def _no_repeats(cls, values: list[str]) -> list[str]:
         _unique(values, "value")
         return values
+
+    def policy(self, policy_id: str) -> Policy | None:
+        return next((p for p in self.policies if p.id == policy_id), None)
 
     def partner(self, partner_id: str) -> Partner | None:
         return next((p for p in self.partners if p.id == partner_id), None)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -73,6 +74,11 @@ def message_id_for(message_id_key: str, sender: str) -> str:
 # ---------------------------------------------------------------------------- build_email
 
 
+#: no folding below RFC 5322's hard limit: a subject folded right after "Subject:" shows a
+#: leading space in some clients
+EML_POLICY = email_policy.default.clone(max_line_length=998)
+
+
 def build_email(
     msg: RenderedMessage,
     *,
@@ -87,7 +93,7 @@ def build_email(
     """A complete MIME message: mixed(alternative(text, html), attachments…), UTF-8."""
     if not to:
         raise AddressError("a notice needs at least one recipient")
-    message = EmailMessage()
+    message = EmailMessage(policy=EML_POLICY)
     message["Subject"] = inert_text(msg.subject, SUBJECT_LIMIT)
     message["From"] = Address(
         display_name=inert_text(sender_name, 120), addr_spec=checked_address(sender)

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 from monitor.notify.context import AdView, HopView, NoticeContext
-from monitor.program import AgreementVersion, Partner, Policy, Program
+from monitor.program import AgreementVersion, Partner, Program
 from monitor.settings import Settings
 from monitor.store import IncidentDetail
 
@@ -20,7 +20,9 @@ def notice_context(
     if partner is None:
         raise LookupError(f"incident {incident.id}: partner {incident.partner!r} is not in the "
                           "program (was it removed?)")
-    policy = _policy(program, incident.policy)
+    policy = program.policy(incident.policy)
+    if policy is None:
+        raise LookupError(f"policy {incident.policy!r} is not in the program (was it removed?)")
     sighting = detail.sightings[-1]
     ad = detail.ads[sighting.ad_id]
     capture = detail.captures[sighting.capture_id]
@@ -31,7 +33,8 @@ def notice_context(
     context = NoticeContext(
         program_name=program.name, brand_name=brand.name, partner_name=partner.name,
         partner_language=partner.language, level=level, policy_id=policy.id,
-        policy_title=policy.title, policy_notice=policy.notice, clause=policy.clause,
+        policy_title=policy.titles.get(partner.language, policy.title),
+        policy_notice=policy.notice, clause=policy.clause,
         agreement_document=version.document if version else None,
         incident_id=f"INC-{incident.id:05d}", first_seen=incident.first_seen,
         last_seen=incident.last_seen, sighting_count=max(incident.sighting_count, 1),
@@ -53,13 +56,6 @@ def notice_context(
         reply_to=program.notices.reply_to,
     )
     return context, partner
-
-
-def _policy(program: Program, policy_id: str) -> Policy:
-    for policy in program.policies:
-        if policy.id == policy_id:
-            return policy
-    raise LookupError(f"policy {policy_id!r} is not in the program (was it removed?)")
 
 
 def agreement_in_force(program: Program, partner_id: str, day: date) -> AgreementVersion | None:
