@@ -406,35 +406,59 @@ async def resolve_chain(
             context, ad.click_url, guard=guard, max_hops=max_hops,
             timeout_s=timeout_s, settle_s=settle_s,
         )  # fmt: skip
-    offline = offline_hops(ad)
-    start = next((h for h in reversed(offline) if not is_engine_click_url(h.url)), None)
-    if start is None:
+    offline = engine_hops(ad)
+    entry = offline[-1]
+    if is_engine_click_url(entry.url):
         return Chain(
-            start_url=ad.link, hops=tuple(offline), landing_url=offline[-1].url,
+            start_url=ad.link, hops=tuple(offline), landing_url=entry.url,
             error="only engine click URLs; not followed (follow_click_urls is off)",
         )  # fmt: skip
     live = await follow(
-        context, start.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s, settle_s=settle_s
+        context, entry.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s, settle_s=settle_s
     )
-    return join_chains(ad.link, offline, start, live)
+    return join_chains(ad.link, offline, live)
 
 
-def offline_hops(ad: ObservedAd) -> list[Hop]:
-    """The ad's link as the start, then what the click URL and the link decode to."""
-    decoded = (unwrap(ad.click_url) if ad.click_url else []) + unwrap(ad.link)
-    hops = [Hop(url=ad.link, how=HopHow.start)]
-    for hop in decoded:
-        if hop.url != hops[-1].url:
-            hops.append(hop)
-    return hops
+def engine_hops(ad: ObservedAd) -> list[Hop]:
+    """The ad's link, then where the engine's click wrapper says a click goes: the first URL
+    that is the advertiser's own. Live following starts at the last hop.
+
+    The click URL's destination wins over the visible link: the visible link often omits the
+    tracking template that a click really passes through. Network destination parameters
+    are not decoded here: the live chain shows where the network really sends a click.
+    """
+    start = Hop(url=ad.link, how=HopHow.start)
+    for url in (ad.click_url, ad.link):
+        destinations = _engine_destinations(url)
+        if destinations and not is_engine_click_url(destinations[-1]):
+            hops = [start]
+            hops += [Hop(url=u, how=HopHow.decoded) for u in destinations if u != ad.link]
+            return hops
+    return [start]
 
 
-def join_chains(start_url: str, offline: list[Hop], start: Hop, live: Chain) -> Chain:
-    """The offline hops, then the live hops after the one they share (its status kept)."""
+def _engine_destinations(url: str | None) -> list[str]:
+    """The URLs nested in an engine click URL, outermost first ([] for any other URL)."""
+    found: list[str] = []
+    current = url
+    while current and is_engine_click_url(current) and len(found) < MAX_UNWRAP_DEPTH:
+        current = decode_once(current)
+        if current:
+            found.append(current)
+    return found
+
+
+def join_chains(start_url: str, offline: list[Hop], live: Chain) -> Chain:
+    """The offline hops, then the live ones after the URL they share. When following could
+    not leave that URL (refused, timed out), what it decodes to offline stands in, so the
+    network and destination are still known."""
     hops = list(offline)
     if live.hops:
-        index = hops.index(start)
-        hops[index] = replace(start, status=live.hops[0].status)
+        hops[-1] = replace(hops[-1], status=live.hops[0].status)
         hops.extend(live.hops[1:])
+    if len(live.hops) <= 1 and live.error:
+        hops.extend(unwrap(offline[-1].url))
+        return Chain(start_url=start_url, hops=tuple(hops), landing_url=hops[-1].url,
+                     error=live.error)
     landing = live.landing_url if live.hops else hops[-1].url
     return Chain(start_url=start_url, hops=tuple(hops), landing_url=landing, error=live.error)

@@ -10,32 +10,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.server
-import shutil
 import threading
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from monitor.models import AdKind, AdPosition, Chain, HopHow, ObservedAd
+from monitor.capture.browser import LAUNCH_ARGS
+from monitor.models import AdKind, AdPosition, Chain, Hop, HopHow, ObservedAd
 from monitor.netguard import AddressGuard
 from monitor.redirects import (
     decode_once,
+    engine_hops,
     follow,
     is_engine_click_url,
+    join_chains,
     meta_refresh,
     parse_refresh,
     resolve_chain,
     unwrap,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-gpu", "--no-first-run",
-]  # fmt: skip
 
 LANDING = "https://www.lumora.com/sale?x=1"
 PRF = f"https://prf.hn/click/camref:1100l5xYz/pubref:kw/destination:{quote(LANDING, safe='')}"
@@ -194,15 +192,15 @@ class ChainHandler(http.server.BaseHTTPRequestHandler):
 class BrowserThread:
     """One Chromium for the module, driven from an event loop on its own thread."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, executable: Path) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.playwright = self.run(async_playwright().start())
         self.browser: Browser = self.run(
             self.playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP * 127.0.0.1:{port}"],
+                executable_path=str(executable),
+                args=[*LAUNCH_ARGS, f"--host-resolver-rules=MAP * 127.0.0.1:{port}"],
             )
         )
 
@@ -227,10 +225,8 @@ def server() -> Iterator[ChainServer]:
 
 
 @pytest.fixture(scope="module")
-def browser(server: ChainServer) -> Iterator[BrowserThread]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    driver = BrowserThread(server.server_address[1])
+def browser(server: ChainServer, browser_path: Path) -> Iterator[BrowserThread]:
+    driver = BrowserThread(server.server_address[1], browser_path)
     yield driver
     driver.close()
 
@@ -382,3 +378,34 @@ def test_ad_without_click_url_follows_its_link(browser: BrowserThread) -> None:
     chain = browser.run(_resolve(browser.browser, _ad(None), follow_click_urls=False))
     assert [(h.how, h.status) for h in chain.hops] == [(HopHow.start, 200)]
     assert chain.landing_url == "http://www.lumora.com/ad"
+
+
+# -- where live following starts (pure) ----------------------------------------------------
+
+
+BING_SJV = "https://www.bing.com/aclick?ld=x&u=a1" + base64.urlsafe_b64encode(
+    b"https://lumora.sjv.io/c/2345678/1234567/15890?u=https%3A%2F%2Fwww.lumora.co.id%2Fpromo"
+).decode().rstrip("=")
+
+
+def test_bing_link_that_is_the_click_url_starts_live_at_the_network_not_the_landing() -> None:
+    ad = replace(_ad(BING_SJV), link=BING_SJV)
+    hops = engine_hops(ad)
+    assert [(h.how, h.url.split("?")[0]) for h in hops] == [
+        (HopHow.start, "https://www.bing.com/aclick"),
+        (HopHow.decoded, "https://lumora.sjv.io/c/2345678/1234567/15890"),
+    ]
+
+
+def test_a_network_link_is_followed_live_from_the_network_itself() -> None:
+    ad = replace(_ad(None), link="https://lumora.sjv.io/c/1/2/3?u=https%3A%2F%2Flumora.co.id")
+    assert [h.url for h in engine_hops(ad)] == [ad.link]
+
+
+def test_when_following_cannot_start_the_offline_destination_stands_in() -> None:
+    offline = [Hop("https://lumora.sjv.io/c/1/2/3?u=https%3A%2F%2Flumora.co.id%2Fx", HopHow.start)]
+    refused = Chain(start_url=offline[0].url, hops=(), landing_url=offline[0].url,
+                    error="refused: 10.0.0.1 is private")
+    chain = join_chains(offline[0].url, offline, refused)
+    assert chain.landing_url == "https://lumora.co.id/x"
+    assert chain.hops[-1].how is HopHow.decoded and chain.error

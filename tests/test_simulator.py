@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from monitor.capture.browser import LAUNCH_ARGS
 from monitor.simulator import (
     DEFAULT_SCENARIO,
     Scenario,
@@ -27,20 +28,11 @@ from monitor.simulator import (
     load_scenario,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-gpu",
-    "--no-first-run",
-]
 MOBILE_AGENT = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Mobile Safari/537.36"
 )
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin")
+needs_chromium = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +42,10 @@ def simulator() -> Iterator[Simulator]:
 
 
 @pytest.fixture(scope="module")
-def browser(simulator: Simulator) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"]
+def browser(simulator: Simulator, browser_path: Path) -> Iterator[Browser]:
+    args = [*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"]
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        launched = playwright.chromium.launch(executable_path=str(browser_path), args=args)
         yield launched
         launched.close()
 
