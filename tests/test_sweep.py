@@ -87,10 +87,14 @@ def test_hostile_ad_is_stored_inert_and_rendered_escaped(sim_settings: Settings)
     hostile = [i for i in incident_summaries(sim_settings) if i["offender"] == "lumora-deals.shop"]
     assert hostile, "the scenario's hostile unknown advertiser should be judged"
     ad = incident_document(sim_settings, hostile[0]["id"])["sightings"][0]["ad"]
-    assert "\u202e" not in ad["headline"] and "\r" not in ad["headline"]
-    assert "<script>" in ad["headline"] or "script" in ad["headline"]  # kept, as text
+    # kept as the text it is, minus the controls that could reorder or split it
+    assert ad["headline"].startswith("<script>alert('ad')</script>Lumora 90% OFF")
+    assert "\u202e" not in ad["headline"] + ad["display_url"] and "\r" not in ad["headline"]
+    assert len(ad["description"]) > 2000 and ad["description"].startswith("<iframe")
+    # and shown escaped to compliance staff
     digest = sorted((sim_settings.home / "digest").glob("*.html"))[-1].read_text()
-    assert "<script>" not in digest and "<iframe" not in digest
+    assert "&lt;script&gt;alert(" in digest
+    assert "<script>alert" not in digest and "<iframe" not in digest and "<img src=x" not in digest
 
 
 def test_ctrl_c_keeps_finished_tasks_and_marks_the_sweep_interrupted(

@@ -273,8 +273,13 @@ def _in_chrome(node: Node, item: Node) -> bool:
     return False
 
 
-def _description(item: Node, link: Node, heading: Node) -> str:
-    """The first block of words outside the headline link, with no links, URLs or chrome."""
+def _description(item: Node, link: Node, heading: Node, labels: set[str | None]) -> str:
+    """The first block of words outside the headline link, with no links, URLs or chrome.
+
+    `labels` are texts already read as something else (the advertiser's name and display
+    URL, which 2023+ ads repeat outside the link): a long advertiser name is not a
+    description.
+    """
 
     def is_body_text(node: Node) -> bool:
         if is_inside(node, [link, heading]) or node.css_first(_CHROME_INSIDE) is not None:
@@ -282,7 +287,8 @@ def _description(item: Node, link: Node, heading: Node) -> str:
         if _is_chrome(node) or _in_chrome(node, item):
             return False
         text = text_of(node)
-        return len(text) >= 20 and " " in text and not looks_like_url(text)
+        return (len(text) >= 20 and " " in text and not looks_like_url(text)
+                and text not in labels)
 
     node = first_match(item, "div, p, span", is_body_text)
     return text_of(node)
@@ -329,16 +335,17 @@ def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
         return None
     display = _display_node(item, heading)
     headline = text_of(heading)
+    advertiser = _advertiser(display, headline)
     return ObservedAd(
         kind=AdKind.text,
         position=position,
         rank=0,
         headline=headline,
-        description=_description(item, link, heading),
+        description=_description(item, link, heading, {advertiser, text_of(display)}),
         display_url=text_of(display),
         link=attr(link, "href"),
         click_url=_click_url(item, heading, link),
-        advertiser=_advertiser(display, headline),
+        advertiser=advertiser,
         sitelinks=_sitelinks(item, heading, link),
     )
 
