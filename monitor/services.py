@@ -211,8 +211,10 @@ def digest_command(
     if not settings.notice_url:
         raise BidwatchError("--send needs BIDWATCH_NOTICE_URL (an apprise mail URL)")
     recipients = list(program.notices.digest_to) or [program.notices.sender_email]
-    result = send_email(settings.notice_url, message, to=recipients, cc=[],
-                        reply_to=None, attachments=[])
+    notices = program.notices
+    result = send_email(settings.notice_url, message, to=recipients, reply_to=notices.reply_to,
+                        sender=notices.sender_email, sender_name=notices.sender_name,
+                        message_id_key=f"digest:{target.name}")
     return DigestResult(html, text, result.ok, result.error)
 
 

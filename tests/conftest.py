@@ -35,6 +35,14 @@ def shared_dir(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the operator's own bidwatch settings (a real database, a real SMTP)."""
+    for name in list(os.environ):
+        if name.startswith("BIDWATCH_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def browser_path() -> Path:
     try:

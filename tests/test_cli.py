@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.mailsink import MailSink
 from tests.conftest import RULES, shared_dir
 
 runner = CliRunner()
@@ -124,3 +125,22 @@ def test_digest_renders_html_and_text_for_a_day(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert target.read_text().lstrip().lower().startswith("<!doctype html")
     assert "2026-11-20" in target.with_suffix(".txt").read_text()
+
+
+def test_digest_send_mails_the_digest_to_the_program_recipients(
+    tmp_path: Path, mail_sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIDWATCH_NOTICE_URL", mail_sink.apprise_url())
+    result = runner.invoke(app, ["digest", "--date", "2026-11-20", "--send",
+                                 "--out", str(tmp_path / "d.html")])
+    assert result.exit_code == 0, result.output
+    (mail,) = mail_sink.received
+    message = mail.message()
+    assert mail.recipients == ("compliance-team@lumora.com",)
+    assert "compliance@lumora.com" in message["From"]
+    assert message.get_body(("html",)) is not None and message.get_body(("plain",)) is not None
+
+
+def test_digest_send_without_a_channel_says_what_to_set(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["digest", "--send", "--out", str(tmp_path / "d.html")])
+    assert result.exit_code == 2 and "BIDWATCH_NOTICE_URL" in result.output
