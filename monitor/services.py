@@ -55,6 +55,7 @@ class SweepSummary:
         return [
             ("tasks", r.tasks), ("captured", r.captured), ("blocked", blocked),
             ("failed", r.failed), ("ads", r.ads),
+            ("ad clicks outside any ad read (markup changed?)", r.stray_clicks),
             ("incidents new", len(r.incidents_new)),
             ("incidents seen again", len(r.incidents_seen_again - r.incidents_new)),
             ("notices queued", r.notices_queued), ("notices sent", d.sent),
@@ -232,10 +233,11 @@ def parse_file(path: Path, engine_name: str) -> dict[str, Any]:
         raise BidwatchError(f"{path}: {error.strerror or error}") from None
     name = detect_engine(html) if engine_name == "auto" else engine_name
     if name is None:
-        return {"file": str(path), "engine": None, "ads": []}
-    ads = get_engine(name).read_ads(html)
+        return {"file": str(path), "engine": None, "ads": [], "stray_click_urls": []}
+    reading = get_engine(name).reading(html)
     return {
         "file": str(path), "engine": name,
         "ads": [{k: v for k, v in ad.as_json().items() if k not in ("advertiser", "sitelinks")}
-                for ad in ads],
+                for ad in reading.ads],
+        "stray_click_urls": reading.stray_click_urls,
     }

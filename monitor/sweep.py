@@ -6,6 +6,7 @@ plan → capture → read → resolve → attribute → judge → record → not
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from monitor.redirects import resolve_chain
 from monitor.settings import Settings
 from monitor.store import RecordOutcome, Store
 
+log = logging.getLogger(__name__)
+
 #: redirect chains of one result page followed at once (each in its own page)
 CHAINS_AT_ONCE = 4
 
@@ -51,6 +54,16 @@ class SweepDeps:
     guard: AddressGuard
 
 
+@dataclass(frozen=True)
+class TaskResult:
+    """One finished task, as the sweep report counts it."""
+
+    capture: Capture
+    ads: int
+    stray_clicks: int
+    outcome: RecordOutcome
+
+
 @dataclass
 class SweepReport:
     sweep_id: int
@@ -60,20 +73,23 @@ class SweepReport:
     blocked: Counter[str] = field(default_factory=Counter)
     failed: int = 0
     ads: int = 0
+    stray_clicks: int = 0  # ad clicks outside every ad read: the markup may have changed
     incidents_new: set[int] = field(default_factory=set)
     incidents_seen_again: set[int] = field(default_factory=set)
     notices_queued: int = 0
     notices_sent: int = 0
     notices_failed: int = 0
 
-    def add(self, capture: Capture, ads: int, outcome: RecordOutcome) -> None:
+    def add(self, result: TaskResult) -> None:
+        capture, outcome = result.capture, result.outcome
         if capture.status.covered:
             self.captured += 1
         elif capture.status.blocked:
             self.blocked[str(capture.status)] += 1
         else:
             self.failed += 1
-        self.ads += ads
+        self.ads += result.ads
+        self.stray_clicks += result.stray_clicks
         self.incidents_new.update(outcome.new_incidents)
         self.incidents_seen_again.update(outcome.seen_again)
         self.notices_queued += len(outcome.notices_queued)
@@ -143,11 +159,10 @@ async def _run_all(
         try:
             async def one(task: SearchTask) -> None:
                 async with limit:
-                    capture, ads, outcome = await run_task(
-                        deps, browser, task, task_ids[task.key], dry_run)
-                report.add(capture, ads, outcome)
+                    result = await run_task(deps, browser, task, task_ids[task.key], dry_run)
+                report.add(result)
                 if progress:
-                    progress(capture, ads)
+                    progress(result.capture, result.ads)
 
             async with asyncio.TaskGroup() as group:
                 for task in tasks:
@@ -158,7 +173,7 @@ async def _run_all(
 
 async def run_task(
     deps: SweepDeps, browser: Browser, task: SearchTask, task_id: int, dry_run: bool
-) -> tuple[Capture, int, RecordOutcome]:
+) -> TaskResult:
     """Capture, read, resolve, attribute, judge and record one task."""
     engine = get_engine(task.engine)
     options = capture_options(deps.settings)
@@ -167,11 +182,18 @@ async def run_task(
         result: PageResult = await capture_page(context, task, engine, deps.evidence, options)
     finally:
         await close_context(context)
-    ads = engine.read_ads(result.html) if result.capture.status is CaptureStatus.ok else []
+    reading = engine.reading(result.html) if result.capture.status is CaptureStatus.ok else None
+    ads = reading.ads if reading else []
+    strays = reading.stray_click_urls if reading else []
+    if strays:
+        log.warning("%s %s %r: %d ad clicks outside every ad read; has the markup changed? "
+                    "evidence %s", task.engine, task.market.id, task.query, len(strays),
+                    result.capture.html_path)
     judged = await judge_ads(deps, browser, task, ads, result.capture.captured_at)
     # The store is synchronous and fast; one short transaction per task.
-    outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run)
-    return result.capture, len(ads), outcome
+    outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run,
+                                     stray_click_urls=strays)
+    return TaskResult(result.capture, len(ads), len(strays), outcome)
 
 
 async def judge_ads(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from monitor.incidents import IncidentStatus
 from monitor.models import (
@@ -32,6 +33,7 @@ from monitor.models import (
     Sighting,
 )
 from monitor.store import Store
+from monitor.store.db import alembic_config, make_engine
 
 T0 = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
@@ -161,3 +163,24 @@ def test_blocked_capture_counts_in_coverage_not_as_captured(store: Store) -> Non
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         store.begin_sweep("p", [], dry_run=False, now=datetime(2026, 1, 1))
+
+
+def test_upgrading_from_the_first_revision_keeps_the_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO sweeps (started_at, status, program, dry_run, tasks_total, captured,"
+            " blocked, failed, ads, incidents_new, incidents_seen_again, notices_queued,"
+            " notices_sent) VALUES ('2026-11-01 00:00:00', 'done', 'old', 0, 3, 3, 0, 0, 5, 1,"
+            " 0, 1, 1)")
+    engine.dispose()
+    upgraded = Store(url)
+    old = upgraded.sweep(1)
+    assert old is not None and old.program == "old" and old.ads == 5
+    assert "stray_click_urls_json" in {
+        c["name"] for c in sa.inspect(upgraded.engine).get_columns("captures")}
+    upgraded.close()

@@ -136,6 +136,7 @@ class Store:
         judged: Sequence[JudgedAd],
         *,
         queue_notices: bool,
+        stray_click_urls: Sequence[str] = (),
     ) -> RecordOutcome:
         """Store a finished task: capture, ads, chains, attributions, sightings, findings and
         the incidents they fold into, all in one transaction."""
@@ -147,6 +148,7 @@ class Store:
             task.status = "done" if capture.status.covered else "failed"
             s.add(task)
             capture_row = _capture_row(task, capture)
+            capture_row.stray_click_urls_json = json.dumps(list(stray_click_urls))
             s.add(capture_row)
             s.flush()
             for item in judged:

@@ -91,6 +91,10 @@ class CaptureRow(SQLModel, table=True):
     screenshot_path: str | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     elapsed_ms: int = 0
+    #: engine ad-click URLs outside every ad the reader recognised (a markup change)
+    stray_click_urls_json: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )
 
 
 class AdRow(SQLModel, table=True):
