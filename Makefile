@@ -31,7 +31,16 @@ lint: $(STAMP)
 test: setup lint
 	$(BIN)/pytest -q
 
-bench: setup
+# WebSearcher (the reference parser the reader benchmark runs beside ours) lives in a
+# virtualenv of its own: it brings selenium and friends that bidwatch does not need.
+WS_VENV := .venv-websearcher
+
+$(WS_VENV)/.installed:
+	@test -d $(WS_VENV) || $(PYTHON) -m venv $(WS_VENV)
+	$(WS_VENV)/bin/pip install --quiet WebSearcher
+	@touch $@
+
+bench: setup $(WS_VENV)/.installed
 	$(BIN)/python -m tests.bench
 
 clean:

@@ -1,15 +1,17 @@
-"""Run every benchmark: `python -m tests.bench [name...]`."""
+"""Run the benchmarks: `python -m tests.bench [readers|judge|sweep ...]`.
+
+Each runs in a process of its own, so one's CPU pinning or memory does not colour the next.
+"""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
-from tests.bench import bench_judge, bench_readers, bench_sweep
-
 BENCHMARKS = {
-    "readers": bench_readers.main,
-    "judge": bench_judge.main,
-    "sweep": bench_sweep.main,
+    "readers": "tests.bench.bench_readers",
+    "judge": "tests.bench.bench_judge",
+    "sweep": "tests.bench.bench_sweep",
 }
 
 
@@ -18,9 +20,9 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark {unknown}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    for name in names or list(BENCHMARKS):
-        BENCHMARKS[name]()
-    return 0
+    runs = [subprocess.run([sys.executable, "-m", BENCHMARKS[name]], check=False)
+            for name in names or list(BENCHMARKS)]
+    return 1 if any(run.returncode for run in runs) else 0
 
 
 if __name__ == "__main__":
