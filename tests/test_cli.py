@@ -144,3 +144,29 @@ def test_digest_send_mails_the_digest_to_the_program_recipients(
 def test_digest_send_without_a_channel_says_what_to_set(tmp_path: Path) -> None:
     result = runner.invoke(app, ["digest", "--send", "--out", str(tmp_path / "d.html")])
     assert result.exit_code == 2 and "BIDWATCH_NOTICE_URL" in result.output
+
+
+def test_parse_reads_a_20_mb_page_like_the_page_inside_it(tmp_path: Path) -> None:
+    page = shared_dir("serp-corpus", "pages", "google_zlurad_3.html").read_text()
+    filler = "".join(
+        f'<div class="g"><a href="https://example{n}.com/">Result {n}</a>'
+        f"<span>Words about result {n}, long enough to look like a snippet.</span></div>"
+        for n in range(140_000)
+    )
+    end = page.rfind("</body>")
+    big = tmp_path / "big.html"
+    big.write_text(page[:end] + filler + page[end:])
+    assert big.stat().st_size > 20_000_000
+    small = tmp_path / "small.html"
+    small.write_text(page)
+    read = [json.loads(runner.invoke(app, ["parse", str(p), "--json"]).output)
+            for p in (small, big)]
+    assert read[0]["ads"] and read[1]["ads"] == read[0]["ads"]
+
+
+def test_parse_refuses_a_file_too_big_to_be_a_result_page(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.html"
+    with huge.open("wb") as handle:
+        handle.truncate(60 * 1024 * 1024)  # sparse: no disk used
+    result = runner.invoke(app, ["parse", str(huge), "--json"])
+    assert result.exit_code == 2 and "more than a result page" in result.output
