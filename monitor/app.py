@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from monitor.capture.evidence import EvidenceStore
+from monitor.incidents import escalation_of
 from monitor.netguard import AddressGuard
 from monitor.policy import compile_policies
 from monitor.program import Program, load_program
@@ -53,4 +54,5 @@ def build_deps(settings: Settings, program: Program | None = None) -> SweepDeps:
         judge=compile_policies(program),
         evidence=EvidenceStore(settings.home),
         guard=address_guard(settings),
+        escalation=escalation_of(program),
     )

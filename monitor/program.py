@@ -132,6 +132,9 @@ class Policy(Model):
     title: Text
     #: the title in other languages, for notices in the partner's language
     titles: dict[Language, Text] = {}
+    #: the escalation path: the notice level a first breach gets (1 warning, 2 final
+    #: warning, 3 termination notice); each repeat goes one level up from there
+    first_level: int = Field(default=1, ge=1, le=3)
     description: str = ""
     severity: Severity
     clause: Text | None = None
@@ -205,6 +208,15 @@ class Schedule(Model):
         return self
 
 
+class IncidentRules(Model):
+    """How incidents age and escalate."""
+
+    #: an open incident not seen for this many days expires
+    expire_after_days: int = Field(default=30, ge=1, le=3650)
+    #: a partner's new breach within this many days of an earlier notice starts one level up
+    repeat_window_days: int = Field(default=90, ge=0, le=3650)
+
+
 class Program(Model):
     name: Text
     default_language: Language = "en"
@@ -221,6 +233,7 @@ class Program(Model):
     follow_click_urls: bool = False
     allowlist: list[Domain] = []
     ignore: list[Domain] = []
+    incidents: IncidentRules = IncidentRules()
 
     @field_validator("engines", "devices")
     @classmethod

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +83,16 @@ def run_sweep_command(
         if not tasks:
             raise BidwatchError("nothing to do: the program and filters give no search task")
         report = _sweep_with_progress(deps, tasks, dry_run, progress_factory)
+        expired = deps.store.expire_incidents(
+            datetime.now(UTC), timedelta(days=deps.program.incidents.expire_after_days))
         templates = TemplateSet(templates_dir())
         delivery = deliver_outbox(deps.store, deps.program, settings, templates)
         message = render_digest(deps.store, deps.program, templates,
                                 Period.ending_on(datetime.now(UTC).date(), 1))
         html, text = write_digest(message, settings.home / "digest" /
                                   f"{datetime.now(UTC).date()}.html")
-        return SweepSummary(report, delivery, html, text)
+        return SweepSummary(report, delivery, html, text,
+                            extra={"incidents expired": str(len(expired))})
     finally:
         deps.store.close()
 

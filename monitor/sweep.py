@@ -25,6 +25,7 @@ from monitor.capture.page import (
     new_task_context,
 )
 from monitor.engines import get_engine
+from monitor.incidents import Escalation
 from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
 from monitor.netguard import AddressGuard
 from monitor.policy import Judge
@@ -52,6 +53,7 @@ class SweepDeps:
     judge: Judge
     evidence: EvidenceStore
     guard: AddressGuard
+    escalation: Escalation
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ async def run_task(
     judged = await judge_ads(deps, browser, task, ads, result.capture.captured_at)
     # The store is synchronous and fast; one short transaction per task.
     outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run,
-                                     stray_click_urls=strays)
+                                     stray_click_urls=strays, escalation=deps.escalation)
     return TaskResult(result.capture, len(ads), len(strays), outcome)
 
 

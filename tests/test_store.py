@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from monitor.incidents import IncidentStatus
+from monitor.incidents import Escalation, IncidentStatus
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -32,7 +34,7 @@ from monitor.models import (
     Severity,
     Sighting,
 )
-from monitor.store import Store
+from monitor.store import RecordOutcome, Store
 from monitor.store.db import alembic_config, make_engine
 
 T0 = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
@@ -72,7 +74,9 @@ def capture(t: SearchTask, at: datetime, status: CaptureStatus = CaptureStatus.o
                    screenshot_path="evidence/ab/ab.png")
 
 
-def judged(t: SearchTask, at: datetime, with_finding: bool = True) -> JudgedAd:
+def judged(
+    t: SearchTask, at: datetime, with_finding: bool = True, policy: str = "no-brand-bidding"
+) -> JudgedAd:
     ad = ObservedAd(kind=AdKind.text, position=AdPosition.top, rank=1,
                     headline="Lumora <b>Sale</b> \u202e", description="d",
                     display_url="www.sleepsaver.net", link="https://go.sleepsaver.net/r/lumora")
@@ -84,7 +88,7 @@ def judged(t: SearchTask, at: datetime, with_finding: bool = True) -> JudgedAd:
                               display_domain="sleepsaver.net", landing_domain="lumora.com",
                               domains=("sleepsaver.net", "prf.hn", "lumora.com"), reason="camref")
     sighting = Sighting(t, ad, chain, attribution, at)
-    findings = (Finding(policy="no-brand-bidding", severity=Severity.high,
+    findings = (Finding(policy=policy, severity=Severity.high,
                         offender=sighting.offender, partner="sleepsaver", term_group="brand",
                         title="No bidding on brand terms", clause="4.1",
                         notice_template="brand_bidding",
@@ -92,10 +96,19 @@ def judged(t: SearchTask, at: datetime, with_finding: bool = True) -> JudgedAd:
     return JudgedAd(ad, chain, attribution, sighting, findings)
 
 
-def record(store: Store, at: datetime, *, queue: bool = True, t: SearchTask | None = None):
+def record(
+    store: Store,
+    at: datetime,
+    *,
+    queue: bool = True,
+    t: SearchTask | None = None,
+    policy: str = "no-brand-bidding",
+    escalation: Escalation | None = None,
+) -> RecordOutcome:
     t = t or task()
     _sweep, ids = store.begin_sweep("p", [t], dry_run=not queue, now=at)
-    return store.record_task(ids[t.key], capture(t, at), [judged(t, at)], queue_notices=queue)
+    return store.record_task(ids[t.key], capture(t, at), [judged(t, at, policy=policy)],
+                             queue_notices=queue, escalation=escalation or Escalation())
 
 
 def test_schema_is_migrated_with_alembic(store: Store) -> None:
@@ -184,3 +197,72 @@ def test_upgrading_from_the_first_revision_keeps_the_data(tmp_path: Path) -> Non
     assert "stray_click_urls_json" in {
         c["name"] for c in sa.inspect(upgraded.engine).get_columns("captures")}
     upgraded.close()
+
+
+def send_all(store: Store, at: datetime) -> None:
+    """What a successful delivery run does to the outbox."""
+    for row in store.due_outbox(at):
+        row.status, row.sent_at = "sent", at
+        store.save_outbox(row)
+
+
+def levels(store: Store) -> dict[str, int]:
+    return {i.policy: i.level for i in store.incidents()}
+
+
+def test_an_incident_not_seen_for_n_days_expires_and_reopens_one_level_up(store: Store) -> None:
+    record(store, T0)
+    assert store.expire_incidents(T0 + timedelta(days=29), timedelta(days=30)) == []
+    (expired,) = store.expire_incidents(T0 + timedelta(days=31), timedelta(days=30))
+    assert store.incidents()[0].status == "expired"
+    record(store, T0 + timedelta(days=40))
+    incident = store.incidents()[0]
+    assert (incident.id, incident.status, incident.level) == (expired, "new", 2)
+
+
+def test_a_repeat_offence_after_a_notice_starts_one_level_up(store: Store) -> None:
+    record(store, T0, policy="no-brand-bidding")
+    send_all(store, T0 + timedelta(hours=1))
+    record(store, T0 + timedelta(days=10), policy="no-direct-linking",
+           escalation=Escalation(repeat_window=timedelta(days=90)))
+    assert levels(store) == {"no-brand-bidding": 1, "no-direct-linking": 2}
+
+
+def test_an_offence_outside_the_window_starts_at_the_first_level(store: Store) -> None:
+    record(store, T0, policy="no-brand-bidding")
+    send_all(store, T0 + timedelta(hours=1))
+    record(store, T0 + timedelta(days=120), policy="no-direct-linking",
+           escalation=Escalation(repeat_window=timedelta(days=90)))
+    assert levels(store)["no-direct-linking"] == 1
+
+
+def test_breaches_found_together_are_not_repeats_of_each_other(store: Store) -> None:
+    t = task()
+    _sweep, ids = store.begin_sweep("p", [t], dry_run=False, now=T0)
+    items = [judged(t, T0, policy=p) for p in ("no-brand-bidding", "no-direct-linking")]
+    store.record_task(ids[t.key], capture(t, T0), items, queue_notices=True,
+                      escalation=Escalation())
+    assert levels(store) == {"no-brand-bidding": 1, "no-direct-linking": 1}
+
+
+def test_a_policy_can_start_its_escalation_path_at_a_final_warning(store: Store) -> None:
+    record(store, T0, escalation=Escalation(first_levels={"no-brand-bidding": 2}))
+    assert [o.level for o in store.outbox()] == [2]
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(times=st.integers(min_value=1, max_value=5), gap_hours=st.integers(0, 72))
+def test_recording_the_same_sighting_again_leaves_one_incident(
+    tmp_path_factory: pytest.TempPathFactory, times: int, gap_hours: int
+) -> None:
+    url = f"sqlite:///{tmp_path_factory.mktemp('same') / 'b.db'}"
+    store = Store(url)
+    try:
+        for n in range(times):
+            record(store, T0 + timedelta(hours=gap_hours * n))
+        (incident,) = store.incidents()
+        assert incident.sighting_count == times
+        assert len(store.outbox()) == 1
+    finally:
+        store.close()

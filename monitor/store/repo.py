@@ -17,6 +17,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from monitor.incidents import (
+    OPEN,
+    Escalation,
     IncidentStatus,
     incident_key,
     notice_key,
@@ -137,6 +139,7 @@ class Store:
         *,
         queue_notices: bool,
         stray_click_urls: Sequence[str] = (),
+        escalation: Escalation | None = None,
     ) -> RecordOutcome:
         """Store a finished task: capture, ads, chains, attributions, sightings, findings and
         the incidents they fold into, all in one transaction."""
@@ -152,7 +155,8 @@ class Store:
             s.add(capture_row)
             s.flush()
             for item in judged:
-                self._record_ad(s, task, capture_row, item, outcome, queue_notices)
+                self._record_ad(s, task, capture_row, item, outcome,
+                                escalation if queue_notices else None)
             s.commit()
         return outcome
 
@@ -163,7 +167,7 @@ class Store:
         capture_row: CaptureRow,
         item: JudgedAd,
         outcome: RecordOutcome,
-        queue_notices: bool,
+        escalation: Escalation | None,
     ) -> None:
         ad_row = _ad_row(capture_row.id or 0, item)
         s.add(ad_row)
@@ -175,7 +179,7 @@ class Store:
         s.add(sighting_row)
         s.flush()
         for finding in item.findings:
-            incident = self._fold_finding(s, finding, item.sighting, outcome, queue_notices)
+            incident = self._fold_finding(s, finding, item.sighting, outcome, escalation)
             s.add(FindingRow(
                 sighting_id=sighting_row.id or 0, incident_id=incident.id or 0,
                 policy=finding.policy, severity=str(finding.severity), title=finding.title,
@@ -190,8 +194,10 @@ class Store:
         finding: Finding,
         sighting: Sighting,
         outcome: RecordOutcome,
-        queue_notices: bool,
+        escalation: Escalation | None,
     ) -> IncidentRow:
+        """Fold a finding into its incident; queue the notice it owes unless `escalation` is
+        None (a dry run records, but owes nothing yet)."""
         key = incident_key(finding, sighting)
         incident = s.exec(select(IncidentRow).where(IncidentRow.key == key)).first()
         reopened = False
@@ -212,8 +218,13 @@ class Store:
             else:
                 outcome.seen_again.append(incident.id or 0)
         _touch_incident(incident, sighting)
-        if queue_notices and finding.partner and finding.notice_template:
-            level = notice_level_due(incident.level, IncidentStatus(incident.status), reopened)
+        if escalation is not None and finding.partner and finding.notice_template:
+            level = notice_level_due(
+                incident.level, IncidentStatus(incident.status), reopened,
+                first_level=escalation.first_level(finding.policy),
+                prior_level=_prior_level(s, incident, sighting.seen_at - escalation.repeat_window,
+                                         sighting.seen_at),
+            )
             if level is not None:
                 outcome.notices_queued.append(
                     _queue_notice(s, incident, level, sighting.seen_at)
@@ -260,6 +271,23 @@ class Store:
             s.add(incident)
             s.commit()
             return incident
+
+    def expire_incidents(self, now: datetime, after: timedelta) -> list[int]:
+        """Open incidents not seen since `now - after` expire; returns their ids."""
+        query = select(IncidentRow).where(
+            col(IncidentRow.status).in_([str(x) for x in OPEN]),
+            col(IncidentRow.last_seen) < now - after,
+        )
+        with self.session() as s:
+            expired = list(s.exec(query).all())
+            for incident in expired:
+                old = IncidentStatus(incident.status)
+                incident.status = IncidentStatus.expired
+                _add_event(s, incident, old, IncidentStatus.expired,
+                           f"not seen for {after.days} days", now)
+                s.add(incident)
+            s.commit()
+            return [i.id or 0 for i in expired]
 
     def mark_notified(self, incident_id: int, level: int, now: datetime) -> None:
         """A notice went out: a new incident becomes notified (other statuses stand)."""
@@ -472,6 +500,23 @@ def _add_event(
 ) -> None:
     s.add(IncidentEventRow(incident_id=incident.id or 0, at=at,
                            status_from=str(old) if old else None, status_to=str(new), note=note))
+
+
+def _prior_level(s: Session, incident: IncidentRow, since: datetime, until: datetime) -> int:
+    """The highest notice level already sent to the same partner about another incident
+    between `since` and `until`: breaches after a notice are repeat offences; breaches found
+    together in one sweep are not. False positives do not count against a partner."""
+    if not incident.partner:
+        return 0
+    query = (
+        select(func.max(OutboxRow.level))
+        .join(IncidentRow, col(IncidentRow.id) == col(OutboxRow.incident_id))
+        .where(OutboxRow.kind == "notice", OutboxRow.status == "sent",
+               col(OutboxRow.sent_at) >= since, col(OutboxRow.sent_at) <= until,
+               IncidentRow.partner == incident.partner, IncidentRow.id != incident.id,
+               IncidentRow.status != IncidentStatus.false_positive)
+    )
+    return int(s.exec(query).one() or 0)
 
 
 def _queue_notice(s: Session, incident: IncidentRow, level: int, now: datetime) -> str:
