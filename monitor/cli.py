@@ -219,6 +219,46 @@ def _short(value: Any) -> str:
     return str(value)[:16]
 
 
+# -- explain -------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def explain(
+    sighting_id: Annotated[int, typer.Argument(help="A sighting id (incidents show lists them).")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
+) -> None:
+    """Why a sighting was (or was not) a breach: the ad, its chain, who placed it, the facts."""
+    from monitor.explain import explain_sighting
+
+    document = explain_sighting(Settings(), sighting_id)
+    if as_json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_explanation(document)
+
+
+def _print_explanation(d: dict[str, Any]) -> None:
+    ad, who = d["ad"], d["attribution"]
+    out.print(f"Sighting {d['sighting']} · {d['seen_at']} · {d['engine']} {d['market']} "
+              f"{d['device']} · query {d['query']!r} ({d['term_group']})", markup=False)
+    out.print(f"ad ({ad['position']} #{ad['rank']}): {ad['headline']} | {ad['display_url']}",
+              markup=False)
+    for hop in d["chain"]:
+        out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
+    out.print(f"placed by: {who['advertiser_class']} {who['partner'] or ''} "
+              f"({who['reason']})", markup=False)
+    if not d["findings"]:
+        out.print("no finding: no policy matched, or the partner's agreement permits it",
+                  markup=False)
+    for finding in d["findings"]:
+        out.print(f"finding: {finding['policy']} ({finding['severity']}) → incident "
+                  f"{finding['incident']}", markup=False)
+        for fact in finding["facts"]:
+            out.print(f"  because {fact['condition']}: {fact['detail']}", markup=False)
+    out.print(f"evidence: {d['evidence']['html']} {d['evidence']['screenshot']}", markup=False)
+
+
 # -- digest --------------------------------------------------------------------------------
 
 
@@ -265,6 +305,41 @@ def rules_check(
         f"{len(program.partners)} partners, {len(program.policies)} policies, "
         f"{len(program.agreements)} agreements, {len(program.markets)} markets, "
         f"{len(program.engines)} engines", markup=False, highlight=False)
+
+
+@rules_app.command("test")
+@friendly_errors
+def rules_test(
+    directory: Annotated[Path, typer.Argument(help="Program directory (maybe changed).")],
+    capture: Annotated[Path, typer.Option(help="A saved result page (.html or .html.gz).")],
+    engine: Annotated[EngineChoice, typer.Option(help="The engine's reader.")] = EngineChoice.auto,
+    query: Annotated[str | None, typer.Option(help="What was searched (default: page).")] = None,
+    market: Annotated[str | None, typer.Option(help="Market id (default: the first).")] = None,
+    device: Annotated[Device, typer.Option(help="Device.")] = Device.desktop,
+    at: Annotated[str | None, typer.Option(help="When it was seen, ISO 8601 (else: now).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
+) -> None:
+    """Judge a saved page under a program, offline, without touching the store."""
+    from monitor.explain import PageTest, judge_saved_page
+
+    when = datetime.fromisoformat(at) if at else None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    result = judge_saved_page(directory, capture, PageTest(
+        engine=str(engine), query=query, market=market, device=device, at=when))
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"{result['page']}: {result['engine']}, query {result['query']!r} "
+              f"({result['term_group']}), {result['market']} {result['device']}", markup=False)
+    for ad in result["ads"]:
+        verdict = ", ".join(f["policy"] for f in ad["findings"]) or "no finding"
+        out.print(f"{ad['position']} #{ad['rank']} {ad['headline']} | {ad['display_url']} → "
+                  f"{ad['advertiser_class']} {ad['partner'] or ''}: {verdict}", markup=False)
+        for finding in ad["findings"]:
+            for fact in finding["facts"]:
+                out.print(f"    {finding['policy']} because {fact['condition']}: "
+                          f"{fact['detail']}", markup=False)
 
 
 # -- parse ---------------------------------------------------------------------------------

@@ -65,8 +65,20 @@ def _queries(program: Program, terms: Sequence[str]) -> list[PlannedQuery]:
     planned = [q for brand in program.brands for q in brand_queries(brand)]
     if not terms:
         return planned
-    by_text = {q.query.casefold(): q for q in planned}
-    return _unique(by_text.get(t.casefold()) or _adhoc(program, t) for t in terms)
+    return _unique(query_of(program, t, planned) for t in terms)
+
+
+def query_of(
+    program: Program, text: str, planned: Sequence[PlannedQuery] | None = None
+) -> PlannedQuery:
+    """The program's query for `text` (its brand and term group), or an ad-hoc one."""
+    if planned is None:
+        planned = [q for brand in program.brands for q in brand_queries(brand)]
+    folded = " ".join(text.split()).casefold()
+    for query in planned:
+        if query.query.casefold() == folded:
+            return query
+    return _adhoc(program, text)
 
 
 def _adhoc(program: Program, term: str) -> PlannedQuery:

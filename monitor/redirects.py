@@ -419,6 +419,14 @@ async def resolve_chain(
     return join_chains(ad.link, offline, live)
 
 
+def offline_chain(ad: ObservedAd) -> Chain:
+    """Where an ad leads, decoded without a single request: engine wrappers, then the
+    destinations network URLs carry. For judging saved pages."""
+    hops = engine_hops(ad)
+    hops += [h for h in unwrap(hops[-1].url) if h.url != hops[-1].url]
+    return Chain(start_url=ad.link, hops=tuple(hops), landing_url=hops[-1].url)
+
+
 def engine_hops(ad: ObservedAd) -> list[Hop]:
     """The ad's link, then where the engine's click wrapper says a click goes: the first URL
     that is the advertiser's own. Live following starts at the last hop.

@@ -1,5 +1,11 @@
 """The store: SQLModel tables, migrations, and the one API every reader and writer uses."""
 
-from monitor.store.repo import CoverageRow, IncidentDetail, RecordOutcome, Store
+from monitor.store.repo import (
+    CoverageRow,
+    IncidentDetail,
+    RecordOutcome,
+    SightingDetail,
+    Store,
+)
 
-__all__ = ["CoverageRow", "IncidentDetail", "RecordOutcome", "Store"]
+__all__ = ["CoverageRow", "IncidentDetail", "RecordOutcome", "SightingDetail", "Store"]

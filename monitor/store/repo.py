@@ -63,6 +63,17 @@ class CoverageRow:
 
 
 @dataclass
+class SightingDetail:
+    sighting: SightingRow
+    ad: AdRow
+    capture: CaptureRow
+    chain: ChainRow
+    hops: list[HopRow]
+    attribution: AttributionRow
+    findings: list[FindingRow]
+
+
+@dataclass
 class IncidentDetail:
     incident: IncidentRow
     events: list[IncidentEventRow]
@@ -259,6 +270,26 @@ class Store:
             if incident is None:
                 return None
             return _incident_detail(s, incident)
+
+    def sighting(self, sighting_id: int) -> SightingDetail | None:
+        """One sighting with its ad, capture, chain, attribution and findings (explain)."""
+        with self.session() as s:
+            sighting = s.get(SightingRow, sighting_id)
+            if sighting is None:
+                return None
+            chain = s.exec(select(ChainRow).where(ChainRow.ad_id == sighting.ad_id)).one()
+            hops = s.exec(select(HopRow).where(HopRow.chain_id == chain.id)
+                          .order_by(col(HopRow.seq))).all()
+            return SightingDetail(
+                sighting=sighting, ad=s.get_one(AdRow, sighting.ad_id),
+                capture=s.get_one(CaptureRow, sighting.capture_id), chain=chain,
+                hops=list(hops),
+                attribution=s.exec(select(AttributionRow)
+                                   .where(AttributionRow.ad_id == sighting.ad_id)).one(),
+                findings=list(s.exec(select(FindingRow)
+                                     .where(FindingRow.sighting_id == sighting_id)
+                                     .order_by(col(FindingRow.policy))).all()),
+            )
 
     def set_incident_status(
         self, incident_id: int, status: IncidentStatus, note: str, now: datetime

@@ -1,0 +1,128 @@
+"""Why: the facts behind a recorded sighting's findings, and a saved page judged afresh under
+a (changed) program without touching the store."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.app import open_store
+from monitor.attribution import attribute
+from monitor.engines import detect_engine, get_engine
+from monitor.errors import BidwatchError
+from monitor.models import Device, SearchTask, Sighting
+from monitor.plan import query_of
+from monitor.policy import compile_policies
+from monitor.program import load_program
+from monitor.redirects import offline_chain
+from monitor.settings import Settings
+
+#: search boxes of the engines, where a saved page keeps the query it answers
+QUERY_INPUTS = "textarea[name=q], input[name=q], input[name=p], input#sb_form_q"
+
+
+def explain_sighting(settings: Settings, sighting_id: int) -> dict[str, Any]:
+    """A recorded sighting: the ad, where it led, who placed it, and each finding's facts."""
+    store = open_store(settings)
+    try:
+        detail = store.sighting(sighting_id)
+    finally:
+        store.close()
+    if detail is None:
+        raise BidwatchError(f"no sighting {sighting_id} (incidents show lists them)")
+    s, a = detail.sighting, detail.attribution
+    return {
+        "sighting": s.id, "seen_at": s.seen_at.isoformat(), "engine": s.engine,
+        "market": s.market, "device": s.device, "query": s.query, "term_group": s.term_group,
+        "ad": {"position": detail.ad.position, "rank": detail.ad.rank,
+               "headline": detail.ad.headline, "display_url": detail.ad.display_url,
+               "link": detail.ad.link, "click_url": detail.ad.click_url},
+        "chain": [{"how": h.how, "status": h.status, "url": h.url} for h in detail.hops],
+        "landing_url": detail.chain.landing_url, "chain_error": detail.chain.error,
+        "attribution": {"advertiser_class": a.advertiser_class, "partner": a.partner,
+                        "network": a.network, "publisher_id": a.publisher_id,
+                        "reason": a.reason},
+        "findings": [{"policy": f.policy, "severity": f.severity, "incident": f.incident_id,
+                      "facts": json.loads(f.facts_json)} for f in detail.findings],
+        "evidence": {"html": detail.capture.html_path,
+                     "screenshot": detail.capture.screenshot_path},
+    }
+
+
+@dataclass(frozen=True)
+class PageTest:
+    """What `rules test` judges a saved page as: the search it answered."""
+
+    engine: str = "auto"
+    query: str | None = None
+    market: str | None = None
+    device: Device = Device.desktop
+    at: datetime | None = None
+
+
+def judge_saved_page(rules: Path, page: Path, options: PageTest) -> dict[str, Any]:
+    """Judge every ad on a saved page under the program in `rules`, offline: chains are
+    decoded, not followed, and nothing is stored."""
+    program = load_program(rules)
+    html = read_page(page)
+    engine_name = detect_engine(html) if options.engine == "auto" else options.engine
+    if engine_name is None:
+        raise BidwatchError(f"{page}: not a result page of a known engine (use --engine)")
+    query = options.query or guess_query(html)
+    if not query:
+        raise BidwatchError(f"{page}: the page does not say what was searched; give --query")
+    market = program.market(options.market or program.markets[0].id)
+    if market is None:
+        known = ", ".join(m.id for m in program.markets)
+        raise BidwatchError(f"unknown market {options.market!r}; the program has: {known}")
+    planned = query_of(program, query)
+    task = SearchTask(brand=planned.brand, engine=engine_name, query=query,
+                      term_group=planned.term_group, market=market.ref(), device=options.device)
+    judge = compile_policies(program)
+    seen_at = options.at or datetime.now(UTC)
+    ads = []
+    for ad in get_engine(engine_name).read_ads(html):
+        chain = offline_chain(ad)
+        attribution = attribute(ad, chain, program)
+        findings = judge.judge(Sighting(task, ad, chain, attribution, seen_at))
+        ads.append({
+            "position": str(ad.position), "rank": ad.rank, "headline": ad.headline,
+            "display_url": ad.display_url, "landing_url": chain.landing_url,
+            "advertiser_class": str(attribution.advertiser_class),
+            "partner": attribution.partner, "reason": attribution.reason,
+            "findings": [{"policy": f.policy, "severity": str(f.severity),
+                          "facts": [{"condition": x.condition, "detail": x.detail}
+                                    for x in f.facts]} for f in findings],
+        })
+    return {"page": str(page), "engine": engine_name, "query": query,
+            "term_group": planned.term_group, "market": market.id,
+            "device": str(options.device), "ads": ads}
+
+
+def read_page(path: Path) -> str:
+    """A saved page, plain or as the store keeps evidence (.html.gz)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise BidwatchError(f"{path}: {error.strerror or error}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise BidwatchError(f"{path}: damaged gzip file ({error})") from None
+    return data.decode("utf-8", "replace")
+
+
+def guess_query(html: str) -> str | None:
+    """The query a saved result page answers, from its search box."""
+    box = LexborHTMLParser(html).css_first(QUERY_INPUTS)
+    if box is None:
+        return None
+    value = " ".join((box.attributes.get("value") or box.text(deep=True) or "").split())
+    return value or None
