@@ -1,645 +1,74 @@
 """The rule engine: policies and agreements compiled once, then judged against many sightings.
 
 A policy's `when:` is a tree of conditions written in YAML. `all`, `any` and `not` combine;
-every other key is a leaf kind from ONE registry (`CONDITIONS`): a params type that pydantic
-validates and a build function that turns the params into a predicate
-`(SightingView) -> Fact | None`. A new kind of condition is one decorated function.
+every other key is a leaf kind from the registry in monitor.conditions. This module holds the
+tree as one pydantic type, compiles it into a matcher, reads the agreements, and judges.
 
 `compile_policies(program)` returns a `Judge`; `Judge.judge(sighting)` returns the findings,
-sorted by policy id. Judging is pure: no I/O, no clock, no randomness.
+sorted by policy id. Judging is pure: no I/O, no clock, no randomness. An index over the
+plain fields each policy needs (advertiser class, engine, market, term group…) picks the
+policies a sighting can match; the index never changes a verdict, it only skips work.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
-from difflib import get_close_matches
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union, cast
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
-    StringConstraints,
     Tag,
     ValidatorFunctionWrapHandler,
     WrapValidator,
-    create_model,
-    field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from monitor.models import AdPosition, AdvertiserClass, Device, Fact, Finding, Severity, Sighting
-from monitor.networks import NETWORK_NAMES
+# re-exported: monitor.program, the CLI and the tests import these from here
+from monitor.conditions import (
+    BRAND_ANY,
+    COMBINATORS,
+    CONDITIONS,
+    ENGINE_NAMES,
+    WEEKDAYS,
+    BrandTerms,
+    CompileContext,
+    ConditionKind,
+    ConditionNode,
+    ConditionRegistry,
+    Domain,
+    DomainOrBrand,
+    EngineName,
+    Loc,
+    Matcher,
+    Predicate,
+    SightingView,
+    Slug,
+    TermGroups,
+    domain_in,
+    fact,
+    is_brand_group,
+    one_or_many,
+    within_one_edit,
+    zone,
+)
+from monitor.models import AdvertiserClass, Fact, Finding, Severity, Sighting
 
 if TYPE_CHECKING:
-    from monitor.program import Brand, Permission, Policy, Program
+    from monitor.program import Permission, Policy, Program
 
-# ---------------------------------------------------------------------------------------------
-# Value types shared with monitor.program (they live here because condition params use them).
-
-_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_DOMAIN = re.compile(
-    r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
-)
-
-
-def _slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise ValueError(
-            f"'{value}' is not a valid id: use lower-case letters, digits, '-' and '_' "
-            "(e.g. 'no-brand-bidding')"
-        )
-    return value
-
-
-def _domain(value: str) -> str:
-    value = value.strip().lower().rstrip(".")
-    if not _DOMAIN.fullmatch(value):
-        raise ValueError(f"'{value}' is not a domain name (e.g. 'lumora.com'; no scheme or path)")
-    return value
-
-
-def _domain_or_brand(value: str) -> str:
-    return value if value.strip() == "brand" else _domain(value)
-
-
-#: an id: lower-case letters, digits, '-' and '_', e.g. "no-brand-bidding"
-Slug = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_slug)]
-#: a host name or registrable domain, lower-cased, e.g. "lumora.co.id"
-Domain = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_domain)]
-#: a domain, or the word `brand` for the brand's own domains
-DomainOrBrand = Annotated[
-    str, StringConstraints(strip_whitespace=True), AfterValidator(_domain_or_brand)
+__all__ = [
+    "BRAND_ANY", "COMBINATORS", "CONDITIONS", "ENGINE_NAMES", "WEEKDAYS", "AgreementBook",
+    "AllCondition", "AnyCondition", "BrandTerms", "CompileContext", "CompiledPolicy",
+    "Condition", "ConditionKind", "ConditionNode", "ConditionRegistry", "Domain",
+    "DomainOrBrand", "EngineName", "Judge", "Loc", "Matcher", "NotCondition", "PolicyIndex",
+    "Predicate", "Requirement", "SightingView", "Slug", "TermGroups", "compile_condition",
+    "compile_policies", "compile_policy", "condition_problems", "describe", "domain_in",
+    "is_brand_group", "node_model", "one_or_many", "requirement", "within_one_edit", "zone",
 ]
-ENGINE_NAMES: tuple[str, ...] = ("google", "bing", "duckduckgo", "yahoo")
-EngineName = Literal["google", "bing", "duckduckgo", "yahoo"]
-#: the term group that stands for every brand-related group
-BRAND_ANY = "brand-any"
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _listify(value: object) -> object:
-    """Let a one-item list be written as a bare scalar: `engine: google`."""
-    return [value] if isinstance(value, str | bool | int) else value
-
-
-def one_or_many(item: Any) -> Any:
-    """A non-empty list of `item`, where a single value may be written without brackets."""
-    return Annotated[list[item], BeforeValidator(_listify), Field(min_length=1)]
-
-
-def is_brand_group(group: str) -> bool:
-    """True for the groups plan makes from a brand: brand, brand+<modifier>, misspelling."""
-    return group == "brand" or group == "misspelling" or group.startswith("brand+")
-
-
-# ---------------------------------------------------------------------------------------------
-# Small fast matchers used by conditions and agreement permissions.
-
-
-@dataclass(frozen=True, slots=True)
-class TermGroups:
-    """A set of term-group names; `brand-any` and `brand+*` are accepted as wildcards."""
-
-    exact: frozenset[str]
-    brand_any: bool
-    any_modifier: bool
-
-    @classmethod
-    def of(cls, names: Iterable[str]) -> TermGroups:
-        wanted = frozenset(names)
-        return cls(wanted, BRAND_ANY in wanted, "brand+*" in wanted)
-
-    def match(self, group: str) -> bool:
-        if group in self.exact:
-            return True
-        if self.brand_any:
-            return is_brand_group(group)
-        return self.any_modifier and group.startswith("brand+")
-
-
-def domain_in(domain: str, wanted: frozenset[str]) -> str | None:
-    """The entry of `wanted` that `domain` is, or is a subdomain of; None when there is none."""
-    while domain:
-        if domain in wanted:
-            return domain
-        domain = domain.partition(".")[2]
-    return None
-
-
-def within_one_edit(a: str, b: str) -> bool:
-    """True when a and b differ by at most one insertion, deletion, substitution or swap."""
-    if len(a) > len(b):
-        a, b = b, a
-    if len(b) - len(a) > 1:
-        return False
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) < len(b):
-        return a[i:] == b[i + 1 :]
-    if a[i + 1 :] == b[i + 1 :]:
-        return True
-    # an adjacent transposition ("lumroa") is the commonest typo; count it as one edit
-    return a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1]
-
-
-_WORD = re.compile(r"\w+")
-_QUERY_CACHE_LIMIT = 20_000
-#: edit-distance matching only for terms this long; shorter ones give too many false hits
-FUZZY_MIN_LENGTH = 5
-
-
-class BrandTerms:
-    """A brand's terms and misspellings, lower-cased once, with the matching the rules need."""
-
-    def __init__(self, terms: Iterable[str], misspellings: Iterable[str]) -> None:
-        self.terms = tuple(sorted({t.casefold() for t in terms if t.strip()}))
-        self.misspellings = tuple(sorted({m.casefold() for m in misspellings if m.strip()}))
-        self._exact = self.terms + self.misspellings
-        self._compact = tuple(sorted({_compact(t) for t in self._exact}))
-        self._fuzzy = tuple(t for t in self.terms if len(t) >= FUZZY_MIN_LENGTH)
-        self._queries: dict[str, str | None] = {}
-
-    def in_text(self, text: str) -> str | None:
-        """The first term or misspelling that occurs in an already lower-cased text."""
-        for term in self._exact:
-            if term in text:
-                return term
-        return None
-
-    def in_url(self, url: str) -> str | None:
-        """Like in_text, also finding "Lumora Sleep" written as lumorasleep or lumora-sleep."""
-        return self.in_text(url) or _first_in(self._compact, _compact(url))
-
-    def in_query(self, query: str) -> str | None:
-        """A description of how the (lower-cased) query names the brand, or None. Cached."""
-        if query in self._queries:
-            return self._queries[query]
-        if len(self._queries) >= _QUERY_CACHE_LIMIT:
-            self._queries.clear()
-        found = self._search_query(query)
-        self._queries[query] = found
-        return found
-
-    def _search_query(self, query: str) -> str | None:
-        exact = self.in_text(query)
-        if exact is not None:
-            return f"'{exact}'"
-        words = _WORD.findall(query)
-        for term in self._fuzzy:
-            width = term.count(" ") + 1
-            for start in range(len(words) - width + 1):
-                window = " ".join(words[start : start + width])
-                if within_one_edit(window, term):
-                    return f"'{window}' (close to '{term}')"
-        return None
-
-
-def _compact(text: str) -> str:
-    return text.replace(" ", "").replace("-", "")
-
-
-def _first_in(needles: Sequence[str], haystack: str) -> str | None:
-    return next((n for n in needles if n in haystack), None)
-
-
-# ---------------------------------------------------------------------------------------------
-# The view of one sighting that conditions read: built once per sighting, then shared.
-
-_ZONES: dict[str, tzinfo] = {}
-
-
-def zone(name: str) -> tzinfo:
-    """A cached ZoneInfo; UTC for a name zoneinfo does not know (the program check refuses it)."""
-    found = _ZONES.get(name)
-    if found is None:
-        try:
-            found = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            found = UTC
-        _ZONES[name] = found
-    return found
-
-
-class SightingView:
-    """The fields conditions compare, normalised once: lower-cased texts, domains, local time."""
-
-    __slots__ = (
-        "_local",
-        "advertiser_class",
-        "brand",
-        "description",
-        "device",
-        "display_domain",
-        "display_url",
-        "engine",
-        "headline",
-        "landing_domain",
-        "landing_url",
-        "market",
-        "network",
-        "partner",
-        "position",
-        "query",
-        "sighting",
-        "term_group",
-    )
-
-    def __init__(self, sighting: Sighting, brand: BrandTerms) -> None:
-        task, ad, attribution = sighting.task, sighting.ad, sighting.attribution
-        self.sighting = sighting
-        self.brand = brand
-        self.engine: str = task.engine
-        self.market: str = task.market.id
-        self.device: str = task.device
-        self.term_group: str = task.term_group
-        self.query = task.query.casefold()
-        self.position: str = ad.position
-        self.headline = ad.headline.casefold()
-        self.description = ad.description.casefold()
-        self.display_url = ad.display_url.casefold()
-        self.landing_url = sighting.chain.landing_url.casefold()
-        self.advertiser_class: str = attribution.advertiser_class
-        self.partner = attribution.partner
-        self.network = attribution.network.network if attribution.network else None
-        self.landing_domain = (attribution.landing_domain or "").casefold()
-        self.display_domain = (attribution.display_domain or "").casefold()
-        self._local: datetime | None = None
-
-    @property
-    def local(self) -> datetime:
-        """When the ad was seen, in the market's time zone (computed on first use)."""
-        if self._local is None:
-            seen = self.sighting.seen_at
-            if seen.tzinfo is None:  # the contract says UTC; a naive value is taken as UTC
-                seen = seen.replace(tzinfo=UTC)
-            self._local = seen.astimezone(zone(self.sighting.task.market.timezone))
-        return self._local
-
-    @property
-    def local_date(self) -> date:
-        return self.local.date()
-
-
-# ---------------------------------------------------------------------------------------------
-# The registry of condition kinds.
-
-Predicate = Callable[[SightingView], Fact | None]
-#: a compiled (sub)tree: the facts that made it match, or None
-Matcher = Callable[[SightingView], tuple[Fact, ...] | None]
-Loc = tuple[str | int, ...]
-Checker = Callable[[Any, "Program"], Iterator[tuple[Loc, str]]]
-
-
-class CompileContext:
-    """What building a predicate may consult: the program, read once at compile time."""
-
-    def __init__(self, program: Program) -> None:
-        self.program = program
-        self.brand_domains = frozenset(program.brand_domains())
-        self.all_brands = BrandTerms(
-            (t for b in program.brands for t in b.terms),
-            (m for b in program.brands for m in b.misspellings),
-        )
-        self._brands = {b.id: _brand_terms(b) for b in program.brands}
-
-    def brand_terms(self, brand_id: str) -> BrandTerms:
-        """The brand a task searched for; every brand's terms when the id is unknown."""
-        return self._brands.get(brand_id, self.all_brands)
-
-
-def _brand_terms(brand: Brand) -> BrandTerms:
-    return BrandTerms(brand.terms, brand.misspellings)
-
-
-class ConditionNode(BaseModel):
-    """A parsed condition: one mapping with one key (the kind)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    kind: ClassVar[str] = ""
-
-    @property
-    def params(self) -> Any:
-        return getattr(self, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionKind:
-    """One leaf kind: its name, params type, predicate builder and optional program check."""
-
-    name: str
-    params: Any
-    build: Callable[[Any, CompileContext], Predicate]
-    check: Checker | None
-    doc: str
-    node: type[ConditionNode]
-
-
-class ConditionRegistry:
-    """Kind name -> ConditionKind. The YAML syntax, validation and `rules check` all read it."""
-
-    def __init__(self) -> None:
-        self._kinds: dict[str, ConditionKind] = {}
-
-    def register(
-        self, name: str, params: Any, check: Checker | None = None
-    ) -> Callable[[Callable[[Any, CompileContext], Predicate]], Callable[..., Predicate]]:
-        """Decorator: `@CONDITIONS.register("engine", one_or_many(EngineName))`."""
-
-        def add(build: Callable[[Any, CompileContext], Predicate]) -> Callable[..., Predicate]:
-            if name in self._kinds or name in COMBINATORS:
-                raise ValueError(f"condition kind {name!r} is registered twice")
-            node = create_model(  # the YAML mapping {name: params}
-                f"{name.title().replace('_', '')}Condition",
-                __base__=ConditionNode,
-                **{name: (params, ...)},
-            )
-            node.kind = name
-            doc = (build.__doc__ or "").strip()
-            self._kinds[name] = ConditionKind(name, params, build, check, doc, node)
-            return build
-
-        return add
-
-    def get(self, name: str) -> ConditionKind | None:
-        return self._kinds.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._kinds)
-
-    def describe(self) -> list[tuple[str, str]]:
-        """(kind, one-line description) for every kind, combinators first (for `list`)."""
-        leaves = [(k.name, k.doc.splitlines()[0]) for k in self._kinds.values()]
-        return list(COMBINATORS.items()) + sorted(leaves)
-
-    def hint(self, name: str) -> str:
-        """"; did you mean 'engine'?" for a misspelt kind, else the list of kinds."""
-        known = [*COMBINATORS, *self.names()]
-        close = get_close_matches(name, known, n=1)
-        if close:
-            return f"; did you mean '{close[0]}'?"
-        return "; known conditions: " + ", ".join(known)
-
-
-COMBINATORS: dict[str, str] = {
-    "all": "every condition in the list matches",
-    "any": "at least one condition in the list matches",
-    "not": "the condition does not match",
-}
-CONDITIONS = ConditionRegistry()
-
-
-# ---------------------------------------------------------------------------------------------
-# Leaf conditions. Each builder does its work (lower-casing, sets, regex) once, up front.
-
-
-def _fact(kind: str, detail: str) -> Fact:
-    return Fact(condition=kind, detail=detail)
-
-
-def _member_of(kind: str, attribute: str, wanted: Iterable[str]) -> Predicate:
-    """A predicate: the view's `attribute` is one of `wanted`."""
-    # one Fact per value, made now: a match then allocates nothing
-    facts = {str(w): _fact(kind, str(w)) for w in wanted}
-
-    def match(view: SightingView) -> Fact | None:
-        return facts.get(getattr(view, attribute))
-
-    return match
-
-
-def _check_ids(
-    ids: Iterable[str], known: Iterable[str], what: str
-) -> Iterator[tuple[Loc, str]]:
-    known_ids = set(known)
-    for index, value in enumerate(ids):
-        if value not in known_ids:
-            close = get_close_matches(value, sorted(known_ids), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            yield (index,), f"unknown {what} '{value}'{hint}"
-
-
-def _check_markets(ids: list[str], program: Program) -> Iterator[tuple[Loc, str]]:
-    return _check_ids(ids, (m.id for m in program.markets), "market")
-
-
-def _check_networks(names: list[str], program: Program) -> Iterator[tuple[Loc, str]]:
-    return _check_ids(names, ("any", *NETWORK_NAMES), "network")
-
-
-def _check_partners(ids: list[str], program: Program) -> Iterator[tuple[Loc, str]]:
-    return _check_ids(ids, (p.id for p in program.partners), "partner")
-
-
-@CONDITIONS.register("term_group", one_or_many(Annotated[str, StringConstraints(min_length=1)]))
-def term_group(groups: list[str], ctx: CompileContext) -> Predicate:
-    """The task's term group is one of these (`brand-any`: any brand-related group)."""
-    wanted = TermGroups.of(groups)
-    facts: dict[str, Fact | None] = {}  # term groups are few: remember each verdict
-
-    def match(view: SightingView) -> Fact | None:
-        group = view.term_group
-        if group not in facts:
-            facts[group] = _fact("term_group", group) if wanted.match(group) else None
-        return facts[group]
-
-    return match
-
-
-@CONDITIONS.register("query_contains_brand", bool)
-def query_contains_brand(expected: bool, ctx: CompileContext) -> Predicate:
-    """The query names the brand (also misspelt by one edit); `false` inverts it."""
-
-    def match(view: SightingView) -> Fact | None:
-        found = view.brand.in_query(view.query)
-        if expected and found is not None:
-            return _fact("query_contains_brand", f"query '{view.query}' names {found}")
-        if not expected and found is None:
-            return _fact("query_contains_brand", f"query '{view.query}' does not name the brand")
-        return None
-
-    return match
-
-
-@CONDITIONS.register("engine", one_or_many(EngineName))
-def engine(engines: list[str], ctx: CompileContext) -> Predicate:
-    """The ad was seen on one of these engines."""
-    return _member_of("engine", "engine", engines)
-
-
-@CONDITIONS.register("market", one_or_many(Slug), check=_check_markets)
-def market(markets: list[str], ctx: CompileContext) -> Predicate:
-    """The ad was seen in one of these markets (market ids)."""
-    return _member_of("market", "market", markets)
-
-
-@CONDITIONS.register("device", one_or_many(Device))
-def device(devices: list[Device], ctx: CompileContext) -> Predicate:
-    """The ad was seen on one of these devices (desktop, mobile)."""
-    return _member_of("device", "device", devices)
-
-
-@CONDITIONS.register("position", one_or_many(AdPosition))
-def position(positions: list[AdPosition], ctx: CompileContext) -> Predicate:
-    """The ad was in one of these positions (top, bottom, right, inline)."""
-    return _member_of("position", "position", positions)
-
-
-@CONDITIONS.register("advertiser_class", one_or_many(AdvertiserClass))
-def advertiser_class(classes: list[AdvertiserClass], ctx: CompileContext) -> Predicate:
-    """Whoever placed the ad is one of these (brand, partner, competitor, unknown)."""
-    return _member_of("advertiser_class", "advertiser_class", classes)
-
-
-def _domains(entries: list[str], ctx: CompileContext) -> frozenset[str]:
-    """The listed domains, with the word `brand` standing for the brand's own domains."""
-    plain = {e for e in entries if e != "brand"}
-    return frozenset(plain | (ctx.brand_domains if "brand" in entries else set()))
-
-
-def _domain_condition(
-    kind: str, attribute: str, entries: list[str], ctx: CompileContext
-) -> Predicate:
-    wanted = _domains(entries, ctx)
-
-    def match(view: SightingView) -> Fact | None:
-        found = domain_in(getattr(view, attribute), wanted)
-        return _fact(kind, getattr(view, attribute)) if found else None
-
-    return match
-
-
-@CONDITIONS.register("landing_domain", one_or_many(DomainOrBrand))
-def landing_domain(entries: list[str], ctx: CompileContext) -> Predicate:
-    """The chain lands on one of these domains (or a subdomain); `brand`: the brand's own."""
-    return _domain_condition("landing_domain", "landing_domain", entries, ctx)
-
-
-@CONDITIONS.register("display_domain", one_or_many(DomainOrBrand))
-def display_domain(entries: list[str], ctx: CompileContext) -> Predicate:
-    """The ad's display URL is on one of these domains; `brand`: the brand's own."""
-    return _domain_condition("display_domain", "display_domain", entries, ctx)
-
-
-@CONDITIONS.register("network", one_or_many(Slug), check=_check_networks)
-def network(networks: list[str], ctx: CompileContext) -> Predicate:
-    """The chain went through one of these affiliate networks; `any`: through any network."""
-    if "any" in networks:
-
-        def via_any(view: SightingView) -> Fact | None:
-            return _fact("network", view.network) if view.network else None
-
-        return via_any
-    return _member_of("network", "network", networks)
-
-
-@CONDITIONS.register("partner", one_or_many(Slug), check=_check_partners)
-def partner(partners: list[str], ctx: CompileContext) -> Predicate:
-    """The ad was attributed to one of these partners (partner ids)."""
-    return _member_of("partner", "partner", partners)
-
-
-AdField = Literal["headline", "description", "display_url"]
-
-
-@CONDITIONS.register("brand_in", one_or_many(AdField))
-def brand_in(fields: list[str], ctx: CompileContext) -> Predicate:
-    """A brand term or misspelling appears in one of these ad fields."""
-    ordered = tuple(f for f in ("headline", "description", "display_url") if f in fields)
-
-    def match(view: SightingView) -> Fact | None:
-        for name in ordered:
-            text = getattr(view, name)
-            found = view.brand.in_url(text) if name == "display_url" else view.brand.in_text(text)
-            if found:
-                return _fact("brand_in", f"'{found}' in {name}")
-        return None
-
-    return match
-
-
-class HourRange(BaseModel):
-    """Local hours [from, to): `from: 22, to: 6` wraps midnight (22:00-05:59)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    start: int = Field(alias="from", ge=0, le=23)
-    end: int = Field(alias="to", ge=0, le=24)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> HourRange:
-        if self.start == self.end % 24:
-            raise ValueError("from and to are the same hour; the range would be empty")
-        return self
-
-
-@CONDITIONS.register("local_hour", HourRange)
-def local_hour(hours: HourRange, ctx: CompileContext) -> Predicate:
-    """The ad was seen between these hours in the market's time zone; may wrap midnight."""
-    inside = frozenset(
-        h for h in range(24)
-        if (hours.start <= h < hours.end if hours.start < hours.end
-            else h >= hours.start or h < hours.end)
-    )
-
-    def match(view: SightingView) -> Fact | None:
-        local = view.local
-        return _fact("local_hour", local.strftime("%H:%M %Z")) if local.hour in inside else None
-
-    return match
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-@CONDITIONS.register("weekday", one_or_many(Weekday))
-def weekday(days: list[str], ctx: CompileContext) -> Predicate:
-    """The ad was seen on one of these days (mon..sun) in the market's time zone."""
-    wanted = frozenset(WEEKDAYS.index(d) for d in days)
-
-    def match(view: SightingView) -> Fact | None:
-        day = view.local.weekday()
-        return _fact("weekday", WEEKDAYS[day]) if day in wanted else None
-
-    return match
-
-
-class TextPattern(BaseModel):
-    """A regular expression searched (case-insensitively) in one field of the sighting."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    field: Literal["query", "headline", "description", "display_url", "landing_url"]
-    pattern: str = Field(min_length=1)
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value, re.IGNORECASE)
-        except re.error as err:
-            raise ValueError(f"regular expression does not compile: {err}") from None
-        return value
-
-
-@CONDITIONS.register("matches", TextPattern)
-def matches(spec: TextPattern, ctx: CompileContext) -> Predicate:
-    """A regular expression matches a field (query, headline, description, display_url, …)."""
-    search = re.compile(spec.pattern, re.IGNORECASE).search  # texts are casefolded already
-
-    def match(view: SightingView) -> Fact | None:
-        found = search(getattr(view, spec.field))
-        return _fact("matches", f"{spec.field} '{found.group(0)}'") if found else None
-
-    return match
-
 
 # ---------------------------------------------------------------------------------------------
 # The condition tree: all/any/not plus the leaves, as one pydantic type.
@@ -791,20 +220,35 @@ def _compile_all(children: list[ConditionNode], ctx: CompileContext) -> Matcher:
     # leaves are called directly (no wrapper) and before subtrees: they are the cheap tests
     leaves = tuple(_leaf_predicate(c, ctx) for c in children if c.kind not in COMBINATORS)
     subtrees = tuple(compile_condition(c, ctx) for c in children if c.kind in COMBINATORS)
+    if len(leaves) == 2 and not subtrees:
+        return _pair(*leaves)
 
     def match(view: SightingView) -> tuple[Fact, ...] | None:
         facts: list[Fact] = []
         for predicate in leaves:
-            fact = predicate(view)
-            if fact is None:
-                return None
-            facts.append(fact)
-        for subtree in subtrees:
-            found = subtree(view)
+            found = predicate(view)
             if found is None:
                 return None
-            facts.extend(found)
+            facts.append(found)
+        for subtree in subtrees:
+            more = subtree(view)
+            if more is None:
+                return None
+            facts.extend(more)
         return tuple(facts)
+
+    return match
+
+
+def _pair(first: Predicate, second: Predicate) -> Matcher:
+    """`all` of two leaves, the commonest shape, without the general loop."""
+
+    def match(view: SightingView) -> tuple[Fact, ...] | None:
+        one = first(view)
+        if one is None:
+            return None
+        two = second(view)
+        return None if two is None else (one, two)
 
     return match
 
@@ -824,12 +268,153 @@ def _compile_any(children: list[ConditionNode], ctx: CompileContext) -> Matcher:
 
 def _compile_not(child: ConditionNode, ctx: CompileContext) -> Matcher:
     inner = compile_condition(child, ctx)
-    fact = (_fact("not", describe(child)),)
+    reported = (fact("not", describe(child)),)
 
     def match(view: SightingView) -> tuple[Fact, ...] | None:
-        return fact if inner(view) is None else None
+        return reported if inner(view) is None else None
 
     return match
+
+
+# ---------------------------------------------------------------------------------------------
+# What a tree needs of the plain fields: the index's input.
+
+#: a test of one value of one plain field (engine, market…): can the tree match with it?
+Admits = Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """Tests a sighting's plain fields must pass for a tree to match (necessary, never too
+    strict). `exact`: passing them is also enough, so the tree matches exactly then."""
+
+    needs: Mapping[str, Admits]
+    exact: bool
+
+
+_NOTHING = Requirement({}, exact=False)
+
+
+def requirement(node: ConditionNode, ctx: CompileContext) -> Requirement:
+    """What `node` needs of the plain fields, derived from the leaves' own predicates."""
+    if isinstance(node, AllCondition):
+        return _both([requirement(c, ctx) for c in node.all])
+    if isinstance(node, AnyCondition):
+        return _either([requirement(c, ctx) for c in node.any])
+    if isinstance(node, NotCondition):
+        return _negated(requirement(node.not_, ctx))
+    leaf = CONDITIONS.get(node.kind)
+    if leaf is None or leaf.reads is None:
+        return _NOTHING
+    return Requirement({leaf.reads: _admits(leaf.reads, leaf.build(node.params, ctx))}, True)
+
+
+class _Probe:
+    """A stand-in view holding one field; any other field (read only to word a fact) is ""."""
+
+    def __init__(self, field: str, value: Any) -> None:
+        setattr(self, field, value)
+
+    def __getattr__(self, name: str) -> str:
+        return ""
+
+
+def _admits(field: str, predicate: Predicate) -> Admits:
+    # the predicate itself decides, asked about a view holding only that field: no second
+    # copy of its logic to drift
+    def admits(value: Any) -> bool:
+        return predicate(cast(SightingView, _Probe(field, value))) is not None
+
+    return admits
+
+
+def _both(parts: Sequence[Requirement]) -> Requirement:
+    tests: dict[str, list[Admits]] = {}
+    for part in parts:
+        for field, test in part.needs.items():
+            tests.setdefault(field, []).append(test)
+    needs = {f: t[0] if len(t) == 1 else _all_of(tuple(t)) for f, t in tests.items()}
+    return Requirement(needs, all(p.exact for p in parts))
+
+
+def _either(parts: Sequence[Requirement]) -> Requirement:
+    shared = set.intersection(*(set(p.needs) for p in parts))
+    needs = {f: _any_of(tuple(p.needs[f] for p in parts)) for f in sorted(shared)}
+    # exact only when every option is one exact test of the same field
+    exact = all(p.exact and set(p.needs) == shared for p in parts) and len(shared) == 1
+    return Requirement(needs, exact)
+
+
+def _negated(inner: Requirement) -> Requirement:
+    if not inner.exact or len(inner.needs) != 1:
+        return _NOTHING  # "not (a and b)" constrains no single field
+    ((field, test),) = inner.needs.items()
+    return Requirement({field: lambda value: not test(value)}, True)
+
+
+def _all_of(tests: tuple[Admits, ...]) -> Admits:
+    return lambda value: all(t(value) for t in tests)
+
+
+def _any_of(tests: tuple[Admits, ...]) -> Admits:
+    return lambda value: any(t(value) for t in tests)
+
+
+#: entries a per-field cache keeps before it starts again (term groups, partners… are open)
+_CACHE_LIMIT = 50_000
+
+
+class PolicyIndex:
+    """Policies by the plain fields they need: a sighting meets only those it can match.
+
+    Per field, a cache maps each value seen to a bit mask of the policies that admit it;
+    a sighting's candidates are the AND of its fields' masks, in policy-id order."""
+
+    def __init__(self, policies: Sequence[CompiledPolicy], needs: Sequence[Requirement]) -> None:
+        self._policies = tuple(policies)
+        self._needs = tuple(needs)
+        fields = sorted({f for r in needs for f in r.needs})
+        self._masks: tuple[tuple[str, dict[Any, int]], ...] = tuple((f, {}) for f in fields)
+        self._chosen: dict[int, tuple[CompiledPolicy, ...]] = {}
+        self._every = (1 << len(self._policies)) - 1
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for f, _ in self._masks)
+
+    def candidates(self, view: SightingView) -> tuple[CompiledPolicy, ...]:
+        """The policies, in id order, whose plain-field needs the view meets."""
+        mask = self._every
+        for field, masks in self._masks:
+            value = getattr(view, field)
+            bits = masks.get(value)
+            if bits is None:
+                bits = self._learn(field, value, masks)
+            mask &= bits
+            if not mask:
+                return ()
+        chosen = self._chosen.get(mask)
+        if chosen is None:
+            chosen = self._choose(mask)
+        return chosen
+
+    def _learn(self, field: str, value: Any, masks: dict[Any, int]) -> int:
+        bits = 0
+        for number, need in enumerate(self._needs):
+            test = need.needs.get(field)
+            if test is None or test(value):
+                bits |= 1 << number
+        if len(masks) >= _CACHE_LIMIT:
+            masks.clear()
+        masks[value] = bits
+        return bits
+
+    def _choose(self, mask: int) -> tuple[CompiledPolicy, ...]:
+        chosen = tuple(p for n, p in enumerate(self._policies) if mask >> n & 1)
+        if len(self._chosen) >= _CACHE_LIMIT:
+            self._chosen.clear()
+        self._chosen[mask] = chosen
+        return chosen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -891,6 +476,13 @@ class AgreementBook:
                 VersionInForce(v.version, v.effective_from, v.effective_to, _grants(v.permissions))
                 for v in versions
             )
+        #: (partner, policy) pairs some version grants something for
+        self._granted = frozenset(
+            (partner, policy)
+            for partner, versions in self._versions.items()
+            for version in versions
+            for policy in version.grants
+        )
 
     def in_force(self, partner: str, day: date) -> VersionInForce | None:
         """The version in force on `day`; the latest-starting one should versions overlap."""
@@ -900,7 +492,9 @@ class AgreementBook:
         return None
 
     def permits(self, policy: str, view: SightingView) -> bool:
-        if view.partner is None or view.partner not in self._versions:
+        """True when the partner's agreement in force on the sighting's local date has a
+        permission for `policy` that covers the ad's engine, market, term group and device."""
+        if (view.partner, policy) not in self._granted:  # the common case: nothing to look up
             return False
         version = self.in_force(view.partner, view.local_date)
         if version is None:
@@ -928,18 +522,12 @@ class CompiledPolicy:
     notice: str | None
     match: Matcher
 
-    def finding(self, sighting: Sighting, facts: tuple[Fact, ...]) -> Finding:
-        return Finding(
-            policy=self.id,
-            severity=self.severity,
-            offender=sighting.offender,
-            partner=sighting.attribution.partner,
-            term_group=sighting.task.term_group,
-            title=self.title,
-            clause=self.clause,
-            notice_template=self.notice,
-            facts=facts,
-        )
+    def finding(
+        self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
+    ) -> Finding:
+        # positional: a frozen dataclass is built markedly faster without keywords
+        return Finding(self.id, self.severity, offender, partner, term_group, self.title,
+                       self.clause, self.notice, facts)
 
 
 def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:
@@ -950,45 +538,57 @@ def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:
 
 
 class Judge:
-    """The compiled program. `judge` is pure and safe to call from many threads."""
+    """The compiled program. `judge` is pure; its caches only remember answers, so it is
+    safe to call from many threads."""
 
     def __init__(self, program: Program) -> None:
         self._ctx = CompileContext(program)
         self._ignore = frozenset(program.ignore)
         self._allow = frozenset(program.allowlist)
+        self._exempt_domains: dict[str, bool] = {}
         self._book = AgreementBook(program)
         ordered = sorted(program.policies, key=lambda p: p.id)
-        compiled = {p.id: compile_policy(p, self._ctx) for p in ordered}
-        self._by_class: dict[str, tuple[CompiledPolicy, ...]] = {
-            cls: tuple(compiled[p.id] for p in ordered if cls in p.applies_to)
-            for cls in AdvertiserClass
-        }
+        self.policies = tuple(compile_policy(p, self._ctx) for p in ordered)
+        self.index = PolicyIndex(self.policies, [_policy_needs(p, self._ctx) for p in ordered])
 
     def judge(self, sighting: Sighting) -> list[Finding]:
         """Every policy the sighting breaches and no agreement permits, sorted by policy id."""
         attribution = sighting.attribution
-        if self._exempt(attribution.display_domain, attribution.landing_domain):
-            return []
         if attribution.advertiser_class is AdvertiserClass.brand:
             return []
-        policies = self._by_class.get(attribution.advertiser_class, ())
-        if not policies:
+        if self._exempt(attribution.display_domain) or self._exempt(attribution.landing_domain):
             return []
         view = SightingView(sighting, self._ctx.brand_terms(sighting.task.brand))
-        findings = []
-        for policy in policies:
+        candidates = self.index.candidates(view)
+        if not candidates:
+            return []
+        offender, partner, group = sighting.offender, view.partner, view.term_group
+        permits, findings = self._book.permits, []
+        for policy in candidates:
             facts = policy.match(view)
-            if facts is not None and not self._book.permits(policy.id, view):
-                findings.append(policy.finding(sighting, facts))
+            if facts is not None and not permits(policy.id, view):
+                findings.append(policy.finding(offender, partner, group, facts))
         return findings
 
-    def _exempt(self, *domains: str | None) -> bool:
-        """On the ignore list or the allowlist: never judged."""
-        for domain in domains:
-            if domain and (domain_in(domain.casefold(), self._ignore)
-                           or domain_in(domain.casefold(), self._allow)):
-                return True
-        return False
+    def _exempt(self, domain: str | None) -> bool:
+        """On the ignore list or the allowlist: never judged. Remembered per domain."""
+        if not domain:
+            return False
+        known = self._exempt_domains.get(domain)
+        if known is None:
+            folded = domain.casefold()
+            known = bool(domain_in(folded, self._ignore) or domain_in(folded, self._allow))
+            if len(self._exempt_domains) >= _CACHE_LIMIT:
+                self._exempt_domains.clear()
+            self._exempt_domains[domain] = known
+        return known
+
+
+def _policy_needs(policy: Policy, ctx: CompileContext) -> Requirement:
+    """The tree's needs plus `applies_to`: a policy is never judged for other classes."""
+    classes = frozenset(str(c) for c in policy.applies_to)
+    applies = Requirement({"advertiser_class": lambda value: value in classes}, exact=True)
+    return _both([applies, requirement(policy.when, ctx)])
 
 
 def compile_policies(program: Program) -> Judge:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from monitor import conditions
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -18,6 +21,7 @@ from monitor.models import (
     Chain,
     Device,
     Fact,
+    Finding,
     Hop,
     HopHow,
     MarketRef,
@@ -29,15 +33,19 @@ from monitor.models import (
 )
 from monitor.policy import (
     CONDITIONS,
+    AgreementBook,
     BrandTerms,
     CompileContext,
     Condition,
     SightingView,
     compile_condition,
     compile_policies,
+    domain_in,
+    requirement,
     within_one_edit,
 )
 from monitor.program import Program, load_program
+from tests.bench.bench_judge import sighting_stream, synthetic_program
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 PROGRAM = load_program(RULES)
@@ -432,3 +440,117 @@ def test_verdict_is_deterministic_and_independent_of_policy_order(
     assert JUDGE.judge(sighting) == expected
     assert [f.policy for f in expected] == sorted(f.policy for f in expected)
     assert all(f.offender == sighting.offender for f in expected)
+
+
+# --- the split, the lazy view and the index ------------------------------------------------
+
+
+def test_condition_names_stay_importable_from_policy() -> None:
+    import monitor.policy as policy
+
+    for name in ("CONDITIONS", "BrandTerms", "SightingView", "TermGroups", "Slug", "Domain",
+                 "domain_in", "within_one_edit", "one_or_many", "CompileContext"):
+        assert getattr(policy, name) is getattr(conditions, name)
+
+
+def test_view_computes_texts_and_local_time_only_when_read() -> None:
+    view = SightingView(make_sighting(headline="LUMORA Sale"), CONTEXT.brand_terms("lumora"))
+    assert "headline" not in vars(view) and "local" not in vars(view)
+    assert view.headline == "lumora sale" and "headline" in vars(view)
+    assert (view.local_hour, view.local_weekday, view.local_clock) == (10, 1, "10:00 EST")
+    assert view.query_names_brand == "'lumora'"
+    with pytest.raises(AttributeError):
+        _ = view.no_such_field
+
+
+def needs_of(raw: object) -> tuple[set[str], bool]:
+    found = requirement(CONDITION.validate_python(raw), CONTEXT)
+    return set(found.needs), found.exact
+
+
+def test_requirement_of_trees() -> None:
+    assert needs_of({"engine": "google"}) == ({"engine"}, True)
+    assert needs_of({"brand_in": ["headline"]}) == (set(), False)
+    assert needs_of({"all": [{"engine": "bing"}, {"brand_in": ["headline"]}]}) == (
+        {"engine"}, False)
+    # `any` constrains only the fields every option constrains
+    assert needs_of({"any": [{"engine": "bing"}, {"market": "us-en"}]}) == (set(), False)
+    assert needs_of({"any": [{"engine": "bing"}, {"engine": "yahoo"}]}) == ({"engine"}, True)
+    assert needs_of({"not": {"market": "us-en"}}) == ({"market"}, True)
+    # not of a partial test would be too strict: it constrains nothing
+    assert needs_of({"not": {"all": [{"engine": "bing"}, {"brand_in": ["headline"]}]}}) == (
+        set(), False)
+
+
+def test_requirement_tests_agree_with_the_predicates() -> None:
+    found = requirement(CONDITION.validate_python(
+        {"all": [{"not": {"engine": ["bing"]}}, {"term_group": "brand-any"},
+                 {"local_hour": {"from": 22, "to": 6}}, {"weekday": ["sat", "sun"]}]}), CONTEXT)
+    assert [found.needs["engine"](e) for e in ("google", "bing")] == [True, False]
+    assert [found.needs["term_group"](g) for g in ("misspelling", "generic")] == [True, False]
+    assert [found.needs["local_hour"](h) for h in (23, 5, 6, 12)] == [True, True, False, False]
+    assert [found.needs["local_weekday"](d) for d in (5, 6, 0)] == [True, True, False]
+
+
+def test_index_skips_policies_that_cannot_match() -> None:
+    # the example program: a competitor ad only ever meets the competitor policy
+    rival = make_sighting(advertiser_class=AdvertiserClass.competitor, partner=None)
+    view = SightingView(rival, CONTEXT.brand_terms("lumora"))
+    assert [p.id for p in JUDGE.index.candidates(view)] == ["competitor-on-brand"]
+    assert "advertiser_class" in JUDGE.index.fields
+
+
+SYNTHETIC = synthetic_program(partners=60, policies=50, seed=3)
+SYNTHETIC_JUDGE = compile_policies(SYNTHETIC)
+SYNTHETIC_POOL = list(sighting_stream(SYNTHETIC, 3000, seed=5))
+
+
+def naive_judge(program: Program, sighting: Sighting) -> list[Finding]:
+    """The reference: every policy evaluated in full, no index, no shortcuts."""
+    attribution, ctx = sighting.attribution, CompileContext(program)
+    if attribution.advertiser_class is AdvertiserClass.brand:
+        return []
+    exempt = frozenset(program.ignore) | frozenset(program.allowlist)
+    for domain in (attribution.display_domain, attribution.landing_domain):
+        if domain and domain_in(domain.casefold(), exempt):
+            return []
+    view, book, out = SightingView(sighting, ctx.brand_terms(sighting.task.brand)), \
+        AgreementBook(program), []
+    for policy in sorted(program.policies, key=lambda p: p.id):
+        facts = compile_condition(policy.when, ctx)(view)
+        if (attribution.advertiser_class in policy.applies_to and facts is not None
+                and not book.permits(policy.id, view)):
+            out.append(Finding(policy.id, policy.severity, sighting.offender,
+                               attribution.partner, sighting.task.term_group, policy.title,
+                               policy.clause, policy.notice, facts))
+    return out
+
+
+synthetic_sightings = st.builds(
+    lambda base, seen_at, position: dataclasses.replace(
+        base, seen_at=seen_at, ad=dataclasses.replace(base.ad, position=position)),
+    st.sampled_from(SYNTHETIC_POOL),
+    st.datetimes(min_value=datetime(2022, 6, 1), max_value=datetime(2026, 6, 1),
+                 timezones=st.just(UTC)),
+    st.sampled_from(list(AdPosition)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(sighting=synthetic_sightings, seed=st.integers(0, 2**32))
+def test_index_never_changes_a_verdict(sighting: Sighting, seed: int) -> None:
+    order = list(SYNTHETIC.policies)
+    random.Random(seed).shuffle(order)
+    shuffled = compile_policies(SYNTHETIC.model_copy(update={"policies": order}))
+    expected = naive_judge(SYNTHETIC, sighting)
+    assert SYNTHETIC_JUDGE.judge(sighting) == expected
+    assert shuffled.judge(sighting) == expected
+
+
+def test_index_agrees_with_the_reference_on_a_stream() -> None:
+    findings = 0
+    for sighting in SYNTHETIC_POOL[:600]:
+        expected = naive_judge(SYNTHETIC, sighting)
+        assert SYNTHETIC_JUDGE.judge(sighting) == expected
+        findings += len(expected)
+    assert findings > 100  # the program really catches things: the comparison is not vacuous
