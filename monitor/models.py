@@ -7,9 +7,10 @@ Each stage takes and returns these small immutable records; none of them is an O
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Device(StrEnum):
@@ -228,17 +229,20 @@ class Sighting:
         return a.partner or a.landing_domain or a.display_domain or "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One reason a policy matched: a named condition and what it saw."""
+class Fact(NamedTuple):
+    """One reason a policy matched: a named condition and what it saw.
+
+    A named tuple rather than a frozen dataclass: the rule engine makes millions, and a
+    tuple is built several times faster while staying just as immutable.
+    """
 
     condition: str
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A breach: a sighting matched a policy and no agreement permits it."""
+class Finding(NamedTuple):
+    """A breach: a sighting matched a policy and no agreement permits it. (A named tuple,
+    like Fact, for the rule engine's speed.)"""
 
     policy: str
     severity: Severity
@@ -248,7 +252,7 @@ class Finding:
     title: str
     clause: str | None = None
     notice_template: str | None = None
-    facts: tuple[Fact, ...] = field(default=())
+    facts: tuple[Fact, ...] = ()
 
     @property
     def reason(self) -> str:

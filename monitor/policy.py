@@ -525,7 +525,6 @@ class CompiledPolicy:
     def finding(
         self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
     ) -> Finding:
-        # positional: a frozen dataclass is built markedly faster without keywords
         return Finding(self.id, self.severity, offender, partner, term_group, self.title,
                        self.clause, self.notice, facts)
 

@@ -1,11 +1,14 @@
 """The rule engine: sightings judged per second on one core, compile once, evaluate many.
 
-Two scenarios, one JSON line each:
+Three scenarios, one JSON line each:
 - `example`: the shipped program (rules/, 4 policies, 4 partners);
-- `synthetic`: a program built here in memory and validated by monitor.program: 1,000
-  partners with network ids and domains, a third with agreements and permissions, and 50
-  policies drawn from every kind of condition (engine/market/device/hour/weekday scoped,
-  brand in copy, networks, regular expressions, not, partner lists, competitors).
+- `regional`: 1,000 partners and 50 policies in the shape large programs take: each rule
+  written per market (and a stricter ad-copy rule per engine), plus six special rules;
+- `synthetic`: a deliberately broad worst case built here in memory and validated by
+  monitor.program: 1,000 partners with network ids and domains, a third with agreements and
+  permissions, and 50 policies drawn from every kind of condition (engine/market/device/
+  hour/weekday scoped, brand in copy, networks, regular expressions, not, partner lists,
+  competitors), several near-duplicates of each other, so a sighting breaches ~9 at once.
 
 Sightings stream from a generator (never a list of a million), assembled from pools of
 tasks, ads and attributions, so memory stays flat; max RSS is read at 10% and at 100%.
@@ -95,6 +98,43 @@ def synthetic_program(partners: int = 1000, policies: int = 50, seed: int = 11) 
         "schedule": {"cron": "15 */3 * * *"},
         "allowlist": ["sleepcentral-outlet.com"], "ignore": ["amazon.com"],
     })
+
+
+def regional_program(partners: int = 1000, seed: int = 13) -> Program:
+    """The shape large programs take: each rule written per market or per engine (legal
+    terms differ by country), plus a few special rules. 50 policies, 1,000 partners; a
+    sighting is in one market on one engine, so only a handful of rules concern it."""
+    rng = random.Random(seed)
+    base = synthetic_program(partners=partners, policies=10, seed=seed)  # for its partners
+    rules = [_regional_policy(kind, {"market": [m[0]]}, f"{kind}-{m[0]}")
+             for m in MARKETS for kind in _REGIONAL]
+    rules += [_regional_policy("brand-in-copy", {"engine": [e]}, f"copy-strict-{e}")
+              for e in ENGINES]
+    partner_ids = [p.id for p in base.partners]
+    rules += [_policy(i, rng, partner_ids) | {"id": f"special-{i}"}
+              for i in (3, 5, 9, 13, 15, 19)]
+    policy_ids = [r["id"] for r in rules]
+    agreements = [_agreement(p, rng, policy_ids) for p in partner_ids if rng.random() < 0.35]
+    data = base.model_dump(mode="json", exclude={"policies", "agreements"})
+    return Program.model_validate(data | {"policies": rules, "agreements": agreements,
+                                          "name": "Regional brand protection"})
+
+
+_REGIONAL = {
+    "brand-bidding": ({"term_group": "brand-any"}, ["partner", "unknown"]),
+    "direct-linking": ({"all": [{"landing_domain": "brand"}, {"network": "any"}]}, ["partner"]),
+    "brand-in-copy": ({"brand_in": ["headline", "display_url"]}, ["partner", "unknown"]),
+    "competitor": ({"query_contains_brand": True}, ["competitor"]),
+    "night-bidding": ({"all": [{"term_group": "brand-any"},
+                               {"local_hour": {"from": 22, "to": 6}}]}, ["partner"]),
+}
+
+
+def _regional_policy(kind: str, scope: dict[str, Any], policy_id: str) -> dict[str, Any]:
+    condition, applies_to = _REGIONAL[kind]
+    return {"id": policy_id, "title": f"{kind} ({policy_id})", "severity": "high",
+            "notice": "brand_bidding", "applies_to": applies_to,
+            "when": {"all": [scope, condition]}}
 
 
 def _partner(index: int, rng: random.Random) -> dict[str, Any]:
@@ -292,6 +332,7 @@ def run(scenario: str, program: Program, n: int) -> dict[str, object]:
 def main(n: int = SIGHTINGS) -> None:
     one_core()
     print(json.dumps(run("example", load_program(RULES), n)), flush=True)
+    print(json.dumps(run("regional", regional_program(), n)), flush=True)
     print(json.dumps(run("synthetic", synthetic_program(), n)), flush=True)
 
 
