@@ -17,8 +17,9 @@ _INVISIBLE = (
     "\u200b\u200c\u200d\u200e\u200f\u061c\u2060\ufeff"
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
-_DROP_TABLE = {ord(ch): None for ch in _INVISIBLE}
-_WHITESPACE = re.compile(r"\s+")
+_INVISIBLE_CHARS = re.compile(f"[{_INVISIBLE}]")
+#: control characters that are not whitespace-like: dropped, never turned into a space
+_SILENT_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
 def _visible(ch: str) -> str:
@@ -35,10 +36,13 @@ def clean_text(s: str) -> str:
     """One line of plain text: controls and bidi formatting removed, whitespace collapsed.
 
     NBSP and every other Unicode space become one ASCII space; leading and trailing space goes.
+    Regular expressions and str.split do the common work in C; only text that still holds
+    format or private-use characters is walked character by character.
     """
     if not s:
         return ""
-    s = s.translate(_DROP_TABLE)
-    if not s.isprintable():
-        s = "".join(_visible(ch) for ch in s)
-    return _WHITESPACE.sub(" ", s).strip()
+    s = _SILENT_CONTROLS.sub("", _INVISIBLE_CHARS.sub("", s))
+    text = " ".join(s.split())  # str.split's whitespace is exactly the \s of re
+    if not text.isprintable():
+        text = " ".join("".join(_visible(ch) for ch in text).split())
+    return text

@@ -15,23 +15,27 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.engines.base import Engine
+from monitor.engines.base import Engine, PageReading
 from monitor.engines.blocks import PageMarkers, classify_page
 from monitor.engines.dom import (
+    DocOrder,
+    NearestMark,
     Node,
+    ad_urls,
     ancestors,
     attr,
     classes,
+    click_urls_outside,
     closest,
-    doc_order,
     first_match,
     is_hidden,
     is_inside,
-    never_raises,
-    organic_indexes,
+    never_raises_page,
+    organic_ends,
     outermost,
     parse,
     ranked,
+    strictly_inside,
     text_of,
     unique,
 )
@@ -46,6 +50,8 @@ _PRODUCT = ".pa_item, .pa_vCard, .adsMvCarousel .slide, li.pa_mlo .slide"
 _PRODUCT_BLOCK = ".pa_carousel_mlo, .adsMvCarousel, li.pa_mlo, .pa_sb"
 _RIGHT_IDS = frozenset({"b_context", "b_rrail"})
 _ORGANIC = "li.b_algo"
+#: links with one of Bing's click shapes (is_click_url decides; the selector only narrows)
+_CLICK_MARKED = "[href*='/aclick?' i], [href*='bing.com/aclk?' i], [href*='.r.msn.com/' i]"
 
 
 def search_url(task: SearchTask) -> str:
@@ -72,31 +78,57 @@ def is_click_url(url: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    order: dict[int, int]
-    first_organic: int | None
+    order: DocOrder
+    first_organic: Node | None
+    placed: NearestMark[AdPosition]
+
+
+def _block_position(block: Node) -> AdPosition | None:
+    """The placement a block marks: the right rail by id, top/bottom ad blocks by class."""
+    if attr(block, "id") in _RIGHT_IDS:
+        return AdPosition.right
+    if any("adBottom" in name for name in classes(block)):
+        return AdPosition.bottom
+    if any("adTop" in name for name in classes(block)):
+        return AdPosition.top
+    return None
 
 
 def _position(item: Node, page: _Page) -> AdPosition:
-    for ancestor in ancestors(item):
-        if attr(ancestor, "id") in _RIGHT_IDS:
-            return AdPosition.right
-        if any("adBottom" in name for name in classes(ancestor)):
-            return AdPosition.bottom
-        if any("adTop" in name for name in classes(ancestor)):
-            return AdPosition.top
+    marked = page.placed(item)
+    if marked is not None:
+        return marked
     if page.first_organic is None:
         return AdPosition.top
-    before = page.order.get(item.mem_id, 0) < page.first_organic
+    before = page.order.key(item) < page.order.key(page.first_organic)
     return AdPosition.top if before else AdPosition.bottom
 
 
-def _ad_headings(tree: LexborHTMLParser) -> list[Node]:
-    """Headings whose link has Bing's paid-click shape."""
-    return [
-        heading
-        for heading in unique(tree.css(_HEADING))
-        if any(is_click_url(attr(a, "href")) for a in heading.css("a[href]"))
-    ]
+def _ad_headings(clicks: list[Node]) -> list[Node]:
+    """Headings whose link has Bing's paid-click shape: the headings above each click link.
+
+    Click links share most ancestors; a walk up stops where an earlier walk passed.
+    """
+    seen: set[int] = set()
+    headings: list[Node] = []
+    for link in clicks:
+        if link.tag != "a":
+            continue
+        for node in (link, *_ancestors_until(link, seen)):
+            if node.tag in ("h2", "h3") or node.attributes.get("role") == "heading":
+                headings.append(node)
+    return unique(headings)
+
+
+def _ancestors_until(node: Node, seen: set[int]) -> list[Node]:
+    """The ancestors of `node` below the first one already in `seen` (which grows)."""
+    out: list[Node] = []
+    for ancestor in ancestors(node):
+        if ancestor.mem_id in seen:
+            break
+        seen.add(ancestor.mem_id)
+        out.append(ancestor)
+    return out
 
 
 def _item_of(heading: Node) -> Node:
@@ -106,12 +138,13 @@ def _item_of(heading: Node) -> Node:
     return closest(heading, lambda n: n.tag == "li") or heading.parent or heading
 
 
-def _items(tree: LexborHTMLParser, page: _Page) -> list[Node]:
-    by_click = [_item_of(h) for h in _ad_headings(tree)]
+def _items(
+    tree: LexborHTMLParser, page: _Page, products: list[Node], clicks: list[Node]
+) -> list[Node]:
+    by_click = [_item_of(h) for h in _ad_headings(clicks)]
     marked = [n for n in tree.css(_ITEM) if n.css_first(_HEADING) is not None]
-    products = unique(tree.css(_PRODUCT_BLOCK))
     items = [i for i in outermost(marked + by_click) if not is_inside(i, products)]
-    return sorted(items, key=lambda n: page.order.get(n.mem_id, 0))
+    return sorted(items, key=page.order.key)
 
 
 def _headline_link(item: Node) -> tuple[Node, Node] | None:
@@ -122,10 +155,10 @@ def _headline_link(item: Node) -> tuple[Node, Node] | None:
     return None
 
 
-def _description(item: Node, heading: Node) -> str:
+def _description(item: Node, under_heading: set[int]) -> str:
     """The first caption paragraph, without the localised "Ad" slug in front of it."""
     for paragraph in item.css("p"):
-        if is_inside(paragraph, [heading]) or paragraph.css_first("cite") is not None:
+        if paragraph.mem_id in under_heading or paragraph.css_first("cite") is not None:
             continue
         text = text_of(paragraph)
         slug = text_of(paragraph.css_first("span.b_adSlug, .b_adSlug"))
@@ -136,17 +169,17 @@ def _description(item: Node, heading: Node) -> str:
     return ""
 
 
-def _sitelinks(item: Node, heading: Node) -> tuple[Sitelink, ...]:
+def _sitelinks(item: Node, under_heading: set[int]) -> tuple[Sitelink, ...]:
+    """Links with Bing's click shape outside the headline and the display URL."""
     out: list[Sitelink] = []
     for anchor in item.css("a[href]"):
-        if (
-            is_inside(anchor, [heading])
-            or anchor.css_first("cite")
-            or closest(anchor, lambda n: n.tag == "cite")
-        ):
+        href = attr(anchor, "href")
+        if not is_click_url(href) or anchor.mem_id in under_heading:
             continue
-        text, href = text_of(anchor), attr(anchor, "href")
-        if text and is_click_url(href) and Sitelink(text, href) not in out:
+        if anchor.css_first("cite") or closest(anchor, lambda n: n.tag == "cite"):
+            continue
+        text = text_of(anchor)
+        if text and Sitelink(text, href) not in out:
             out.append(Sitelink(text=text, url=href))
     return tuple(out)
 
@@ -157,53 +190,75 @@ def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
         return None
     heading, link = found
     href = attr(link, "href")
+    under_heading = strictly_inside([heading])
     return ObservedAd(
         kind=AdKind.text,
         position=position,
         rank=0,
         headline=text_of(link),
-        description=_description(item, heading),
+        description=_description(item, under_heading),
         display_url=text_of(item.css_first("cite")),
         link=href,
         click_url=href if is_click_url(href) else None,
-        sitelinks=_sitelinks(item, heading),
+        sitelinks=_sitelinks(item, under_heading),
     )
 
 
-def _read_products(tree: LexborHTMLParser, page: _Page) -> list[ObservedAd]:
-    ads: list[ObservedAd] = []
-    for card in outermost(tree.css(_PRODUCT)):
-        link = first_match(card, "a[href]", lambda a: not is_hidden(a))
-        if link is None:
-            continue
-        href = attr(link, "href")
-        title = attr(link, "title") or attr(link, "aria-label") or text_of(link)
-        ads.append(
-            ObservedAd(
-                kind=AdKind.shopping,
-                position=_position(card, page),
-                rank=0,
-                headline=title,
-                description="",
-                display_url=text_of(card.css_first("cite, .pa_sellerName, .b_adurl")),
-                link=href,
-                click_url=href if is_click_url(href) else None,
-            )
-        )
-    return ads
+def _read_product(card: Node, position: AdPosition) -> ObservedAd | None:
+    link = first_match(card, "a[href]", lambda a: not is_hidden(a))
+    if link is None:
+        return None
+    href = attr(link, "href")
+    return ObservedAd(
+        kind=AdKind.shopping,
+        position=position,
+        rank=0,
+        headline=attr(link, "title") or attr(link, "aria-label") or text_of(link),
+        description="",
+        display_url=text_of(card.css_first("cite, .pa_sellerName, .b_adurl")),
+        link=href,
+        click_url=href if is_click_url(href) else None,
+    )
 
 
-@never_raises
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid ad on a Bing result page: text ads (top, bottom, right), then product ads."""
+def _read_products(tree: LexborHTMLParser, page: _Page) -> list[tuple[Node, ObservedAd]]:
+    read = [
+        (card, _read_product(card, _position(card, page))) for card in outermost(tree.css(_PRODUCT))
+    ]
+    return [(card, ad) for card, ad in read if ad is not None]
+
+
+def _read_text_ads(
+    tree: LexborHTMLParser, page: _Page, products: list[Node], clicks: list[Node]
+) -> list[tuple[Node, ObservedAd]]:
+    read = [
+        (item, _read_item(item, _position(item, page)))
+        for item in _items(tree, page, products, clicks)
+    ]
+    return [(item, ad) for item, ad in read if ad is not None]
+
+
+@never_raises_page
+def read_page(html: str) -> PageReading:
+    """Every paid ad on a Bing result page (text ads: top, bottom, right; then product ads)
+    and the ad clicks outside them."""
     tree = parse(html)
     if tree is None:
-        return []
-    order = doc_order(tree)
-    organic = organic_indexes(tree, order, "#b_results", is_click_url)
-    page = _Page(order, min(organic, default=None))
-    ads = [_read_item(item, _position(item, page)) for item in _items(tree, page)]
-    return ranked([ad for ad in ads if ad is not None] + _read_products(tree, page))
+        return PageReading([])
+    organic = organic_ends(tree, "#b_results", is_click_url)
+    page = _Page(DocOrder(), organic[0] if organic else None, NearestMark(_block_position))
+    products = unique(tree.css(_PRODUCT_BLOCK))
+    clicks = unique(tree.css(_CLICK_MARKED))
+    found = _read_text_ads(tree, page, products, clicks) + _read_products(tree, page)
+    ads = ranked(ad for _, ad in found)
+    recognised = [node for node, _ in found] + products
+    strays = click_urls_outside(clicks, ("href",), is_click_url, recognised, ad_urls(ads))
+    return PageReading(ads, strays)
+
+
+def read_ads(html: str) -> list[ObservedAd]:
+    """Every paid ad on a Bing result page: text ads (top, bottom, right), then product ads."""
+    return read_page(html).ads
 
 
 # ---- page status ---------------------------------------------------------------------------
@@ -242,4 +297,5 @@ ENGINE = Engine(
     read_ads=read_ads,
     classify=classify,
     recognises=recognises,
+    read_page=read_page,
 )

@@ -10,14 +10,19 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
+from typing import Generic, TypeVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.engines.base import PageReading
 from monitor.models import AdKind, AdPosition, ObservedAd
 from monitor.text import clean_text
 
 Node = LexborNode
-Reader = Callable[[str], list[ObservedAd]]
+T = TypeVar("T")
+PageReader = Callable[[str], PageReading]
+#: at most this many stray click URLs are reported per page (a warning, not an inventory)
+MAX_STRAYS = 50
 
 #: elements whose content is never visible text
 _NON_TEXT = "script, style, noscript, template"
@@ -28,26 +33,28 @@ _URLISH = re.compile(
 
 
 def parse(html: str | bytes | None) -> LexborHTMLParser | None:
-    """A parsed tree, or None for empty or unparseable input."""
+    """A parsed tree, or None for empty or unparseable input (lexbor itself drops NUL bytes)."""
     if not html:
         return None
-    if isinstance(html, bytes):
-        html = html.decode("utf-8", errors="replace")
-    if not isinstance(html, str):
+    if not isinstance(html, (str, bytes)):
         return None
-    tree = LexborHTMLParser(html.replace("\x00", ""))
+    try:
+        tree = LexborHTMLParser(html)
+    except UnicodeEncodeError:  # lone surrogates from a lossy decode: read the rest anyway
+        tree = LexborHTMLParser(html.encode("utf-8", errors="replace"))
     return tree if tree.root is not None else None
 
 
-def never_raises(reader: Reader) -> Reader:
-    """Readers get hostile, truncated or binary input; a bad page yields no ads, never a crash."""
+def never_raises_page(reader: PageReader) -> PageReader:
+    """Readers get hostile, truncated or binary input: a bad page reads as no ads and no
+    strays, never as a crash."""
 
     @wraps(reader)
-    def safe(html: str) -> list[ObservedAd]:
+    def safe(html: str) -> PageReading:
         try:
             return reader(html)
         except Exception:  # the contract: bad markup reads as "no ads" (classify decides why)
-            return []
+            return PageReading([])
 
     return safe
 
@@ -98,19 +105,16 @@ def classes(node: Node) -> set[str]:
     return set(attr(node, "class").split())
 
 
-def has_id(*ids: str) -> Callable[[Node], bool]:
-    wanted = set(ids)
-    return lambda node: attr(node, "id") in wanted
-
-
-def has_class(*names: str) -> Callable[[Node], bool]:
-    wanted = set(names)
-    return lambda node: not wanted.isdisjoint(classes(node))
-
-
 def is_hidden(node: Node) -> bool:
-    style = attr(node, "style").replace(" ", "").lower()
-    return "display:none" in style or "hidden" in node.attributes
+    return is_hidden_by(node.attributes)
+
+
+def is_hidden_by(attrs: dict[str, str | None]) -> bool:
+    """True for a `hidden` attribute or an inline display:none (from a node's attributes)."""
+    if "hidden" in attrs:
+        return True
+    style = attrs.get("style")
+    return bool(style) and "display:none" in style.replace(" ", "").lower()
 
 
 def text_of(node: Node | None) -> str:
@@ -129,9 +133,75 @@ def looks_like_url(text: str) -> bool:
     return bool(_URLISH.match(text))
 
 
-def doc_order(tree: LexborHTMLParser) -> dict[int, int]:
-    """Each element's index in document order (for 'before/after the results' decisions)."""
-    return {node.mem_id: i for i, node in enumerate(tree.root.traverse())}
+class DocOrder:
+    """Document-order keys, computed only for the nodes a reader compares.
+
+    A key is the path of child indexes from the root, so tuple order is document order. A
+    walk over every node of a large page costs more than the rest of the read, hence lazy.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[int, tuple[int, ...]] = {}
+        self._child_indexes: dict[int, dict[int, int]] = {}
+
+    def key(self, node: Node) -> tuple[int, ...]:
+        path: list[Node] = []
+        current: Node | None = node
+        while current is not None and current.mem_id not in self._keys:
+            path.append(current)
+            current = current.parent
+        key = self._keys[current.mem_id] if current is not None else ()
+        for step in reversed(path):
+            key = (*key, self._index(step))
+            self._keys[step.mem_id] = key
+        return key
+
+    def _index(self, node: Node) -> int:
+        parent = node.parent
+        if parent is None:
+            return 0
+        indexes = self._child_indexes.get(parent.mem_id)
+        if indexes is None:  # index all siblings at once: a wide parent is walked only once
+            indexes = {child.mem_id: i for i, child in enumerate(parent.iter(include_text=True))}
+            self._child_indexes[parent.mem_id] = indexes
+        return indexes.get(node.mem_id, 0)
+
+
+class NearestMark(Generic[T]):
+    """The first answer `judge` gives on a node's ancestors, nearest first (None if none).
+
+    Memoised per node: the ads of a page share most of their ancestors, so each ancestor
+    is judged once per read.
+    """
+
+    def __init__(self, judge: Callable[[Node], T | None]) -> None:
+        self._judge = judge
+        self._found: dict[int, T | None] = {}
+
+    def __call__(self, node: Node) -> T | None:
+        walked: list[int] = []
+        answer: T | None = None
+        for ancestor in ancestors(node):
+            if ancestor.mem_id in self._found:
+                answer = self._found[ancestor.mem_id]
+                break
+            walked.append(ancestor.mem_id)
+            answer = self._judge(ancestor)
+            if answer is not None:
+                break
+        for mem_id in walked:
+            self._found[mem_id] = answer
+        return answer
+
+
+def below(node: Node, selector: str) -> list[Node]:
+    """Matches strictly below `node` (a node's own css() also matches the node itself)."""
+    return [n for n in node.css(selector) if n.mem_id != node.mem_id]
+
+
+def strictly_inside(nodes: Iterable[Node]) -> set[int]:
+    """The mem_ids of everything below the given nodes."""
+    return {d.mem_id for n in nodes for d in n.css("*") if d.mem_id != n.mem_id}
 
 
 def first_match(node: Node, selector: str, test: Callable[[Node], bool]) -> Node | None:
@@ -149,17 +219,57 @@ def ranked(ads: Iterable[ObservedAd]) -> list[ObservedAd]:
     return out
 
 
-def organic_indexes(
-    tree: LexborHTMLParser, order: dict[int, int], scope: str, is_click: Callable[[str], bool]
-) -> list[int]:
-    """Document indexes of organic titles: headings in `scope` whose link is not a paid click.
+def organic_ends(tree: LexborHTMLParser, scope: str, is_click: Callable[[str], bool]) -> list[Node]:
+    """The first and the last organic title, in document order (one node when they coincide,
+    none when there is none): headings in `scope` whose links are not paid clicks.
 
     Structural on purpose, so ads can be placed above or below the results even when the
-    engine renames every class.
+    engine renames every class. Only the ends are looked for: placement needs no more, and a
+    page can hold thousands of headings.
     """
-    indexes: list[int] = []
-    for heading in unique(tree.css(f"{scope} h2, {scope} h3")):
-        links = heading.css("a[href]")
-        if links and not any(is_click(attr(a, "href")) for a in links):
-            indexes.append(order.get(heading.mem_id, 0))
-    return indexes
+    headings = unique(tree.css(f"{scope} h2, {scope} h3"))
+    first = next((h for h in headings if _is_organic_title(h, is_click)), None)
+    if first is None:
+        return []
+    last = next(h for h in reversed(headings) if _is_organic_title(h, is_click))
+    return [first] if last.mem_id == first.mem_id else [first, last]
+
+
+def _is_organic_title(heading: Node, is_click: Callable[[str], bool]) -> bool:
+    links = heading.css("a[href]")
+    return bool(links) and not any(is_click(attr(a, "href")) for a in links)
+
+
+def click_urls_outside(
+    candidates: Iterable[Node],
+    names: tuple[str, ...],
+    is_click: Callable[[str], bool],
+    recognised: Iterable[Node],
+    known: set[str],
+) -> list[str]:
+    """Click-shaped URLs in `names` attributes of `candidates` outside every recognised ad.
+
+    URLs an ad already reports (`known`) never count; the rest are unique, in document order,
+    capped at MAX_STRAYS.
+    """
+    inside = {n.mem_id for n in recognised}
+    strays: list[str] = []
+    for node in unique(candidates):
+        if node.mem_id in inside or any(a.mem_id in inside for a in ancestors(node)):
+            continue
+        for name in names:
+            url = attr(node, name)
+            if url and is_click(url) and url not in known and url not in strays:
+                strays.append(url)
+                if len(strays) >= MAX_STRAYS:
+                    return strays
+    return strays
+
+
+def ad_urls(ads: Iterable[ObservedAd]) -> set[str]:
+    """Every URL the ads report: link, click URL and sitelinks."""
+    urls: set[str] = set()
+    for ad in ads:
+        urls.update(u for u in (ad.link, ad.click_url) if u)
+        urls.update(s.url for s in ad.sitelinks)
+    return urls

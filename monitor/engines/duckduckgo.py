@@ -13,20 +13,21 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.engines.base import Engine
+from monitor.engines.base import Engine, PageReading
 from monitor.engines.blocks import PageMarkers, classify_page
 from monitor.engines.dom import (
+    DocOrder,
     Node,
+    ad_urls,
     ancestors,
     attr,
     classes,
+    click_urls_outside,
     closest,
-    doc_order,
     first_match,
-    is_inside,
     looks_like_url,
-    never_raises,
-    organic_indexes,
+    never_raises_page,
+    organic_ends,
     outermost,
     parse,
     ranked,
@@ -125,8 +126,8 @@ _HEADING = "h2, h3, [role=heading]"
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    order: dict[int, int]
-    organic: tuple[int, ...]  # document indexes of organic results
+    order: DocOrder
+    organic: list[Node]  # organic results, in document order
 
 
 def _position(item: Node, page: _Page) -> AdPosition:
@@ -136,9 +137,11 @@ def _position(item: Node, page: _Page) -> AdPosition:
             return AdPosition.top
         if any("sidebar" in n or "rrail" in n for n in names):
             return AdPosition.right
-    index = page.order.get(item.mem_id, 0)
-    before = any(i < index for i in page.organic)
-    after = any(i > index for i in page.organic)
+    if not page.organic:
+        return AdPosition.top
+    key = page.order.key(item)
+    before = page.order.key(page.organic[0]) < key
+    after = page.order.key(page.organic[-1]) > key
     if not before:
         return AdPosition.top
     return AdPosition.inline if after else AdPosition.bottom
@@ -212,21 +215,39 @@ def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
     )
 
 
-@never_raises
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid text ad on a DuckDuckGo result page (JS or no-JS markup)."""
+def _organic(tree: LexborHTMLParser, items: list[Node]) -> list[Node]:
+    """Organic results (marked ones outside the ads, else plain titles), in document order."""
+    ad_ids = {n.mem_id for n in items}
+    marked = [
+        n
+        for n in unique(tree.css(_ORGANIC))
+        if n.mem_id not in ad_ids and not any(a.mem_id in ad_ids for a in ancestors(n))
+    ]
+    return marked or organic_ends(tree, "#links", is_click_url)
+
+
+@never_raises_page
+def read_page(html: str) -> PageReading:
+    """Every paid text ad on a DuckDuckGo result page (JS or no-JS markup) and the ad clicks
+    outside them."""
     tree = parse(html)
     if tree is None:
-        return []
-    order = doc_order(tree)
+        return PageReading([])
     items = _items(tree)
-    marked = [order.get(n.mem_id, 0) for n in unique(tree.css(_ORGANIC)) if not is_inside(n, items)]
-    titled = organic_indexes(tree, order, "#links", is_click_url)
-    organic = tuple(marked or titled)
-    page = _Page(order, organic)
-    items.sort(key=lambda n: order.get(n.mem_id, 0))
-    ads = [_read_item(item, _position(item, page)) for item in items]
-    return ranked(ad for ad in ads if ad is not None)
+    page = _Page(DocOrder(), _organic(tree, items))
+    items.sort(key=page.order.key)
+    read = [(item, _read_item(item, _position(item, page))) for item in items]
+    found = [(item, ad) for item, ad in read if ad is not None]
+    ads = ranked(ad for _, ad in found)
+    strays = click_urls_outside(
+        tree.css("[href*='y.js?']"), ("href",), is_click_url, [n for n, _ in found], ad_urls(ads)
+    )
+    return PageReading(ads, strays)
+
+
+def read_ads(html: str) -> list[ObservedAd]:
+    """Every paid text ad on a DuckDuckGo result page (JS or no-JS markup)."""
+    return read_page(html).ads
 
 
 # ---- page status ---------------------------------------------------------------------------
@@ -269,4 +290,5 @@ ENGINE = Engine(
     read_ads=read_ads,
     classify=classify,
     recognises=recognises,
+    read_page=read_page,
 )

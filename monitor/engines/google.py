@@ -9,29 +9,37 @@ Reading is layered, most durable first (see research/serp-ad-markup.md):
    class name has changed; its item is the largest block around it holding no other heading.
 Field reading uses roles (role=heading, role=text), the cite element, data attributes and the
 visible/hidden anchor pair; it never reads the localised "Ad"/"Sponsored" label.
+Ad clicks (data-rw, /aclk hrefs) outside every ad and ad unit read are reported as strays.
+Speed: each part of a selector list walks the whole page, so page-wide queries are few and
+reused, and per-ad work stays inside the ad.
 """
 
 from __future__ import annotations
 
 import base64
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.engines.base import Engine
+from monitor.engines.base import Engine, PageReading
 from monitor.engines.blocks import PageMarkers, classify_page
 from monitor.engines.dom import (
+    DocOrder,
+    NearestMark,
     Node,
+    ad_urls,
     ancestors,
     attr,
+    classes,
+    click_urls_outside,
     closest,
-    doc_order,
     first_match,
     is_hidden,
-    is_inside,
+    is_hidden_by,
     looks_like_url,
-    never_raises,
+    never_raises_page,
     outermost,
     parse,
     ranked,
@@ -48,6 +56,8 @@ _UULE_PREFIX = "w+CAIQICI"
 
 #: item markers across eras: data attribute first, then the item classes of 2013-2024
 _ITEM = "[data-text-ad], .uEierd, li.ads-ad, div.ads-ad, li.ads-fr, li.taf, li.tam, li.tal"
+#: the same set in fewer selector passes (each part of a selector list walks the whole page)
+_ITEM_FAST = "[data-text-ad], .uEierd, .ads-ad, li:is(.ads-fr, .taf, .tam, .tal)"
 _CONTAINER_POSITION = {
     "tads": AdPosition.top,
     "tadsb": AdPosition.bottom,
@@ -58,11 +68,10 @@ _CONTAINER_POSITION = {
 }
 _CONTAINERS = "#tads, #tadsb, #bottomads, #mbEnd"
 _HEADING = "[role=heading], h3"
-_CLICK_ANCHOR = "a[data-rw], a[href*='/aclk?'], a[href*='/pagead/aclk']"
-_PRODUCT = (
-    ".pla-unit, .commercial-unit-desktop-top .pla-unit-container,"
-    " .mnr-c.pla-unit, .cu-container .pla-unit"
-)
+#: anything carrying an ad click: a data-rw rewrite, or an /aclk href (anchors, areas, divs)
+_CLICK_MARKED = "[data-rw], [href*='aclk']"
+#: product units (.pla-unit also covers the era variants .mnr-c.pla-unit, .cu-container …)
+_PRODUCT = ".pla-unit, .commercial-unit-desktop-top .pla-unit-container"
 _LOCAL = "gls-profile-entrypoint, [data-lsa-ad]"
 #: hotel ads and other formats that are neither text nor product ads
 _OTHER_FORMATS = "#atvcap"
@@ -112,44 +121,69 @@ def search_url(task: SearchTask) -> str:
 class _Page:
     """Facts about the whole page that an item's position depends on."""
 
-    order: dict[int, int]
+    order: DocOrder
     first_tads: int | None  # mem_id of the first #tads (a later one is a no-JS bottom block)
-    first_organic: int | None  # document index of the first organic result
+    first_organic: Node | None  # the first organic result
+    clicks: list[Node]  # every element carrying an ad-click URL
+    units: dict[AdKind, list[Node]]  # product, local and other ad units (never text ads)
+    placed: NearestMark[AdPosition]  # the placement the nearest ad container gives
+    listed: NearestMark[bool]  # True below a list or list item (sitelink headings)
 
 
 def _page_facts(tree: LexborHTMLParser) -> _Page:
-    order = doc_order(tree)
     tads = tree.css_first("#tads")
-    organic = tree.css_first(_ORGANIC)
     return _Page(
-        order=order,
+        order=DocOrder(),
         first_tads=tads.mem_id if tads is not None else None,
-        first_organic=order.get(organic.mem_id) if organic is not None else None,
+        first_organic=tree.css_first(_ORGANIC),
+        clicks=unique(tree.css(_CLICK_MARKED)),
+        units={
+            AdKind.shopping: outermost(tree.css(_PRODUCT)),
+            AdKind.local: outermost(tree.css(_LOCAL)),
+            AdKind.other: outermost(tree.css(_OTHER_FORMATS)),
+        },
+        placed=NearestMark(_container_position(tads.mem_id if tads is not None else None)),
+        listed=NearestMark(_in_list),
     )
 
 
-def _position(item: Node, page: _Page) -> AdPosition:
-    for ancestor in ancestors(item):
-        position = _CONTAINER_POSITION.get(attr(ancestor, "id"))
-        if position is AdPosition.top and ancestor.mem_id != page.first_tads:
+def _container_position(first_tads: int | None) -> Callable[[Node], AdPosition | None]:
+    """What an ad container says about placement (a second #tads is a no-JS bottom block)."""
+
+    def judge(container: Node) -> AdPosition | None:
+        position = _CONTAINER_POSITION.get(attr(container, "id"))
+        if position is AdPosition.top and container.mem_id != first_tads:
             return AdPosition.bottom
-        if position is not None:
-            return position
+        return position
+
+    return judge
+
+
+def _in_list(node: Node) -> bool | None:
+    return True if attr(node, "role") in ("listitem", "list") else None
+
+
+def _position(item: Node, page: _Page) -> AdPosition:
+    placed = page.placed(item)
+    if placed is not None:
+        return placed
     if page.first_organic is None:
         return AdPosition.top
-    before = page.order.get(item.mem_id, 0) < page.first_organic
+    before = page.order.key(item) < page.order.key(page.first_organic)
     return AdPosition.top if before else AdPosition.bottom
 
 
-def _is_sitelink_heading(heading: Node) -> bool:
+def _is_sitelink_heading(heading: Node, page: _Page) -> bool:
     """Sitelink titles are headings too (2023: h3 > div[role=listitem] > a)."""
     if heading.css_first("[role=listitem]") is not None:
         return True
-    return any(attr(a, "role") in ("listitem", "list") for a in ancestors(heading))
+    return page.listed(heading) is not None
 
 
-def _headline_node(item: Node) -> Node | None:
-    return first_match(item, _HEADING, lambda h: not _is_sitelink_heading(h) and bool(text_of(h)))
+def _headline_node(item: Node, page: _Page) -> Node | None:
+    return first_match(
+        item, _HEADING, lambda h: not _is_sitelink_heading(h, page) and bool(text_of(h))
+    )
 
 
 def _is_click_url(url: str) -> bool:
@@ -164,42 +198,115 @@ def _heading_is_ad(heading: Node) -> bool:
     return any(attr(a, "data-rw") or _is_click_url(attr(a, "href")) for a in anchors)
 
 
-def _grow(heading: Node, peers: list[Node], stop: set[int]) -> Node:
-    """The largest block around `heading` that holds no other heading (its ad's item)."""
-    peer_paths = [
-        {a.mem_id for a in ancestors(p)} | {p.mem_id} for p in peers if p.mem_id != heading.mem_id
-    ]
+def _grow(heading: Node, peer_count: dict[int, int], stop: set[int]) -> Node:
+    """The largest block around `heading` that holds no other heading (its ad's item).
+
+    `peer_count` says, for each node, how many headings it holds (itself included).
+    """
     item = heading
     for parent in ancestors(heading):
         if parent.mem_id in stop or parent.tag == "body" or attr(parent, "id") in _BOUNDARY_IDS:
             break
-        if any(parent.mem_id in path for path in peer_paths):
+        if peer_count.get(parent.mem_id, 0) > 1:
             break
         item = parent
     return item
 
 
-def _fallback_items(tree: LexborHTMLParser, known: list[Node]) -> list[Node]:
-    """Ads no item marker caught: headings in ad containers, or with ad-click links anywhere."""
-    headings = [h for h in unique(tree.css(_HEADING)) if not _is_sitelink_heading(h)]
-    container_ids = _ids(unique(tree.css(_CONTAINERS)))
+def _heading_counts(tree: LexborHTMLParser, page: _Page) -> dict[int, int]:
+    """How many (non-sitelink) headings each node holds, itself included."""
+    counts: dict[int, int] = {}
+    for heading in unique(tree.css(_HEADING)):
+        if _is_sitelink_heading(heading, page):
+            continue
+        for node in (heading, *ancestors(heading)):
+            counts[node.mem_id] = counts.get(node.mem_id, 0) + 1
+    return counts
+
+
+def _is_heading(node: Node) -> bool:
+    return node.tag == "h3" or node.attributes.get("role") == "heading"
+
+
+def _below(node: Node, selector: str) -> list[Node]:
+    """Matches strictly below `node` (a node's own css() also matches the node)."""
+    return [n for n in node.css(selector) if n.mem_id != node.mem_id]
+
+
+def _candidate_headings(
+    containers: list[Node], clicks: list[Node], known_ids: set[int]
+) -> list[Node]:
+    """Headings in an ad container, or around or inside an ad-click link (a superset).
+
+    Walks up from each click link only until it meets a marked item: links in items that
+    were already found lead to no new heading.
+    """
+    found = [h for container in containers for h in _below(container, _HEADING)]
+    for link in clicks:
+        if link.tag != "a":
+            continue
+        around: list[Node] = []
+        for ancestor in ancestors(link):
+            if ancestor.mem_id in known_ids:
+                break
+            if _is_heading(ancestor):
+                around.append(ancestor)
+        else:
+            found += around + _below(link, _HEADING)
+    return unique(found)
+
+
+def _lineage(node: Node, known_ids: set[int], container_ids: set[int]) -> tuple[bool, bool]:
+    """Whether `node` sits in a known item, and whether in an ad container (so far up)."""
+    in_container = False
+    for ancestor in ancestors(node):
+        if ancestor.mem_id in known_ids:
+            return True, in_container
+        in_container = in_container or ancestor.mem_id in container_ids
+    return False, in_container
+
+
+def _fallback_items(tree: LexborHTMLParser, known: list[Node], page: _Page) -> list[Node]:
+    """Ads no item marker caught: headings in ad containers, or with ad-click links anywhere.
+
+    Only candidate headings are examined; the page's heading map that bounds each item is
+    built only when one of them turns out to be an ad.
+    """
+    containers = unique(tree.css(_CONTAINERS))
+    container_ids = _ids(containers)
     known_ids = _ids(known)
     found: list[Node] = []
-    for heading in headings:
-        lineage = {a.mem_id for a in ancestors(heading)}
-        if not lineage.isdisjoint(known_ids) or not text_of(heading):
+    for heading in _candidate_headings(containers, page.clicks, known_ids):
+        in_known, in_container = _lineage(heading, known_ids, container_ids)
+        if in_known or _is_sitelink_heading(heading, page):
             continue
-        if not lineage.isdisjoint(container_ids) or _heading_is_ad(heading):
-            found.append(_grow(heading, headings, container_ids))
-    return found
+        if (in_container or _heading_is_ad(heading)) and text_of(heading):
+            found.append(heading)
+    if not found:
+        return []
+    counts = _heading_counts(tree, page)
+    return [_grow(heading, counts, container_ids) for heading in found]
 
 
-def _items(tree: LexborHTMLParser, page: _Page) -> list[Node]:
-    marked = outermost(tree.css(_ITEM))
-    excluded = unique(tree.css(f"{_PRODUCT}, {_LOCAL}, {_OTHER_FORMATS}"))
-    items = outermost(marked + _fallback_items(tree, marked))
-    items = [i for i in items if not is_inside(i, excluded) and i.mem_id not in _ids(excluded)]
-    return sorted(items, key=lambda n: page.order.get(n.mem_id, 0))
+def _is_item(node: Node) -> bool:
+    """Exactly _ITEM for the nodes _ITEM_FAST finds (.ads-ad counts on li and div only)."""
+    return (
+        node.tag in ("li", "div")
+        or "data-text-ad" in node.attributes
+        or ("uEierd" in classes(node))
+    )
+
+
+def _items(tree: LexborHTMLParser, page: _Page, excluded: list[Node]) -> list[Node]:
+    marked = outermost(n for n in tree.css(_ITEM_FAST) if _is_item(n))
+    items = outermost(marked + _fallback_items(tree, marked, page))
+    excluded_ids = _ids(excluded)
+    items = [
+        i
+        for i in items
+        if i.mem_id not in excluded_ids and not any(a.mem_id in excluded_ids for a in ancestors(i))
+    ]
+    return sorted(items, key=page.order.key)
 
 
 def _ids(nodes: list[Node]) -> set[int]:
@@ -238,15 +345,22 @@ def _click_url(item: Node, heading: Node, link: Node) -> str | None:
     return href if _is_click_url(href) else None
 
 
-def _display_node(item: Node, heading: Node) -> Node | None:
+def _display_node(item: Node, under_heading: set[int]) -> Node | None:
     def usable(node: Node) -> bool:
-        return not is_inside(node, [heading]) and bool(text_of(node))
+        return node.mem_id not in under_heading and bool(text_of(node))
 
     for selector in ("cite", "[role=text]", "[data-dtld]"):
         node = first_match(item, selector, usable)
         if node is not None:
             return node
-    return first_match(item, "span, div", lambda n: usable(n) and looks_like_url(text_of(n)))
+
+    def url_like(node: Node) -> bool:
+        # a host has a dot and cleaning adds none: a raw text without one is ruled out cheaply
+        if node.mem_id in under_heading or "." not in node.text(deep=True):
+            return False
+        return looks_like_url(text_of(node))  # False for "", so this also checks usable()
+
+    return first_match(item, "span, div", url_like)
 
 
 #: page chrome inside an ad: menus, "why this ad" bubbles, ratings, icons
@@ -256,12 +370,18 @@ _CHROME_INSIDE = "a, cite, h3, [role=text], [role=img], [role=button], [role=men
 
 
 def _is_chrome(node: Node) -> bool:
-    return (
-        node.tag in _CHROME_TAGS
-        or attr(node, "role") in _CHROME_ROLES
-        or attr(node, "aria-hidden") == "true"
-        or is_hidden(node)
-    )
+    if node.tag in _CHROME_TAGS:
+        return True
+    attrs = node.attributes  # built once: each .attributes call copies every attribute
+    role, hidden = attrs.get("role"), attrs.get("aria-hidden")
+    if (role and role.strip() in _CHROME_ROLES) or (hidden and hidden.strip() == "true"):
+        return True
+    return is_hidden_by(attrs)
+
+
+def _strictly_inside(nodes: list[Node]) -> set[int]:
+    """Everything below the given nodes (a node's own css() matches the node too)."""
+    return {d.mem_id for n in nodes for d in n.css("*") if d.mem_id != n.mem_id}
 
 
 def _in_chrome(node: Node, item: Node) -> bool:
@@ -273,22 +393,37 @@ def _in_chrome(node: Node, item: Node) -> bool:
     return False
 
 
-def _description(item: Node, link: Node, heading: Node, labels: set[str | None]) -> str:
+def _holders(item: Node) -> set[int]:
+    """Blocks of `item` holding a link, URL, heading or chrome (and those elements)."""
+    holders: set[int] = set()
+    for marker in item.css(_CHROME_INSIDE):
+        holders.add(marker.mem_id)
+        for ancestor in ancestors(marker):
+            if ancestor.mem_id in holders:  # the rest of the way up is already known
+                break
+            holders.add(ancestor.mem_id)
+            if ancestor.mem_id == item.mem_id:
+                break
+    return holders
+
+
+def _description(item: Node, under_headline: set[int], labels: set[str | None]) -> str:
     """The first block of words outside the headline link, with no links, URLs or chrome.
 
     `labels` are texts already read as something else (the advertiser's name and display
     URL, which 2023+ ads repeat outside the link): a long advertiser name is not a
-    description.
+    description. Cheap tests run first; the walk up for chrome only for text that passes.
     """
+    blocked = _holders(item) | under_headline
 
     def is_body_text(node: Node) -> bool:
-        if is_inside(node, [link, heading]) or node.css_first(_CHROME_INSIDE) is not None:
-            return False
-        if _is_chrome(node) or _in_chrome(node, item):
+        # cleaning only drops characters, so a short raw text rules a block out cheaply
+        if node.mem_id in blocked or len(node.text(deep=True)) < 20 or _is_chrome(node):
             return False
         text = text_of(node)
-        return (len(text) >= 20 and " " in text and not looks_like_url(text)
-                and text not in labels)
+        if len(text) < 20 or " " not in text or looks_like_url(text) or text in labels:
+            return False
+        return not _in_chrome(node, item)
 
     node = first_match(item, "div, p, span", is_body_text)
     return text_of(node)
@@ -315,25 +450,31 @@ def _is_sitelink(anchor: Node) -> bool:
     return previous is not None and previous.tag == "a" and is_hidden(previous)
 
 
-def _sitelinks(item: Node, heading: Node, link: Node) -> tuple[Sitelink, ...]:
+def _sitelinks(item: Node, link: Node, under_headline: set[int]) -> tuple[Sitelink, ...]:
     out: list[Sitelink] = []
     for anchor in item.css("a[href]"):
-        if anchor.mem_id == link.mem_id or is_hidden(anchor) or is_inside(anchor, [link, heading]):
+        if anchor.mem_id == link.mem_id or anchor.mem_id in under_headline:
+            continue
+        if is_hidden(anchor) or not _is_sitelink(anchor):
             continue
         text = text_of(anchor)
-        if text and not looks_like_url(text) and _is_sitelink(anchor):
+        if text and not looks_like_url(text):
             sitelink = Sitelink(text=text, url=attr(anchor, "href"))
             if sitelink not in out:
                 out.append(sitelink)
     return tuple(out)
 
 
-def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
-    heading = _headline_node(item)
+def _read_item(item: Node, page: _Page) -> ObservedAd | None:
+    position = _position(item, page)
+    heading = _headline_node(item, page)
     link = _link_node(item, heading) if heading is not None else None
     if heading is None or link is None:
         return None
-    display = _display_node(item, heading)
+    under_heading = _strictly_inside([heading])
+    under_headline = under_heading | _strictly_inside([link])  # the link may sit in the h3
+    display = _display_node(item, under_heading)
+    display_url = text_of(display)
     headline = text_of(heading)
     advertiser = _advertiser(display, headline)
     return ObservedAd(
@@ -341,12 +482,12 @@ def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
         position=position,
         rank=0,
         headline=headline,
-        description=_description(item, link, heading, {advertiser, text_of(display)}),
-        display_url=text_of(display),
+        description=_description(item, under_headline, {advertiser, display_url}),
+        display_url=display_url,
         link=attr(link, "href"),
         click_url=_click_url(item, heading, link),
         advertiser=advertiser,
-        sitelinks=_sitelinks(item, heading, link),
+        sitelinks=_sitelinks(item, link, under_headline),
     )
 
 
@@ -370,25 +511,44 @@ def _read_unit(unit: Node, kind: AdKind, position: AdPosition) -> ObservedAd | N
     )
 
 
-def _read_units(tree: LexborHTMLParser, page: _Page) -> list[ObservedAd]:
-    ads: list[ObservedAd] = []
-    for selector, kind in ((_PRODUCT, AdKind.shopping), (_LOCAL, AdKind.local)):
-        for unit in outermost(tree.css(selector)):
+def _read_units(page: _Page) -> list[tuple[Node, ObservedAd]]:
+    """Product and local ads, each with the unit it was read from."""
+    units: list[tuple[Node, ObservedAd]] = []
+    for kind in (AdKind.shopping, AdKind.local):
+        for unit in page.units[kind]:
             ad = _read_unit(unit, kind, _position(unit, page))
             if ad is not None:
-                ads.append(ad)
-    return ads
+                units.append((unit, ad))
+    return units
 
 
-@never_raises
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid ad on a Google result page: text ads, then product and local ads."""
+def _read_text_ads(tree: LexborHTMLParser, page: _Page) -> list[tuple[Node, ObservedAd]]:
+    excluded = [unit for units in page.units.values() for unit in units]
+    items = _items(tree, page, excluded)
+    read = [(item, _read_item(item, page)) for item in items]
+    return [(item, ad) for item, ad in read if ad is not None]
+
+
+@never_raises_page
+def read_page(html: str) -> PageReading:
+    """Every paid ad on a Google result page (text ads, then product and local ads) and the
+    ad clicks outside them (outside text ads and every product, local or other ad unit)."""
     tree = parse(html)
     if tree is None:
-        return []
+        return PageReading([])
     page = _page_facts(tree)
-    ads = [_read_item(item, _position(item, page)) for item in _items(tree, page)]
-    return ranked([ad for ad in ads if ad is not None] + _read_units(tree, page))
+    found = _read_text_ads(tree, page) + _read_units(page)
+    ads = ranked(ad for _, ad in found)
+    recognised = [node for node, _ in found] + [u for units in page.units.values() for u in units]
+    strays = click_urls_outside(
+        page.clicks, ("href", "data-rw"), _is_click_url, recognised, ad_urls(ads)
+    )
+    return PageReading(ads, strays)
+
+
+def read_ads(html: str) -> list[ObservedAd]:
+    """Every paid ad on a Google result page: text ads, then product and local ads."""
+    return read_page(html).ads
 
 
 # ---- page status ---------------------------------------------------------------------------
@@ -429,4 +589,5 @@ ENGINE = Engine(
     read_ads=read_ads,
     classify=classify,
     recognises=recognises,
+    read_page=read_page,
 )

@@ -12,20 +12,22 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.engines.base import Engine
+from monitor.engines.base import Engine, PageReading
 from monitor.engines.blocks import PageMarkers, classify_page
 from monitor.engines.dom import (
+    DocOrder,
     Node,
+    ad_urls,
     ancestors,
     attr,
     classes,
+    click_urls_outside,
     closest,
-    doc_order,
     first_match,
     is_inside,
     looks_like_url,
-    never_raises,
-    organic_indexes,
+    never_raises_page,
+    organic_ends,
     outermost,
     parse,
     ranked,
@@ -91,13 +93,15 @@ def is_click_url(url: str) -> bool:
 
 _HEADING = "h3, h2, [role=heading]"
 _AD_LISTS = "ol[class*=Ads], ul[class*=Ads]"
+#: links with Yahoo's click shape (is_click_url decides; the selector only narrows)
+_CLICK_MARKED = "[href*='/cbclk']"
 _ORGANIC = "#web ol.searchCenterMiddle > li, #web li .algo, .algo-sr, div.algo"
 
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    order: dict[int, int]
-    first_organic: int | None
+    order: DocOrder
+    first_organic: Node | None
 
 
 def _list_position(names: set[str]) -> AdPosition | None:
@@ -121,7 +125,7 @@ def _position(item: Node, page: _Page) -> AdPosition:
                 return position
     if page.first_organic is None:
         return AdPosition.top
-    before = page.order.get(item.mem_id, 0) < page.first_organic
+    before = page.order.key(item) < page.order.key(page.first_organic)
     return AdPosition.top if before else AdPosition.bottom
 
 
@@ -204,18 +208,28 @@ def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
     )
 
 
-@never_raises
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid text ad on a Yahoo result page (top, bottom and right-rail lists)."""
+@never_raises_page
+def read_page(html: str) -> PageReading:
+    """Every paid text ad on a Yahoo result page (top, bottom and right-rail lists) and the
+    ad clicks outside them."""
     tree = parse(html)
     if tree is None:
-        return []
-    order = doc_order(tree)
-    organic = organic_indexes(tree, order, "#web", is_click_url)
-    page = _Page(order, min(organic, default=None))
-    items = sorted(_items(tree), key=lambda n: order.get(n.mem_id, 0))
-    ads = [_read_item(item, _position(item, page)) for item in items]
-    return ranked(ad for ad in ads if ad is not None)
+        return PageReading([])
+    organic = organic_ends(tree, "#web", is_click_url)
+    page = _Page(DocOrder(), organic[0] if organic else None)
+    items = sorted(_items(tree), key=page.order.key)
+    read = [(item, _read_item(item, _position(item, page))) for item in items]
+    found = [(item, ad) for item, ad in read if ad is not None]
+    ads = ranked(ad for _, ad in found)
+    strays = click_urls_outside(
+        tree.css(_CLICK_MARKED), ("href",), is_click_url, [n for n, _ in found], ad_urls(ads)
+    )
+    return PageReading(ads, strays)
+
+
+def read_ads(html: str) -> list[ObservedAd]:
+    """Every paid text ad on a Yahoo result page (top, bottom and right-rail lists)."""
+    return read_page(html).ads
 
 
 # ---- page status ---------------------------------------------------------------------------
@@ -256,4 +270,5 @@ ENGINE = Engine(
     read_ads=read_ads,
     classify=classify,
     recognises=recognises,
+    read_page=read_page,
 )

@@ -1,0 +1,218 @@
+"""Readers survive what a crawl can bring back: huge, binary, empty, truncated and mangled
+pages give ads or nothing, quickly, and never an exception."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.engines import ENGINES, get_engine
+from monitor.engines.base import PageReading
+from monitor.engines.dom import MAX_STRAYS
+
+
+def shared_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+CORPUS = shared_dir() / "serp-corpus"
+TRUTH: list[dict[str, Any]] = (
+    json.loads((CORPUS / "truth.json").read_text(encoding="utf-8"))
+    if (CORPUS / "truth.json").is_file()
+    else []
+)
+needs_corpus = pytest.mark.skipif(not TRUTH, reason=f"shared SERP corpus not found at {CORPUS}")
+
+#: one corpus page per engine
+SAMPLES = {
+    "google": "google_zlurad_3.html",
+    "bing": "bing_zlurad_1.html",
+    "duckduckgo": "duckduckgo_sescraper_1.html",
+    "yahoo": "yahoo_brave_1.html",
+}
+
+#: an organic result in each engine's markup ({i} numbers it)
+ORGANIC = {
+    "google": (
+        '<div class="g"><div><a href="https://site{i}.example/page"><h3>Organic result {i}</h3>'
+        "<cite>site{i}.example</cite></a></div><div>A snippet of text for result {i}, long"
+        " enough to look like a real one.</div></div>"
+    ),
+    "bing": (
+        '<li class="b_algo"><h2><a href="https://site{i}.example/">Organic result {i}</a></h2>'
+        '<div class="b_caption"><cite>site{i}.example</cite><p>A snippet for result {i}.</p>'
+        "</div></li>"
+    ),
+    "duckduckgo": (
+        '<div class="result results_links"><h2 class="result__title"><a class="result__a"'
+        ' href="https://site{i}.example/">Organic result {i}</a></h2><a class="result__snippet"'
+        ' href="https://site{i}.example/">A snippet for result {i}.</a></div>'
+    ),
+    "yahoo": (
+        '<li><div class="dd algo"><h3 class="title"><a href="https://site{i}.example/">Organic'
+        " result {i}</a></h3><div>site{i}.example</div><p>A snippet for result {i}.</p></div></li>"
+    ),
+}
+TWENTY_MB = 20 * 1024 * 1024
+
+
+def _corpus(name: str) -> str:
+    return (CORPUS / "pages" / name).read_text(encoding="utf-8", errors="replace")
+
+
+def _padded(html: str, organic: str, size: int) -> str:
+    """The page with organic-looking results added before </body> until it is `size` long."""
+    cut = html.rfind("</body>")
+    cut = cut if cut >= 0 else len(html)
+    block = "".join(organic.format(i=i) for i in range(200))
+    copies = max(1, (size - len(html)) // len(block) + 1)
+    return html[:cut] + block * copies + html[cut:]
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_20_mb_page_is_read_in_under_three_seconds(name: str) -> None:
+    html = _corpus(SAMPLES[name])
+    padded = _padded(html, ORGANIC[name], TWENTY_MB)
+    engine = get_engine(name)
+    assert len(padded) >= TWENTY_MB
+
+    started = time.perf_counter()
+    reading = engine.reading(padded)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < 3.0, f"{name}: {elapsed:.2f} s for {len(padded) / 1e6:.0f} MB"
+    assert [a.headline for a in reading.ads] == [a.headline for a in engine.read_ads(html)]
+    assert reading.stray_click_urls == []
+
+
+BINARY = bytes(range(256)) * 64
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+@pytest.mark.parametrize(
+    "page",
+    [
+        "",
+        "   \n\t",
+        BINARY.decode("latin-1"),
+        BINARY.decode("utf-8", errors="replace"),
+        "\x00" * 1000,
+        "\ud800\udfff<div id=tads>",
+        "<" * 10_000,
+        "<html><body>" + "<div>" * 20_000,
+        "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+    ],
+    ids=["empty", "blank", "latin1", "utf8", "nul", "surrogates", "angles", "deep", "pdf"],
+)
+def test_binary_empty_and_junk_pages_read_as_nothing(name: str, page: str) -> None:
+    assert ENGINES[name].reading(page) == PageReading([], [])
+    assert ENGINES[name].read_ads(page) == []
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_page_cut_before_its_first_ad_reads_as_nothing(name: str) -> None:
+    html = _corpus(SAMPLES[name])
+    ads = get_engine(name).read_ads(html)
+    assert ads, "the sample page has ads"
+    first_ad = min(html.find(a.link.replace("&", "&amp;")) % len(html) for a in ads)
+    cut = min(first_ad, html.find(ads[0].headline.split()[0]) % len(html))
+
+    assert get_engine(name).reading(html[: max(cut - 1, 0)]).ads == []
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.9])
+def test_truncated_pages_never_raise(name: str, fraction: float) -> None:
+    html = _corpus(SAMPLES[name])
+    reading = get_engine(name).reading(html[: int(len(html) * fraction)])
+
+    assert all(ad.rank >= 1 for ad in reading.ads)
+    assert len(reading.stray_click_urls) <= MAX_STRAYS
+
+
+# ---- generated markup -----------------------------------------------------------------------
+
+#: the tags, attributes and values the readers look at, so generated pages reach every layer
+_TAGS = ["div", "li", "ol", "span", "a", "h2", "h3", "p", "cite", "g-bubble", "svg", "script"]
+_ATTRS = st.sampled_from(
+    [
+        ("id", "tads"),
+        ("id", "tadsb"),
+        ("id", "bottomads"),
+        ("id", "mbEnd"),
+        ("id", "rso"),
+        ("id", "b_results"),
+        ("id", "b_context"),
+        ("id", "ads"),
+        ("id", "links"),
+        ("id", "web"),
+        ("id", "right"),
+        ("class", "uEierd"),
+        ("class", "ads-ad"),
+        ("class", "pla-unit"),
+        ("class", "b_ad b_adBottom"),
+        ("class", "sb_add"),
+        ("class", "pa_item"),
+        ("class", "result result--ad"),
+        ("class", "result"),
+        ("class", "searchCenterTopAds"),
+        ("class", "g"),
+        ("role", "heading"),
+        ("role", "text"),
+        ("role", "listitem"),
+        ("data-text-ad", "1"),
+        ("style", "display:none"),
+        ("hidden", ""),
+        ("aria-hidden", "true"),
+        ("href", "/aclk?sa=l&ai=x"),
+        ("href", "https://www.googleadservices.com/pagead/aclk?sa=L"),
+        ("data-rw", "https://www.google.com/aclk?sa=l"),
+        ("href", "https://www.bing.com/aclick?ld=1&u=aHR0cHM6Ly94"),
+        ("href", "https://duckduckgo.com/y.js?ad_provider=x"),
+        ("href", "https://r.search.yahoo.com/cbclk2/x/RU=y"),
+        ("href", "/url?q=https://x.example/"),
+        ("href", "https://x.example/"),
+        ("data-matarget", "ad"),
+    ]
+)
+_TEXT = st.sampled_from(
+    ["", "Acme shoes", "www.acme.example/shoes", "Free delivery on all orders today", "\u202e"]
+)
+
+
+def _element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    def render(tag: str, attrs: list[tuple[str, str]], text: str, inner: list[str]) -> str:
+        rendered = "".join(f' {k}="{v.replace("&", "&amp;")}"' for k, v in attrs)
+        return f"<{tag}{rendered}>{text}{''.join(inner)}</{tag}>"
+
+    return st.builds(
+        render,
+        st.sampled_from(_TAGS),
+        st.lists(_ATTRS, max_size=3),
+        _TEXT,
+        st.lists(children, max_size=4),
+    )
+
+
+_MARKUP = st.recursive(_TEXT, _element, max_leaves=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.lists(_MARKUP, max_size=6))
+def test_generated_ad_like_markup_never_raises_in_any_reader(body: list[str]) -> None:
+    page = f"<html><body>{''.join(body)}</body></html>"
+    for engine in ENGINES.values():
+        reading = engine.reading(page)
+        assert reading.ads == engine.read_ads(page)
+        assert len(reading.stray_click_urls) == len(set(reading.stray_click_urls))
+        assert len(reading.stray_click_urls) <= MAX_STRAYS
+        assert all(ad.rank >= 1 and ad.headline for ad in reading.ads)
