@@ -16,11 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from monitor.capture.browser import BrowserNotFound, find_browser
 from monitor.mailsink import MailSink
 from monitor.settings import Settings
 from monitor.simulator import DEFAULT_SCENARIO, Simulator
+
+# The suite is deterministic (CI must not turn red on a new random example); run
+# HYPOTHESIS_PROFILE=explore to search further and turn what it finds into fixed cases.
+hypothesis_settings.register_profile("default", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("explore", derandomize=False, max_examples=1000,
+                                     deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -208,12 +208,15 @@ def _read_product(card: Node, position: AdPosition) -> ObservedAd | None:
     link = first_match(card, "a[href]", lambda a: not is_hidden(a))
     if link is None:
         return None
+    title = attr(link, "title") or attr(link, "aria-label") or text_of(link)
+    if not title:  # an empty tile (still loading, or a placeholder) is not an ad to report
+        return None
     href = attr(link, "href")
     return ObservedAd(
         kind=AdKind.shopping,
         position=position,
         rank=0,
-        headline=attr(link, "title") or attr(link, "aria-label") or text_of(link),
+        headline=title,
         description="",
         display_url=text_of(card.css_first("cite, .pa_sellerName, .b_adurl")),
         link=href,

@@ -497,6 +497,8 @@ def _read_unit(unit: Node, kind: AdKind, position: AdPosition) -> ObservedAd | N
     if link is None:
         return None
     title = text_of(unit.css_first(_HEADING)) or attr(link, "aria-label") or text_of(link)
+    if not title:  # an empty tile (still loading, or a placeholder) is not an ad to report
+        return None
     href = attr(link, "href")
     rewrite = attr(link, "data-rw") or (href if _is_click_url(href) else "")
     return ObservedAd(
