@@ -653,3 +653,49 @@ def matches(spec: TextPattern, ctx: CompileContext) -> Predicate:
     return match
 
 
+
+
+class QueryTerms(BaseModel):
+    """Search terms matched against the query the way ad platforms match keywords."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: the query is exactly one of these (case, spacing and punctuation aside)
+    exact: list[str] = []
+    #: one of these appears in the query as a whole phrase, words in order
+    phrase: list[str] = []
+    #: every word of one of these appears in the query, in any order
+    contains: list[str] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> QueryTerms:
+        if not (self.exact or self.phrase or self.contains):
+            raise ValueError("give at least one of exact, phrase, contains")
+        return self
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", text.casefold()))
+
+
+@CONDITIONS.register("query", QueryTerms, reads="query")
+def query(terms: QueryTerms, ctx: CompileContext) -> Predicate:
+    """The query matches these terms: exact, as a phrase, or containing every word."""
+    exact = {_words(t): t for t in terms.exact}
+    phrases = [(_words(t), t) for t in terms.phrase]
+    contains = [(frozenset(_words(t)), t) for t in terms.contains]
+
+    def match(view: SightingView) -> Fact | None:
+        words = _words(view.query)
+        if words in exact:
+            return fact("query", f"exactly '{exact[words]}'")
+        joined = f" {' '.join(words)} "
+        for phrase, term in phrases:
+            if phrase and f" {' '.join(phrase)} " in joined:
+                return fact("query", f"phrase '{term}'")
+        present = frozenset(words)
+        for needed, term in contains:
+            if needed and needed <= present:
+                return fact("query", f"contains '{term}'")
+        return None
+
+    return match

@@ -554,3 +554,24 @@ def test_index_agrees_with_the_reference_on_a_stream() -> None:
         assert SYNTHETIC_JUDGE.judge(sighting) == expected
         findings += len(expected)
     assert findings > 100  # the program really catches things: the comparison is not vacuous
+
+
+def test_query_terms_exact_phrase_and_contains() -> None:
+    assert matches({"query": {"exact": ["Lumora coupon"]}}, query="lumora  COUPON!")
+    assert not matches({"query": {"exact": ["Lumora coupon"]}}, query="lumora coupon code")
+    assert matches({"query": {"phrase": ["lumora coupon"]}}, query="best lumora coupon code")
+    assert not matches({"query": {"phrase": ["lumora coupon"]}}, query="coupon for lumora")
+    assert matches({"query": {"contains": ["lumora coupon"]}}, query="coupon for lumora")
+    assert not matches({"query": {"contains": ["lumora coupon"]}}, query="lumora mattress")
+    assert not matches({"query": {"phrase": ["lumora"]}}, query="lumoras")  # whole words
+
+
+def test_query_terms_need_at_least_one_kind() -> None:
+    with pytest.raises(ValidationError):
+        evaluate({"query": {}}, make_sighting())
+
+
+def test_query_terms_say_which_term_matched() -> None:
+    sighting = make_sighting(query="lumora promo code")
+    facts = evaluate({"query": {"phrase": ["promo code"]}}, sighting)
+    assert facts is not None and facts[0].detail == "phrase 'promo code'"
