@@ -342,6 +342,34 @@ def rules_test(
                           f"{fact['detail']}", markup=False)
 
 
+# -- attribute -----------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def attribute(
+    urls: Annotated[list[str], typer.Argument(help="Ad, click or landing URLs.")],
+    follow: Annotated[bool, typer.Option(help="Follow each chain live (the browser).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per URL.")] = False,
+) -> None:
+    """Which network and publisher a URL names; offline unless --follow."""
+    from monitor.inspect_urls import attribute_live, attribute_offline
+
+    documents = attribute_live(urls, Settings()) if follow else attribute_offline(urls)
+    for document in documents:
+        if as_json:
+            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+            continue
+        ids = " ".join(f"{k}={document[k]}" for k in ("network", "publisher_id", "advertiser_id",
+                       "creative_id", "sub_id", "click_id") if document[k])
+        out.print(f"{document['url']}\n  {ids or 'no affiliate network recognised'}\n"
+                  f"  lands on {document['landing_url'] or '?'}", markup=False)
+        for hop in document.get("hops", []):
+            out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
+        if document.get("error"):
+            out.print(f"  stopped: {document['error']}", markup=False)
+
+
 # -- parse ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,69 @@
+"""`bidwatch attribute`: what a URL says about who placed an ad — offline by default, or by
+following its chain live in the browser (every hop through the SSRF guard)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from playwright.async_api import async_playwright
+
+from monitor.app import address_guard
+from monitor.capture.browser import find_browser, launch
+from monitor.models import Chain, Hop, HopHow
+from monitor.networks import recognise_chain
+from monitor.redirects import follow, unwrap
+from monitor.settings import Settings
+from monitor.sweep import browser_args
+
+ID_FIELDS = ("network", "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id")
+
+
+def describe(url: str, chain: Chain) -> dict[str, Any]:
+    """The attribution of one URL from the chain it starts: ids from every URL on it."""
+    ids = recognise_chain(chain.urls)
+    document: dict[str, Any] = {"url": url}
+    document |= {name: getattr(ids, name) if ids else None for name in ID_FIELDS}
+    landing = chain.landing_url if len(chain.hops) > 1 else (ids.landing_url if ids else None)
+    document["landing_url"] = landing
+    return document
+
+
+def offline_chain_of(url: str) -> Chain:
+    hops = [Hop(url, HopHow.start), *unwrap(url)]
+    return Chain(start_url=url, hops=tuple(hops), landing_url=hops[-1].url)
+
+
+def attribute_offline(urls: Sequence[str]) -> list[dict[str, Any]]:
+    return [describe(url, offline_chain_of(url)) for url in urls]
+
+
+def attribute_live(urls: Sequence[str], settings: Settings) -> list[dict[str, Any]]:
+    """Follow each URL live, in a fresh browser context each (no cookies carried over)."""
+    return asyncio.run(_follow_all(urls, settings))
+
+
+async def _follow_all(urls: Sequence[str], settings: Settings) -> list[dict[str, Any]]:
+    guard = address_guard(settings)
+    results = []
+    async with async_playwright() as playwright:
+        browser = await launch(playwright, find_browser(settings.chromium),
+                               extra_args=browser_args(settings))
+        try:
+            for url in urls:
+                context = await browser.new_context(
+                    ignore_https_errors=settings.simulator is not None)
+                try:
+                    chain = await follow(context, url, guard=guard, max_hops=settings.max_hops,
+                                         timeout_s=settings.chain_timeout_s)
+                finally:
+                    await context.close()
+                document = describe(url, chain)
+                document["hops"] = [{"url": h.url, "how": str(h.how), "status": h.status,
+                                     "elapsed_ms": h.elapsed_ms} for h in chain.hops]
+                document["error"] = chain.error
+                results.append(document)
+        finally:
+            await browser.close()
+    return results

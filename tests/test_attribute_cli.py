@@ -1,0 +1,65 @@
+"""`bidwatch attribute URL... --json [--follow]`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from monitor.simulator import Simulator
+
+runner = CliRunner()
+KEYS = ["url", "network", "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id",
+        "landing_url"]
+PARTNERIZE = ("https://prf.hn/click/camref:1100l5xYz/pubref:kw/"
+              "destination:https%3A%2F%2Fwww.lumora.com%2Fsale")
+
+
+def lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_offline_prints_one_object_per_url_with_nulls_where_unknown() -> None:
+    result = runner.invoke(app, ["attribute", PARTNERIZE, "https://example.com/", "--json"])
+    assert result.exit_code == 0, result.output
+    partnerize, plain = lines(result.output)
+    assert list(partnerize) == KEYS and list(plain) == KEYS
+    assert partnerize == {"url": PARTNERIZE, "network": "partnerize",
+                          "publisher_id": "1100l5xYz", "advertiser_id": None,
+                          "creative_id": None, "sub_id": "kw", "click_id": None,
+                          "landing_url": "https://www.lumora.com/sale"}
+    assert all(plain[k] is None for k in KEYS[1:7])
+
+
+def test_offline_unwraps_an_engine_click_url_down_to_the_network() -> None:
+    bing = ("https://www.bing.com/aclick?ld=x&u=a1aHR0cHM6Ly9sdW1vcmEuc2p2LmlvL2MvMjM0NTY3OC8x"
+            "MjM0NTY3LzE1ODkwP3U9aHR0cHMlM0ElMkYlMkZ3d3cubHVtb3JhLmNvLmlkJTJGcHJvbW8")
+    (found,) = lines(runner.invoke(app, ["attribute", bing, "--json"]).output)
+    assert (found["network"], found["publisher_id"]) == ("impact", "2345678")
+    assert found["landing_url"] == "https://www.lumora.co.id/promo"
+
+
+@pytest.mark.browser
+def test_follow_records_every_hop_through_the_simulator(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIDWATCH_SIMULATOR", simulator.address)
+    result = runner.invoke(app, ["attribute", "--follow", "--json",
+                                 "https://go.sleepsaver.net/r/lumora"])
+    assert result.exit_code == 0, result.output
+    (found,) = lines(result.output)
+    assert [h["how"] for h in found["hops"]] == ["start", "meta", "http"]
+    assert found["network"] == "partnerize" and found["publisher_id"] == "1100l5xYz"
+    assert str(found["landing_url"]).startswith("https://www.lumora.com/sale?clickref=")
+    assert found["error"] is None
+
+
+@pytest.mark.browser
+def test_follow_refuses_a_private_address_and_says_so(browser_path: object) -> None:
+    result = runner.invoke(app, ["attribute", "--follow", "--json", "http://127.0.0.1/admin"])
+    assert result.exit_code == 0, result.output
+    (found,) = lines(result.output)
+    assert found["error"] and "127.0.0.1" in str(found["error"])
+    assert len(found["hops"]) <= 1
