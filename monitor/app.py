@@ -36,8 +36,10 @@ def address_guard(settings: Settings) -> AddressGuard:
     simulator (as the browser's resolver rule does), and loopback is allowed explicitly."""
     if settings.simulator:
         host, _, _port = settings.simulator.rpartition(":")
-        return AddressGuard(allow_private=True, resolve=lambda _name: [host])
-    return AddressGuard(allow_private=settings.allow_private_networks, resolve=_resolve)
+        return AddressGuard(allow_private=True, allowed_ports=settings.chain_ports,
+                            resolve=lambda _name: [host])
+    return AddressGuard(allow_private=settings.allow_private_networks,
+                        allowed_ports=settings.chain_ports, resolve=_resolve)
 
 
 def _resolve(name: str) -> list[str]:

@@ -2,9 +2,11 @@
 
 A row says which hosts (a regex, or any host), which path shape (a regex whose named groups
 are NetworkIds fields) and which query parameters (case-insensitive, first present wins) carry
-the ids. Click rows describe the network's own tracking URL; landing rows describe what the
-network appends to the merchant's landing page (awc, cjevent, irclickid…). A new network is a
-new row; a `refine` function only when a value needs splitting or decoding.
+the ids. `values` pins a parameter to a shape (a common name such as clickid or clickref counts
+only in the shape its network gives it); `query_shape` reads queries that are not key=value.
+Click rows describe the network's own tracking URL; landing rows describe what the network
+appends to the merchant's landing page (awc, cjevent, irclickid…). A new network is a new row;
+a `refine` function only when a value needs splitting or decoding.
 
 Canonical network names (use these in rules/partners.yaml): see NETWORK_NAMES.
 """
@@ -16,7 +18,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from monitor.models import NetworkIds
 
@@ -31,11 +33,15 @@ class Pattern:
     path: str | None = None  # regex searched at the start of the path; named groups → fields
     params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # field → param names
     requires: tuple[str, ...] = ()  # at least one of these parameters must be present
+    values: Mapping[str, str] = field(default_factory=dict)  # param → regex it must fullmatch
+    query_shape: str | None = None  # regex searched in the raw query; named groups → fields
     landing: bool = False  # marks a merchant landing page, not a click URL
     aggregator: bool = False
     refine: Callable[[Fields], Fields] | None = None
     host_re: re.Pattern[str] | None = field(init=False, default=None)
     path_re: re.Pattern[str] | None = field(init=False, default=None)
+    query_re: re.Pattern[str] | None = field(init=False, default=None)
+    value_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         # Compile once, when the table is built.
@@ -43,6 +49,10 @@ class Pattern:
             object.__setattr__(self, "host_re", re.compile(self.hosts, re.IGNORECASE))
         if self.path is not None:
             object.__setattr__(self, "path_re", re.compile(self.path, re.IGNORECASE))
+        if self.query_shape is not None:
+            object.__setattr__(self, "query_re", re.compile(self.query_shape, re.IGNORECASE))
+        checks = tuple((k, re.compile(v, re.IGNORECASE)) for k, v in self.values.items())
+        object.__setattr__(self, "value_res", checks)
 
 
 # ---- refiners: values that need splitting or decoding -------------------------------------
@@ -138,6 +148,20 @@ def _partnerize_path(found: Fields) -> Fields:
     return found
 
 
+def _tradedoubler_parens(found: Fields) -> Fields:
+    # Older links spell the query as p(123)a(456)g(789)epi(kw)url(https://…): url( comes last
+    # and may itself hold parentheses, so it takes the rest.
+    text = found.pop("parens", None) or ""
+    head, _, destination = text.partition("url(")
+    names = {"p": "advertiser_id", "a": "publisher_id", "g": "creative_id", "epi": "sub_id"}
+    for key, value in re.findall(r"(\w+)\(([^()]*)\)", head):
+        if key.lower() in names and value:
+            found[names[key.lower()]] = value
+    if destination:
+        found["landing_url"] = destination.removesuffix(")")
+    return found
+
+
 def _chain(*steps: Callable[[Fields], Fields]) -> Callable[[Fields], Fields]:
     def refine(found: Fields) -> Fields:
         for step in steps:
@@ -149,7 +173,12 @@ def _chain(*steps: Callable[[Fields], Fields]) -> Callable[[Fields], Fields]:
 
 # ---- the table ------------------------------------------------------------------------------
 
-CJ_HOSTS = r"(?:www\.)?(?:anrdoezrs\.net|jdoqocy\.com|tkqlhce\.com|dpbolvw\.net|kqzyfj\.com)"
+CJ_HOSTS = (
+    r"(?:www\.)?(?:anrdoezrs\.net|jdoqocy\.com|tkqlhce\.com|dpbolvw\.net|kqzyfj\.com|"
+    r"qksrv\.net|apmebf\.com|awltovhc\.com|ftjcfx\.com|lduhtrp\.net|tqlkg\.com|yceml\.net)"
+)
+# Impact's shared click domains, where a vanity short link carries no ids in the URL.
+IMPACT_HOSTS = r"[\w-]+\.(?:sjv\.io|pxf\.io|7eer\.net|ojrq\.net|evyy\.net)"
 AMAZON_HOSTS = (
     r"(?:[\w-]+\.)*amazon\.(?:com|ca|com\.mx|com\.br|co\.uk|de|fr|it|es|nl|se|pl|"
     r"com\.tr|ae|sa|eg|in|co\.jp|sg|com\.au|cn|com\.be)"
@@ -186,24 +215,25 @@ PATTERNS: tuple[Pattern, ...] = (
             "advertiser_id": ("awinmid", "mid", "m", "v"),
             "creative_id": ("linkid", "s"),
             "sub_id": ("clickref", "pref1"),
-            "landing_url": ("ued",),
+            "landing_url": ("ued", "p"),
         },
     ),
+    Pattern("awin", r"tidd\.ly", r"/\w{4,}/?$"),
     Pattern(
         "shareasale",
         r"(?:www\.)?shareasale\.com",
         r"/(?:r|u|m-pr)\.cfm",
         {
-            "publisher_id": ("u",),
-            "advertiser_id": ("m",),
-            "creative_id": ("b",),
+            "publisher_id": ("u", "userid"),
+            "advertiser_id": ("m", "merchantid"),
+            "creative_id": ("b", "productid"),
             "sub_id": ("afftrack",),
             "landing_url": ("urllink",),
         },
     ),
     Pattern(
         "rakuten",
-        r"click\.linksynergy\.com",
+        r"(?:click\.)?linksynergy\.(?:[\w-]+\.)?com",
         r"/(?:fs-bin/click|deeplink|link)",
         {
             "publisher_id": ("id",),
@@ -215,7 +245,7 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         "tradedoubler",
-        r"(?:clk|tracker|clkuk|clkde)\.tradedoubler\.com",
+        r"[\w-]+\.tradedoubler\.com",
         r"/click",
         {
             "publisher_id": ("a",),
@@ -224,12 +254,21 @@ PATTERNS: tuple[Pattern, ...] = (
             "sub_id": ("epi",),
             "landing_url": ("url", "_td_deeplink"),
         },
+        requires=("a", "p"),
+    ),
+    Pattern(
+        "tradedoubler",
+        r"[\w-]+\.tradedoubler\.com",
+        r"/click",
+        query_shape=r"^(?P<parens>p\(\d+\).*)",
+        refine=_tradedoubler_parens,
     ),
     Pattern(
         "admitad",
         r"(?:[\w-]+\.)?admitad\.com",
         r"/(?:g|goto)/(?P<publisher_id>[0-9a-f]+)",
         {"sub_id": ("subid",), "landing_url": ("ulp",)},
+        aggregator=True,
     ),
     Pattern(
         "skimlinks",
@@ -270,12 +309,12 @@ PATTERNS: tuple[Pattern, ...] = (
         "flexoffers",
         r"track\.flexlinks(?:pro)?\.com",
         r"/a\.ashx",
-        {"publisher_id": ("foid",), "sub_id": ("fobs",), "landing_url": ("url",)},
+        {"publisher_id": ("foid",), "sub_id": ("fobs", "fobs1"), "landing_url": ("url",)},
         refine=_split_first("publisher_id", "advertiser_id", "."),
     ),
     Pattern(
         "avantlink",
-        r"(?:www\.)?avantlink\.com",
+        r"(?:[\w-]+\.)?avantlink\.com",
         r"/click\.php",
         {
             "publisher_id": ("pw",),
@@ -300,7 +339,12 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "partnerstack", r"[\w-]+\.grsm\.io", r"/(?P<publisher_id>[\w-]+)", {"sub_id": ("sid",)}
     ),
-    Pattern("amazon", r"amzn\.to", r"/\w+"),
+    Pattern("amazon", r"amzn\.(?:to|eu|asia)|a\.co", r"/(?:d/)?\w+"),
+    Pattern(
+        "amazon",
+        AMAZON_HOSTS,
+        r"/exec/obidos/(?:asin|redirect)/\w+/(?P<publisher_id>[\w-]+-2\d)\b",
+    ),
     Pattern(
         "amazon",
         AMAZON_HOSTS,
@@ -308,6 +352,7 @@ PATTERNS: tuple[Pattern, ...] = (
         {"publisher_id": ("tag",), "sub_id": ("ascsubtag",)},
         requires=("tag",),
     ),
+    Pattern("ebay", r"ebay\.us", r"/\w{4,}/?$"),
     Pattern(
         "ebay",
         r"rover\.ebay\.com",
@@ -321,7 +366,15 @@ PATTERNS: tuple[Pattern, ...] = (
         {"publisher_id": ("campid",), "advertiser_id": ("mkrid",), "sub_id": ("customid",)},
         requires=("campid",),
     ),
+    Pattern("impact", IMPACT_HOSTS, r"/[A-Za-z0-9]{4,10}/?$"),
     # Rows on any host come after the host-specific ones: they match by shape alone.
+    Pattern(
+        "admitad",
+        None,
+        r"/(?:g|goto)/(?P<publisher_id>[0-9a-f]{30})(?:/|$)",
+        {"sub_id": ("subid",), "landing_url": ("ulp",)},
+        aggregator=True,
+    ),
     Pattern(
         "impact",
         None,
@@ -345,22 +398,35 @@ PATTERNS: tuple[Pattern, ...] = (
         None,
         r"/(?:affiliate/)?scripts/click\.php",
         {
-            "publisher_id": ("a_aid",),
+            "publisher_id": ("a_aid", "ref"),
             "creative_id": ("a_bid",),
             "sub_id": ("data1", "chan"),
             "landing_url": ("desturl",),
         },
-        requires=("a_aid",),
+        requires=("a_aid", "ref"),
     ),
     Pattern(
         "everflow",
         None,
-        r"/(?P<publisher_id>[0-9A-Z]{4,7})/(?P<advertiser_id>[0-9A-Z]{4,7})/?$",
+        r"(?-i:/(?P<publisher_id>[0-9A-Z]{4,7})/(?P<advertiser_id>[0-9A-Z]{4,7})/?$)",
         {"sub_id": ("sub1",), "landing_url": ("url",)},
         requires=("sub1", "sub2", "sub3", "source_id"),
     ),
     # Landing-page markers: what a network appends when it sends the user on.
-    Pattern("cj", None, None, {"click_id": ("cjevent",)}, ("cjevent",), landing=True),
+    Pattern(
+        "cj",
+        None,
+        None,
+        # Advertisers may append PID/AID/SID next to cjevent; read them only beside it.
+        {
+            "click_id": ("cjevent",),
+            "publisher_id": ("pid", "cj_pid"),
+            "creative_id": ("aid", "cj_aid"),
+            "sub_id": ("sid", "cj_sid"),
+        },
+        ("cjevent",),
+        landing=True,
+    ),
     Pattern(
         "awin",
         None,
@@ -378,6 +444,15 @@ PATTERNS: tuple[Pattern, ...] = (
         ("irclickid",),
         landing=True,
     ),
+    Pattern(
+        "impact",
+        None,
+        None,
+        {"click_id": ("clickid",), "publisher_id": ("irpid",), "creative_id": ("iradid",)},
+        ("clickid",),
+        values={"irgwc": r"1"},
+        landing=True,
+    ),
     Pattern("shareasale", None, None, {"click_id": ("sscid",)}, ("sscid",), landing=True),
     Pattern(
         "rakuten",
@@ -389,7 +464,15 @@ PATTERNS: tuple[Pattern, ...] = (
         refine=_rakuten_site,
     ),
     Pattern("tradedoubler", None, None, {"click_id": ("tduid",)}, ("tduid",), landing=True),
-    Pattern("admitad", None, None, {"click_id": ("admitad_uid",)}, ("admitad_uid",), landing=True),
+    Pattern(
+        "admitad",
+        None,
+        None,
+        {"click_id": ("admitad_uid",)},
+        ("admitad_uid",),
+        landing=True,
+        aggregator=True,
+    ),
     Pattern("avantlink", None, None, {"click_id": ("avad",)}, ("avad",), landing=True),
     Pattern(
         "webgains",
@@ -464,6 +547,17 @@ PATTERNS: tuple[Pattern, ...] = (
             "advertiser_id": ("offer_id",),
         },
         ("aff_id",),
+        values={"transaction_id": r"[\w-]{6,}"},
+        landing=True,
+    ),
+    # clickId is a common name: Ascend's only with its source mark, or in its numeric shape.
+    Pattern(
+        "pepperjam",
+        None,
+        None,
+        {"click_id": ("clickid",)},
+        ("clickid",),
+        values={"source": r"pepperjam|ascend"},
         landing=True,
     ),
     Pattern(
@@ -472,9 +566,26 @@ PATTERNS: tuple[Pattern, ...] = (
         None,
         {"click_id": ("clickid",)},
         ("clickid",),
+        values={"utm_source": r"pepperjam|ascend"},
         landing=True,
     ),
-    Pattern("partnerize", None, None, {"click_id": ("clickref",)}, ("clickref",), landing=True),
+    Pattern(
+        "pepperjam",
+        None,
+        None,
+        {"click_id": ("clickid",)},
+        values={"clickid": r"\d{9,12}"},
+        landing=True,
+    ),
+    # Partnerize clickrefs read {digits}l{token}; a bare clickref of another shape is not theirs.
+    Pattern(
+        "partnerize",
+        None,
+        None,
+        {"click_id": ("clickref",)},
+        values={"clickref": r"\d{3,5}l\w+"},
+        landing=True,
+    ),
 )
 
 NETWORK_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p.network for p in PATTERNS))
@@ -552,24 +663,32 @@ def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
     host = (parts.hostname or "").lower()
     if not host:
         return None
-    query = _query(parts.query)
+    query = _query(parts.query, parts.fragment)
     for pattern in (*_CLICK_ROWS, *_LANDING_ROWS):
-        found = _match(pattern, host, parts.path, query)
+        found = _match(pattern, host, parts, query)
         if found is not None:
             return pattern.landing, _ids(pattern, found, url)
     return None
 
 
-def _match(pattern: Pattern, host: str, path: str, query: Mapping[str, str]) -> Fields | None:
+def _match(
+    pattern: Pattern, host: str, parts: SplitResult, query: Mapping[str, str]
+) -> Fields | None:
     if pattern.host_re is not None and not pattern.host_re.fullmatch(host):
         return None
     found: Fields = {}
-    if pattern.path_re is not None:
-        shape = pattern.path_re.match(path)
-        if shape is None:
-            return None
-        found.update({k: unquote(v) for k, v in shape.groupdict().items() if v})
+    for regex, text, anchored in (
+        (pattern.path_re, parts.path, True),
+        (pattern.query_re, parts.query, False),
+    ):
+        if regex is not None:
+            shape = regex.match(text) if anchored else regex.search(text)
+            if shape is None:
+                return None
+            found.update({k: unquote(v) for k, v in shape.groupdict().items() if v})
     if pattern.requires and not any(query.get(name) for name in pattern.requires):
+        return None
+    if not all(regex.fullmatch(query.get(name, "")) for name, regex in pattern.value_res):
         return None
     for field_name, names in pattern.params.items():
         value = next((query[n] for n in names if query.get(n)), None)
@@ -588,10 +707,15 @@ def _ids(pattern: Pattern, found: Fields, url: str) -> NetworkIds:
     )
 
 
-def _query(raw: str) -> dict[str, str]:
-    """Query parameters with lower-case names; the first value of each name wins."""
+def _query(raw: str, fragment: str = "") -> dict[str, str]:
+    """Query parameters with lower-case names; the first value of each name wins.
+
+    Parameters in a `#a=1&b=2` fragment count too, after the query's: Tapfiliate and Post
+    Affiliate Pro links may carry their ids there.
+    """
     params: dict[str, str] = {}
-    for name, value in parse_qsl(raw, keep_blank_values=True):
+    extra = fragment.lstrip("!/?") if "=" in fragment else ""
+    for name, value in (*parse_qsl(raw, keep_blank_values=True), *parse_qsl(extra)):
         params.setdefault(name.lower(), value)
     return params
 

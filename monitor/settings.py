@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     keep_eml: bool = True
     #: render and record notices but send nothing
     dry_run: bool = False
+    #: ports a redirect chain may reach (JSON list in the environment, e.g. [80, 443, 8443])
+    chain_ports: list[int] = Field(default=[80, 443])
     #: hops and seconds allowed when following an ad's redirect chain
     max_hops: int = Field(default=10, ge=1, le=50)
     chain_timeout_s: float = Field(default=20.0, gt=0)

@@ -63,3 +63,15 @@ def test_follow_refuses_a_private_address_and_says_so(browser_path: object) -> N
     (found,) = lines(result.output)
     assert found["error"] and "127.0.0.1" in str(found["error"])
     assert len(found["hops"]) <= 1
+
+
+@pytest.mark.browser
+def test_follow_refuses_a_port_that_is_not_configured(
+    browser_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "https://www.lumora.com:8443/"
+    (refused,) = lines(runner.invoke(app, ["attribute", "--follow", "--json", url]).output)
+    assert "port 8443" in str(refused["error"])
+    monkeypatch.setenv("BIDWATCH_CHAIN_PORTS", "[443, 8443]")
+    (allowed,) = lines(runner.invoke(app, ["attribute", "--follow", "--json", url]).output)
+    assert "port 8443" not in str(allowed["error"])
