@@ -11,8 +11,8 @@ from playwright.async_api import async_playwright
 
 from monitor.app import address_guard
 from monitor.capture.browser import find_browser, launch
-from monitor.models import Chain, Hop, HopHow
-from monitor.networks import recognise_chain
+from monitor.models import Chain, Hop, HopHow, NetworkIds
+from monitor.networks import is_landing_marker, recognise_chain
 from monitor.redirects import follow, unwrap
 from monitor.settings import Settings
 from monitor.sweep import browser_args
@@ -25,9 +25,19 @@ def describe(url: str, chain: Chain) -> dict[str, Any]:
     ids = recognise_chain(chain.urls)
     document: dict[str, Any] = {"url": url}
     document |= {name: getattr(ids, name) if ids else None for name in ID_FIELDS}
-    landing = chain.landing_url if len(chain.hops) > 1 else (ids.landing_url if ids else None)
-    document["landing_url"] = landing
+    document["landing_url"] = _landing(url, chain, ids)
     return document
+
+
+def _landing(url: str, chain: Chain, ids: NetworkIds | None) -> str | None:
+    """Where the URL leads: the chain's end; the URL itself when it is a page (no network,
+    or a landing page carrying network ids); unknown for a click URL that names no
+    destination (only following it would tell)."""
+    if len(chain.hops) > 1:
+        return chain.landing_url
+    if ids is None or is_landing_marker(url):
+        return url
+    return ids.landing_url
 
 
 def offline_chain_of(url: str) -> Chain:

@@ -627,6 +627,13 @@ def recognise(url: str) -> NetworkIds | None:
     return hit[1] if hit else None
 
 
+def is_landing_marker(url: str) -> bool:
+    """True when `url` is a landing page carrying a network's ids (awc=, cjevent=…), not a
+    click URL that still has to redirect somewhere."""
+    hit = _recognise(url)
+    return bool(hit and hit[0])
+
+
 def recognise_chain(urls: Sequence[str]) -> NetworkIds | None:
     """The first network click on a chain, completed with that network's landing-page ids.
 

@@ -31,6 +31,16 @@ def test_offline_prints_one_object_per_url_with_nulls_where_unknown() -> None:
                           "creative_id": None, "sub_id": "kw", "click_id": None,
                           "landing_url": "https://www.lumora.com/sale"}
     assert all(plain[k] is None for k in KEYS[1:7])
+    assert plain["landing_url"] == "https://example.com/"
+
+
+def test_a_landing_page_lands_on_itself_and_a_bare_click_url_is_unknown() -> None:
+    landing = "https://www.lumora.com/?awc=55123_1700000000_abc"
+    bare_click = "https://www.anrdoezrs.net/click-7012345-13579"
+    found = lines(runner.invoke(app, ["attribute", landing, bare_click, "--json"]).output)
+    assert (found[0]["network"], found[0]["landing_url"]) == ("awin", landing)
+    assert (found[1]["network"], found[1]["publisher_id"]) == ("cj", "7012345")
+    assert found[1]["landing_url"] is None
 
 
 def test_offline_unwraps_an_engine_click_url_down_to_the_network() -> None:
