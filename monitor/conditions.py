@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from difflib import get_close_matches
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from operator import attrgetter
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, overload
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -226,50 +228,37 @@ def zone(name: str) -> tzinfo:
     return found
 
 
-def _local_time(view: SightingView) -> datetime:
-    seen = view.sighting.seen_at
-    if seen.tzinfo is None:  # the contract says UTC; a naive value is taken as UTC
-        seen = seen.replace(tzinfo=UTC)
-    return seen.astimezone(zone(view.sighting.task.market.timezone))
+_T = TypeVar("_T")
 
 
-#: the view's lazy fields: computed on first read, then kept (most policies read few of them)
-_LAZY: dict[str, Callable[[SightingView], Any]] = {
-    "query": lambda v: v.sighting.task.query.casefold(),
-    "headline": lambda v: v.sighting.ad.headline.casefold(),
-    "description": lambda v: v.sighting.ad.description.casefold(),
-    "display_url": lambda v: v.sighting.ad.display_url.casefold(),
-    "landing_url": lambda v: v.sighting.chain.landing_url.casefold(),
-    "landing_domain": lambda v: (v.sighting.attribution.landing_domain or "").casefold(),
-    "display_domain": lambda v: (v.sighting.attribution.display_domain or "").casefold(),
-    "local": _local_time,  # when the ad was seen, in the market's time zone
-    "local_date": lambda v: v.local.date(),
-    # how the query names the brand ("'lumra' (close to 'lumora')"), or None
-    "query_names_brand": lambda v: v.brand.in_query(v.query),
-    "local_hour": lambda v: v.local.hour,
-    "local_weekday": lambda v: v.local.weekday(),  # 0 is Monday
-    "local_clock": lambda v: v.local.strftime("%H:%M %Z"),
-}
+class _Lazy(Generic[_T]):
+    """A view field computed on first read and then kept in the instance dict (which a
+    non-data descriptor yields to), so later reads are plain attribute reads. Unlike
+    functools.cached_property it takes no lock: a view belongs to one judging call."""
+
+    __slots__ = ("compute", "name")
+
+    def __init__(self, compute: Callable[[SightingView], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+
+    @overload
+    def __get__(self, view: None, owner: type) -> _Lazy[_T]: ...
+    @overload
+    def __get__(self, view: SightingView, owner: type) -> _T: ...
+    def __get__(self, view: SightingView | None, owner: type) -> _T | _Lazy[_T]:
+        if view is None:
+            return self
+        value = self.compute(view)
+        view.__dict__[self.name] = value
+        return value
 
 
 class SightingView:
     """The fields conditions compare. The plain fields (engine, market, partner…) are read
     when the view is made; texts, domains and local time are normalised on first use."""
 
-    # no __slots__: a lazy field is stored in the instance dict, so __getattr__ runs once
-    local: datetime
-    local_date: date
-    local_hour: int
-    local_weekday: int
-    local_clock: str
-    query_names_brand: str | None
-    query: str
-    headline: str
-    description: str
-    display_url: str
-    landing_url: str
-    landing_domain: str
-    display_domain: str
+    # no __slots__: a lazy field is stored in the instance dict, so it is computed once
 
     def __init__(self, sighting: Sighting, brand: BrandTerms) -> None:
         task, attribution = sighting.task, sighting.attribution
@@ -285,13 +274,91 @@ class SightingView:
         ids = attribution.network
         self.network: str | None = ids.network if ids is not None else None
 
-    def __getattr__(self, name: str) -> Any:
-        compute = _LAZY.get(name)
-        if compute is None:
-            raise AttributeError(name)
-        value = compute(self)
-        setattr(self, name, value)
-        return value
+    @_Lazy
+    def query(self) -> str:
+        return self.sighting.task.query.casefold()
+
+    @_Lazy
+    def headline(self) -> str:
+        return self.sighting.ad.headline.casefold()
+
+    @_Lazy
+    def description(self) -> str:
+        return self.sighting.ad.description.casefold()
+
+    @_Lazy
+    def display_url(self) -> str:
+        return self.sighting.ad.display_url.casefold()
+
+    @_Lazy
+    def landing_url(self) -> str:
+        return self.sighting.chain.landing_url.casefold()
+
+    @_Lazy
+    def landing_domain(self) -> str:
+        return (self.sighting.attribution.landing_domain or "").casefold()
+
+    @_Lazy
+    def display_domain(self) -> str:
+        return (self.sighting.attribution.display_domain or "").casefold()
+
+    # the `brand_in` fact for each ad field (None: no brand term there), kept on the view so
+    # the policies that look in the same field (often one per market, one per engine) share it
+    @_Lazy
+    def brand_in_headline(self) -> Fact | None:
+        return _brand_fact(self.brand.in_text(self.headline), "headline")
+
+    @_Lazy
+    def brand_in_description(self) -> Fact | None:
+        return _brand_fact(self.brand.in_text(self.description), "description")
+
+    @_Lazy
+    def brand_in_display_url(self) -> Fact | None:
+        return _brand_fact(self.brand.in_url(self.display_url), "display_url")
+
+    @_Lazy
+    def local(self) -> datetime:
+        """When the ad was seen, in the market's time zone."""
+        seen = self.sighting.seen_at
+        if seen.tzinfo is None:  # the contract says UTC; a naive value is taken as UTC
+            seen = seen.replace(tzinfo=UTC)
+        return seen.astimezone(zone(self.sighting.task.market.timezone))
+
+    @_Lazy
+    def local_date(self) -> date:
+        return self.local.date()
+
+    @_Lazy
+    def local_hour(self) -> int:
+        return self.local.hour
+
+    @_Lazy
+    def local_weekday(self) -> int:
+        return self.local.weekday()  # 0 is Monday
+
+    @_Lazy
+    def local_clock(self) -> str:
+        local = self.local  # "22:05 CET"; formatted by hand, a third of strftime's cost
+        return f"{local.hour:02d}:{local.minute:02d} {local.tzname() or ''}"
+
+    @_Lazy
+    def query_names_brand(self) -> str | None:
+        """How the query names the brand ("'lumra' (close to 'lumora')"), or None."""
+        return self.brand.in_query(self.query)
+
+
+def _brand_fact(term: str | None, field: str) -> Fact | None:
+    return fact("brand_in", f"'{term}' in {field}") if term else None
+
+
+#: the view's fields that come from the search task; a crawl runs few distinct combinations
+TASK_FIELDS: tuple[str, ...] = ("device", "engine", "market", "term_group")
+
+
+def is_lazy(field: str) -> bool:
+    """True for a view field computed on first read (texts, local time), False for the plain
+    fields every view reads up front (engine, market, partner…)."""
+    return isinstance(SightingView.__dict__.get(field), _Lazy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,18 +479,35 @@ CONDITIONS = ConditionRegistry()
 # Leaf conditions. Each builder does its work (lower-casing, sets, regex) once, up front.
 
 
+#: tuple.__new__ builds a named tuple from a tuple of its fields in C, skipping the generated
+#: Python __new__ (what Fact._make does, minus its length check: the pair here is literal)
+_new_tuple = tuple.__new__
+
+
 def fact(kind: str, detail: str) -> Fact:
-    return Fact(condition=kind, detail=detail)
+    return _new_tuple(Fact, (kind, detail))
+
+
+#: a predicate that is one dict lookup: how to read the field, and the fact for each value
+Lookup = tuple[Callable[[SightingView], Any], dict[Any, Fact]]
+_LOOKUPS: WeakKeyDictionary[Predicate, Lookup] = WeakKeyDictionary()
+
+
+def lookup_of(predicate: Predicate) -> Lookup | None:
+    """For a `_member_of` predicate, its lookup: a compiled `all` inlines it (no call)."""
+    return _LOOKUPS.get(predicate)
 
 
 def _member_of(kind: str, attribute: str, wanted: Iterable[str]) -> Predicate:
     """A predicate: the view's `attribute` is one of `wanted`."""
     # one Fact per value, made now: a match then allocates nothing
     facts = {str(w): fact(kind, str(w)) for w in wanted}
+    read = attrgetter(attribute)
 
     def match(view: SightingView) -> Fact | None:
-        return facts.get(getattr(view, attribute))
+        return facts.get(read(view))
 
+    _LOOKUPS[match] = (read, facts)
     return match
 
 
@@ -566,14 +650,16 @@ AdField = Literal["headline", "description", "display_url"]
 @CONDITIONS.register("brand_in", one_or_many(AdField))
 def brand_in(fields: list[str], ctx: CompileContext) -> Predicate:
     """A brand term or misspelling appears in one of these ad fields."""
-    ordered = tuple(f for f in ("headline", "description", "display_url") if f in fields)
+    ordered = tuple(
+        attrgetter(f"brand_in_{name}")
+        for name in ("headline", "description", "display_url") if name in fields
+    )
 
     def match(view: SightingView) -> Fact | None:
-        for name in ordered:
-            text = getattr(view, name)
-            found = view.brand.in_url(text) if name == "display_url" else view.brand.in_text(text)
-            if found:
-                return fact("brand_in", f"'{found}' in {name}")
+        for brand_fact in ordered:
+            found = brand_fact(view)
+            if found is not None:
+                return found
         return None
 
     return match

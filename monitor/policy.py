@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union, cast
 
 from pydantic import (
@@ -33,6 +34,7 @@ from monitor.conditions import (
     COMBINATORS,
     CONDITIONS,
     ENGINE_NAMES,
+    TASK_FIELDS,
     WEEKDAYS,
     BrandTerms,
     CompileContext,
@@ -51,6 +53,8 @@ from monitor.conditions import (
     domain_in,
     fact,
     is_brand_group,
+    is_lazy,
+    lookup_of,
     one_or_many,
     within_one_edit,
     zone,
@@ -217,11 +221,14 @@ def _as_matcher(predicate: Predicate) -> Matcher:
 
 
 def _compile_all(children: list[ConditionNode], ctx: CompileContext) -> Matcher:
+    children = _flattened(children)
     # leaves are called directly (no wrapper) and before subtrees: they are the cheap tests
     leaves = tuple(_leaf_predicate(c, ctx) for c in children if c.kind not in COMBINATORS)
     subtrees = tuple(compile_condition(c, ctx) for c in children if c.kind in COMBINATORS)
     if len(leaves) == 2 and not subtrees:
         return _pair(*leaves)
+    if len(leaves) == 3 and not subtrees:
+        return _triple(*leaves)
 
     def match(view: SightingView) -> tuple[Fact, ...] | None:
         facts: list[Fact] = []
@@ -240,8 +247,33 @@ def _compile_all(children: list[ConditionNode], ctx: CompileContext) -> Matcher:
     return match
 
 
+def _flattened(children: list[ConditionNode]) -> list[ConditionNode]:
+    """`all: [a, all: [b, c]]` as `all: [a, b, c]`, when every subtree is an `all` of leaves:
+    the facts (leaves first, then each subtree's) and their order stay the same."""
+    subtrees = [c for c in children if c.kind in COMBINATORS]
+    if not subtrees or not all(
+        isinstance(t, AllCondition) and all(c.kind not in COMBINATORS for c in t.all)
+        for t in subtrees
+    ):
+        return children
+    leaves = [c for c in children if c.kind not in COMBINATORS]
+    return leaves + [c for t in subtrees for c in cast(AllCondition, t).all]
+
+
 def _pair(first: Predicate, second: Predicate) -> Matcher:
     """`all` of two leaves, the commonest shape, without the general loop."""
+    looked_up = lookup_of(first)
+    if looked_up is not None:  # a scope (engine, market…): its fact is one dict lookup
+        read, facts = looked_up
+
+        def scoped(view: SightingView) -> tuple[Fact, ...] | None:
+            one = facts.get(read(view))
+            if one is None:
+                return None
+            two = second(view)
+            return None if two is None else (one, two)
+
+        return scoped
 
     def match(view: SightingView) -> tuple[Fact, ...] | None:
         one = first(view)
@@ -249,6 +281,22 @@ def _pair(first: Predicate, second: Predicate) -> Matcher:
             return None
         two = second(view)
         return None if two is None else (one, two)
+
+    return match
+
+
+def _triple(first: Predicate, second: Predicate, third: Predicate) -> Matcher:
+    """`all` of three leaves (a scope and a pair, flattened) without the general loop."""
+
+    def match(view: SightingView) -> tuple[Fact, ...] | None:
+        one = first(view)
+        if one is None:
+            return None
+        two = second(view)
+        if two is None:
+            return None
+        three = third(view)
+        return None if three is None else (one, two, three)
 
     return match
 
@@ -364,39 +412,86 @@ def _any_of(tests: tuple[Admits, ...]) -> Admits:
 _CACHE_LIMIT = 50_000
 
 
+def _mask(numbers: Iterable[int]) -> int:
+    bits = 0
+    for number in numbers:
+        bits |= 1 << number
+    return bits
+
+
+def _reader(fields: tuple[str, ...]) -> Callable[[SightingView], tuple[Any, ...]]:
+    """attrgetter(*fields), but always giving a tuple (attrgetter gives one field bare)."""
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    return lambda view: tuple(getattr(view, f) for f in fields)
+
+
 class PolicyIndex:
     """Policies by the plain fields they need: a sighting meets only those it can match.
 
     Per field, a cache maps each value seen to a bit mask of the policies that admit it;
-    a sighting's candidates are the AND of its fields' masks, in policy-id order."""
+    a sighting's candidates are the AND of its fields' masks, in policy-id order. The task's
+    fields are looked up together, and a field no remaining policy tests is never read (so a
+    lazy one, like local time, is not computed)."""
 
     def __init__(self, policies: Sequence[CompiledPolicy], needs: Sequence[Requirement]) -> None:
         self._policies = tuple(policies)
         self._needs = tuple(needs)
-        fields = sorted({f for r in needs for f in r.needs})
-        self._masks: tuple[tuple[str, dict[Any, int]], ...] = tuple((f, {}) for f in fields)
-        self._chosen: dict[int, tuple[CompiledPolicy, ...]] = {}
         self._every = (1 << len(self._policies)) - 1
+        fields = {f for r in needs for f in r.needs}
+        # the task's fields are few in combination (a crawl's engines x markets x devices x
+        # term groups): one lookup by the tuple of their values gives their joint mask
+        self._task_fields = tuple(f for f in TASK_FIELDS if f in fields)
+        self._read_task = _reader(self._task_fields)
+        self._task_masks: dict[tuple[Any, ...], int] = {}
+        # then the other fields, one by one: those read when the view is made first, the
+        # lazily computed ones (local time, brand in the query) last
+        others = sorted(fields - set(TASK_FIELDS), key=lambda f: (is_lazy(f), f))
+        self._masks = {f: dict[Any, int]() for f in fields}
+        #: per other field: its value -> mask cache, and the mask of the policies testing it
+        self._others: tuple[tuple[str, dict[Any, int], int], ...] = tuple(
+            (f, self._masks[f], _mask(n for n, need in enumerate(needs) if f in need.needs))
+            for f in others
+        )
+        self._chosen: dict[int, tuple[CompiledPolicy, ...]] = {}
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return tuple(f for f, _ in self._masks)
+        return self._task_fields + tuple(f for f, _, _ in self._others)
 
     def candidates(self, view: SightingView) -> tuple[CompiledPolicy, ...]:
         """The policies, in id order, whose plain-field needs the view meets."""
-        mask = self._every
-        for field, masks in self._masks:
+        task = self._read_task(view)
+        mask = self._task_masks.get(task)
+        if mask is None:
+            mask = self._learn_task(task)
+        for field, masks, tested in self._others:
+            if not mask:
+                return ()
+            if not mask & tested:  # no policy left has a test on it: the value cannot matter
+                continue
             value = getattr(view, field)
             bits = masks.get(value)
             if bits is None:
                 bits = self._learn(field, value, masks)
             mask &= bits
-            if not mask:
-                return ()
+        if not mask:
+            return ()
         chosen = self._chosen.get(mask)
         if chosen is None:
             chosen = self._choose(mask)
         return chosen
+
+    def _learn_task(self, task: tuple[Any, ...]) -> int:
+        bits = self._every
+        for field, value in zip(self._task_fields, task, strict=True):
+            masks = self._masks[field]
+            known = masks.get(value)
+            bits &= self._learn(field, value, masks) if known is None else known
+        if len(self._task_masks) >= _CACHE_LIMIT:
+            self._task_masks.clear()
+        self._task_masks[task] = bits
+        return bits
 
     def _learn(self, field: str, value: Any, masks: dict[Any, int]) -> int:
         bits = 0
@@ -465,6 +560,9 @@ class VersionInForce:
         return self.starts <= day and (self.ends is None or day <= self.ends)
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 class AgreementBook:
     """Every partner's agreement versions, to answer "is this permitted on that day?"."""
 
@@ -476,13 +574,11 @@ class AgreementBook:
                 VersionInForce(v.version, v.effective_from, v.effective_to, _grants(v.permissions))
                 for v in versions
             )
-        #: (partner, policy) pairs some version grants something for
-        self._granted = frozenset(
-            (partner, policy)
+        #: per partner, the policies some version grants something for
+        self._granted = {
+            partner: frozenset(policy for version in versions for policy in version.grants)
             for partner, versions in self._versions.items()
-            for version in versions
-            for policy in version.grants
-        )
+        }
 
     def in_force(self, partner: str, day: date) -> VersionInForce | None:
         """The version in force on `day`; the latest-starting one should versions overlap."""
@@ -491,10 +587,14 @@ class AgreementBook:
                 return version
         return None
 
+    def granted(self, partner: str | None) -> frozenset[str]:
+        """The policies some version of the partner's agreement has a permission for."""
+        return self._granted.get(partner, _NONE) if partner is not None else _NONE
+
     def permits(self, policy: str, view: SightingView) -> bool:
         """True when the partner's agreement in force on the sighting's local date has a
         permission for `policy` that covers the ad's engine, market, term group and device."""
-        if (view.partner, policy) not in self._granted:  # the common case: nothing to look up
+        if policy not in self.granted(view.partner):  # the common case: nothing to look up
             return False
         version = self.in_force(view.partner, view.local_date)
         if version is None:
@@ -513,6 +613,11 @@ def _grants(permissions: Iterable[Permission]) -> dict[str, tuple[Grant, ...]]:
 # The judge.
 
 
+#: tuple.__new__ builds the Finding named tuple from all its fields in C, skipping the
+#: generated Python __new__ (Finding._make without its length check; the tuple is literal)
+_new_tuple = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     id: str
@@ -525,8 +630,8 @@ class CompiledPolicy:
     def finding(
         self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
     ) -> Finding:
-        return Finding(self.id, self.severity, offender, partner, term_group, self.title,
-                       self.clause, self.notice, facts)
+        return _new_tuple(Finding, (self.id, self.severity, offender, partner, term_group,
+                                    self.title, self.clause, self.notice, facts))
 
 
 def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:
@@ -562,11 +667,13 @@ class Judge:
         if not candidates:
             return []
         offender, partner, group = sighting.offender, view.partner, view.term_group
-        permits, findings = self._book.permits, []
+        # only a policy the partner has some permission for needs the agreement looked up
+        granted, permits, findings = self._book.granted(partner), self._book.permits, []
         for policy in candidates:
             facts = policy.match(view)
-            if facts is not None and not permits(policy.id, view):
-                findings.append(policy.finding(offender, partner, group, facts))
+            if facts is None or (policy.id in granted and permits(policy.id, view)):
+                continue
+            findings.append(policy.finding(offender, partner, group, facts))
         return findings
 
     def _exempt(self, domain: str | None) -> bool:

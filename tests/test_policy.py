@@ -575,3 +575,49 @@ def test_query_terms_say_which_term_matched() -> None:
     sighting = make_sighting(query="lumora promo code")
     facts = evaluate({"query": {"phrase": ["promo code"]}}, sighting)
     assert facts is not None and facts[0].detail == "phrase 'promo code'"
+
+
+# --- what the fast paths must keep ---------------------------------------------------------
+
+
+def test_nested_all_keeps_leaves_first_then_each_subtree() -> None:
+    scope = {"engine": "google"}
+    pair = {"all": [{"market": "us-en"}, {"device": "desktop"}]}
+    for tree in ({"all": [scope, pair]}, {"all": [pair, scope]}):
+        facts = evaluate(tree, make_sighting())
+        assert facts is not None
+        assert [f.condition for f in facts] == ["engine", "market", "device"]
+    assert evaluate({"all": [pair, scope]}, make_sighting(device=Device.mobile)) is None
+
+
+def test_policies_sharing_a_brand_in_leaf_report_the_same_fact() -> None:
+    view = SightingView(make_sighting(headline="Lumora Sale"), CONTEXT.brand_terms("lumora"))
+    by_market = compile_condition(
+        CONDITION.validate_python({"all": [{"market": "us-en"}, {"brand_in": ["headline"]}]}),
+        CONTEXT)
+    by_engine = compile_condition(CONDITION.validate_python(
+        {"all": [{"engine": "google"}, {"brand_in": ["description", "headline"]}]}), CONTEXT)
+    first, second = by_market(view), by_engine(view)
+    assert first is not None and second is not None
+    assert first[1] == second[1] == Fact("brand_in", "'lumora' in headline")
+
+
+def test_index_never_computes_a_field_no_remaining_policy_tests() -> None:
+    data = PROGRAM.model_dump(mode="json") | {"agreements": [], "policies": [
+        {"id": "night", "title": "Night", "severity": "high", "applies_to": ["partner"],
+         "when": {"all": [{"term_group": "brand-any"}, {"local_hour": {"from": 22, "to": 6}}]}},
+        {"id": "rival", "title": "Rival", "severity": "low", "applies_to": ["competitor"],
+         "when": {"query_contains_brand": True}},
+    ]}
+    judge = compile_policies(Program.model_validate(data))
+    brand = CONTEXT.brand_terms("lumora")
+    rival = SightingView(make_sighting(advertiser_class=AdvertiserClass.competitor,
+                                       partner=None), brand)
+    assert [p.id for p in judge.index.candidates(rival)] == ["rival"]
+    assert "local" not in vars(rival)  # only the night policy tests the local hour
+    late = make_sighting(seen_at=datetime(2025, 3, 5, 4, 30, tzinfo=UTC))  # 23:30 in New York
+    partner = SightingView(late, brand)
+    assert [p.id for p in judge.index.candidates(partner)] == ["night"]
+    assert "query_names_brand" not in vars(partner)
+    assert [f.policy for f in judge.judge(late)] == ["night"]
+    assert judge.judge(late)[0].facts[1] == Fact("local_hour", "23:30 EST")
