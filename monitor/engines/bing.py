@@ -28,6 +28,7 @@ from monitor.engines.dom import (
     click_urls_outside,
     closest,
     first_match,
+    has_all,
     is_hidden,
     is_inside,
     never_raises_page,
@@ -285,12 +286,7 @@ def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
 
 def recognises(html: str) -> bool:
     """Bing's results list or search form (ids stable since 2012)."""
-    tree = parse(html)
-    if tree is None:
-        return False
-    return (
-        tree.css_first("ol#b_results, #b_content, form#sb_form, #sb_form_q, #b_header") is not None
-    )
+    return has_all(html, "ol#b_results, #b_content, form#sb_form, #sb_form_q, #b_header")
 
 
 ENGINE = Engine(

@@ -273,3 +273,9 @@ def ad_urls(ads: Iterable[ObservedAd]) -> set[str]:
         urls.update(u for u in (ad.link, ad.click_url) if u)
         urls.update(s.url for s in ad.sitelinks)
     return urls
+
+
+def has_all(html: str, *selector_lists: str) -> bool:
+    """True when the page has a match for every one of `selector_lists` (engine detection)."""
+    tree = parse(html)
+    return tree is not None and all(tree.css_first(s) is not None for s in selector_lists)

@@ -25,6 +25,7 @@ from monitor.engines.dom import (
     click_urls_outside,
     closest,
     first_match,
+    has_all,
     looks_like_url,
     never_raises_page,
     organic_ends,
@@ -273,14 +274,11 @@ def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
 
 def recognises(html: str) -> bool:
     """DDG's search form, result list or vqd token."""
-    tree = parse(html)
-    if tree is None:
-        return False
-    markers = (
+    return has_all(
+        html,
         "form#search_form, form[action*='duckduckgo.com'], input[name=vqd], .results--main,"
-        " #links.results, a.result__a, #duckbar, [data-testid=mainline]"
+        " #links.results, a.result__a, #duckbar, [data-testid=mainline]",
     )
-    return tree.css_first(markers) is not None
 
 
 ENGINE = Engine(

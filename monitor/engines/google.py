@@ -36,6 +36,7 @@ from monitor.engines.dom import (
     click_urls_outside,
     closest,
     first_match,
+    has_all,
     is_hidden,
     is_hidden_by,
     looks_like_url,
@@ -573,15 +574,12 @@ def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
 
 def recognises(html: str) -> bool:
     """Google's tracking attributes plus its results layout or search form."""
-    tree = parse(html)
-    if tree is None:
-        return False
-    tracked = tree.css_first("[data-ved], [data-hveid], a[href*='/aclk?'], a[data-rw]")
-    layout = tree.css_first(
+    return has_all(
+        html,
+        "[data-ved], [data-hveid], a[href*='/aclk?'], a[data-rw]",
         "#gsr, #rso, #tvcap, #tads, #center_col, #searchform, #hdtb, #main a[href^='/url?'],"
-        " form[action='/search'] input[name=q], link[rel=canonical][href*='google.']"
+        " form[action='/search'] input[name=q], link[rel=canonical][href*='google.']",
     )
-    return tracked is not None and layout is not None
 
 
 ENGINE = Engine(

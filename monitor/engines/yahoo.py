@@ -24,6 +24,7 @@ from monitor.engines.dom import (
     click_urls_outside,
     closest,
     first_match,
+    has_all,
     is_inside,
     looks_like_url,
     never_raises_page,
@@ -253,14 +254,11 @@ def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
 
 def recognises(html: str) -> bool:
     """Yahoo's results layout (#web with searchCenter lists) or its search form."""
-    tree = parse(html)
-    if tree is None:
-        return False
-    markers = (
+    return has_all(
+        html,
         "ol.searchCenterMiddle, ol[class*=searchCenter], form[action*='search.yahoo.'],"
-        " #yschsp, #sbq-wrap, a[href*='r.search.yahoo.com'][data-matarget]"
+        " #yschsp, #sbq-wrap, a[href*='r.search.yahoo.com'][data-matarget]",
     )
-    return tree.css_first(markers) is not None
 
 
 ENGINE = Engine(
