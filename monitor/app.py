@@ -6,6 +6,8 @@ The CLI and the demo call these; nothing here keeps process-wide state.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from monitor.capture.evidence import EvidenceStore
@@ -29,6 +31,16 @@ def templates_dir() -> Path:
 def open_store(settings: Settings) -> Store:
     settings.home.mkdir(parents=True, exist_ok=True)
     return Store(settings.database)
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """The store for one command, closed afterwards whatever happens."""
+    store = open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def address_guard(settings: Settings) -> AddressGuard:

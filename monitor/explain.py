@@ -12,7 +12,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.app import open_store
+from monitor.app import opened_store
 from monitor.attribution import attribute
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
@@ -29,11 +29,8 @@ QUERY_INPUTS = "textarea[name=q], input[name=q], input[name=p], input#sb_form_q"
 
 def explain_sighting(settings: Settings, sighting_id: int) -> dict[str, Any]:
     """A recorded sighting: the ad, where it led, who placed it, and each finding's facts."""
-    store = open_store(settings)
-    try:
+    with opened_store(settings) as store:
         detail = store.sighting(sighting_id)
-    finally:
-        store.close()
     if detail is None:
         raise BidwatchError(f"no sighting {sighting_id} (incidents show lists them)")
     s, a = detail.sighting, detail.attribution

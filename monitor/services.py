@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from monitor.app import build_deps, open_store, templates_dir
+from monitor.app import build_deps, opened_store, templates_dir
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
 from monitor.incidents import IncidentStatus
@@ -124,20 +124,14 @@ def incident_summary(row: IncidentRow) -> dict[str, Any]:
 def incident_summaries(
     settings: Settings, *, status: str | None = None, partner: str | None = None
 ) -> list[dict[str, Any]]:
-    store = open_store(settings)
-    try:
+    with opened_store(settings) as store:
         return [incident_summary(r) for r in store.incidents(status=status, partner=partner)]
-    finally:
-        store.close()
 
 
 def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
     """An incident with every sighting: the ad, why it matched, the chain and the evidence."""
-    store = open_store(settings)
-    try:
+    with opened_store(settings) as store:
         detail = store.incident(incident_id)
-    finally:
-        store.close()
     if detail is None:
         raise BidwatchError(f"no incident {incident_id}")
     reasons = {f.sighting_id: f for f in detail.findings}
@@ -178,13 +172,10 @@ def set_incident_status(
     except ValueError:
         known = ", ".join(s.value for s in IncidentStatus)
         raise BidwatchError(f"unknown status {status!r}; use one of: {known}") from None
-    store = open_store(settings)
-    try:
+    with opened_store(settings) as store:
         if store.incident(incident_id) is None:
             raise BidwatchError(f"no incident {incident_id}")
         return store.set_incident_status(incident_id, new_status, note, datetime.now(UTC))
-    finally:
-        store.close()
 
 
 # -- digest ----------------------------------------------------------------------------------
@@ -202,12 +193,9 @@ def digest_command(
     settings: Settings, day: date, *, weekly: bool, out: Path | None, send: bool
 ) -> DigestResult:
     program = load_program(settings.rules)
-    store = open_store(settings)
-    try:
+    with opened_store(settings) as store:
         period = Period.ending_on(day, 7 if weekly else 1)
         message = render_digest(store, program, TemplateSet(templates_dir()), period)
-    finally:
-        store.close()
     target = out or settings.home / "digest" / f"{day}{'-weekly' if weekly else ''}.html"
     html, text = write_digest(message, target)
     if not send:
