@@ -1,0 +1,116 @@
+"""Capture in a real browser against a misbehaving simulator: every page class, and a sweep
+whose coverage counts blocked pages as blocked, never as pages without ads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+from sqlmodel import select
+
+from monitor.app import opened_store
+from monitor.capture.browser import LAUNCH_ARGS
+from monitor.capture.evidence import EvidenceStore
+from monitor.capture.page import (
+    CaptureOptions,
+    PageResult,
+    capture_page,
+    close_context,
+    new_task_context,
+)
+from monitor.engines import get_engine
+from monitor.models import CaptureStatus, Device, MarketRef, SearchTask
+from monitor.services import run_sweep_command
+from monitor.settings import Settings
+from monitor.simulator import Simulator
+from monitor.store.tables import AdRow, CaptureRow, TaskRow
+
+pytestmark = pytest.mark.browser
+US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
+
+CASES = [
+    ("google", "Lumora", CaptureStatus.ok),
+    ("google", "qqqzzz nothing here", CaptureStatus.no_results),
+    ("google", "bidwatch test captcha", CaptureStatus.captcha),
+    ("bing", "bidwatch test captcha", CaptureStatus.captcha),
+    ("duckduckgo", "bidwatch test captcha", CaptureStatus.captcha),
+    ("yahoo", "bidwatch test captcha", CaptureStatus.captcha),
+    ("google", "bidwatch test rate limit", CaptureStatus.rate_limited),
+    ("google", "bidwatch test consent", CaptureStatus.consent),
+    ("google", "bidwatch test broken", CaptureStatus.error),
+    ("google", "bidwatch test hang", CaptureStatus.error),
+]
+
+
+@pytest.fixture(scope="module")
+def captures(
+    simulator: Simulator, browser_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[str, str], PageResult]]:
+    """Every case captured once, by the production capture code, in one browser."""
+    evidence = EvidenceStore(tmp_path_factory.mktemp("evidence"))
+    options = CaptureOptions(timeout_s=4, ignore_https_errors=True, settle_ms=50)
+
+    async def run() -> dict[tuple[str, str], PageResult]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(browser_path),
+                args=[*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"])
+            results = {}
+            for engine, query, _ in CASES:
+                task = SearchTask("lumora", engine, query, "adhoc", US, Device.desktop)
+                context = await new_task_context(browser, task, options)
+                try:
+                    results[engine, query] = await capture_page(
+                        context, task, get_engine(engine), evidence, options)
+                finally:
+                    await close_context(context)
+            await browser.close()
+            return results
+
+    yield asyncio.run(run())
+
+
+@pytest.mark.parametrize(("engine", "query", "expected"), CASES)
+def test_each_page_class_is_recognised(
+    captures: dict[tuple[str, str], PageResult], engine: str, query: str, expected: CaptureStatus
+) -> None:
+    capture = captures[engine, query].capture
+    assert capture.status is expected, (capture.final_url, capture.http_status, capture.error)
+    if expected is not CaptureStatus.error:
+        # blocked pages keep their evidence too: the screenshot shows what the engine served
+        assert capture.html_path and capture.screenshot_path
+
+
+def test_a_sweep_against_blocks_counts_them_as_blocked_not_as_no_ads(
+    sim_settings: Settings,
+) -> None:
+    settings = sim_settings.model_copy(update={"page_timeout_s": 5.0})
+    summary = run_sweep_command(
+        settings, engines=["google"], markets=["us-en"], devices=[Device.desktop],
+        terms=["Lumora", "bidwatch test captcha", "bidwatch test rate limit",
+               "bidwatch test consent", "bidwatch test hang"])
+    report = summary.report
+    assert (report.tasks, report.captured, report.failed) == (5, 1, 1)
+    assert dict(report.blocked) == {"captcha": 1, "rate_limited": 1, "consent": 1}
+    with opened_store(settings) as store:
+        (coverage,) = store.coverage(*_today())
+        assert (coverage.asked, coverage.captured, coverage.blocked, coverage.failed) == (
+            5, 1, 3, 1)
+        with store.session() as session:
+            blocked = session.exec(select(CaptureRow).where(CaptureRow.status != "ok")).all()
+            assert len(blocked) == 4
+            ads_on_blocked = session.exec(select(AdRow).where(
+                AdRow.capture_id.in_([c.id for c in blocked]))).all()  # type: ignore[union-attr]
+            assert ads_on_blocked == []
+            retry = session.exec(select(TaskRow).where(TaskRow.status == "failed")).all()
+            assert {t.query for t in retry} == {"bidwatch test captcha", "bidwatch test rate limit",
+                                                "bidwatch test consent", "bidwatch test hang"}
+
+
+def _today() -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    return now - timedelta(hours=1), now + timedelta(hours=1)
