@@ -44,6 +44,8 @@ def run_demo(
             home=home, rules=example_rules(), database_url=None,
             simulator=simulator.address, allow_private_networks=True,
             notice_url=sink.apprise_url(),
+            # the simulator does not mind being asked quickly; real engines are paced
+            pace_s=0.2, pace_jitter_s=0.3,
         )
         summary = run_sweep_command(settings, terms=DEMO_TERMS, devices=DEMO_DEVICES,
                                     progress_factory=progress_factory)

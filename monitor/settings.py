@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     chromium: Path | None = None
     #: concurrent capture tasks (browser contexts open at once)
     concurrency: int = Field(default=2, ge=1, le=64)
+    #: seconds between two searches on the same engine, plus up to `pace_jitter_s` at random
+    pace_s: float = Field(default=3.0, ge=0)
+    pace_jitter_s: float = Field(default=2.0, ge=0)
+    #: a proxy per market id, as JSON: {"de-de": "http://user:pass@proxy.example:3128"}
+    #: (credentials live in the environment with the rest of this setting, never in rules/)
+    proxies: dict[str, str] = Field(default_factory=dict)
     #: per-navigation timeout
     page_timeout_s: float = Field(default=30.0, gt=0)
     #: host:port of the local simulator; every host then resolves to it (demo and tests only)

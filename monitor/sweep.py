@@ -17,6 +17,7 @@ from playwright.async_api import Browser, BrowserContext, async_playwright
 from monitor.attribution import attribute
 from monitor.capture.browser import find_browser, launch
 from monitor.capture.evidence import EvidenceStore
+from monitor.capture.pacing import EnginePacer, shuffled
 from monitor.capture.page import (
     CaptureOptions,
     PageResult,
@@ -109,7 +110,8 @@ class SweepReport:
 
 def capture_options(settings: Settings) -> CaptureOptions:
     return CaptureOptions(timeout_s=settings.page_timeout_s,
-                          ignore_https_errors=settings.simulator is not None)
+                          ignore_https_errors=settings.simulator is not None,
+                          proxies=settings.proxies)
 
 
 def browser_args(settings: Settings) -> tuple[str, ...]:
@@ -156,18 +158,20 @@ async def _run_all(
 ) -> None:
     choice = find_browser(deps.settings.chromium)
     limit = asyncio.Semaphore(deps.settings.concurrency)
+    pacer = EnginePacer(deps.settings.pace_s, deps.settings.pace_jitter_s)
     async with async_playwright() as playwright:
         browser = await launch(playwright, choice, extra_args=browser_args(deps.settings))
         try:
             async def one(task: SearchTask) -> None:
                 async with limit:
+                    await pacer.wait(task.engine)
                     result = await run_task(deps, browser, task, task_ids[task.key], dry_run)
                 report.add(result)
                 if progress:
                     progress(result.capture, result.ads)
 
             async with asyncio.TaskGroup() as group:
-                for task in tasks:
+                for task in shuffled(tasks):
                     group.create_task(one(task))
         finally:
             await asyncio.shield(browser.close())

@@ -76,7 +76,8 @@ def sim_settings(tmp_path: Path, simulator: Simulator, mail_sink: MailSink) -> S
     """Settings for a sweep of the example program against the simulator, mail to the sink."""
     return Settings(
         home=tmp_path / "home", rules=RULES, database_url=None, simulator=simulator.address,
-        allow_private_networks=True, concurrency=2, page_timeout_s=20,
+        allow_private_networks=True, concurrency=2, page_timeout_s=20, pace_s=0,
+        pace_jitter_s=0,
         notice_url=mail_sink.apprise_url(),
     )
 

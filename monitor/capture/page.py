@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Page, Route
+from playwright.async_api import Browser, BrowserContext, Page, ProxySettings, Route
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.capture.evidence import EvidenceStore
@@ -31,6 +33,8 @@ class CaptureOptions:
     #: accept the simulator's self-signed certificate (demo and tests only)
     ignore_https_errors: bool = False
     settle_ms: int = 300  # after load, for late ad slots
+    #: a proxy URL per market id (scheme://user:password@host:port)
+    proxies: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,28 @@ async def new_task_context(
     browser: Browser, task: SearchTask, options: CaptureOptions
 ) -> BrowserContext:
     """A fresh context (no cookies from other tasks) dressed as the task's market and device."""
+    proxy = proxy_settings(options.proxies.get(task.market.id))
     context = await browser.new_context(
         **context_options(task, browser.version),
         ignore_https_errors=options.ignore_https_errors,
+        **({"proxy": proxy} if proxy else {}),
     )
     context.set_default_timeout(options.timeout_s * 1000)
     await context.route("**/*", _block_heavy)
     return context
+
+
+def proxy_settings(url: str | None) -> ProxySettings | None:
+    """Playwright's proxy settings from a proxy URL; credentials go in their own fields."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    server = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    proxy: ProxySettings = {"server": server}
+    if parts.username:
+        proxy["username"] = unquote(parts.username)
+        proxy["password"] = unquote(parts.password or "")
+    return proxy
 
 
 async def _block_heavy(route: Route) -> None:

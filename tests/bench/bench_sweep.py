@@ -51,7 +51,8 @@ def _descends(pid: int, ancestor: int) -> bool:
 def main(tasks_wanted: int = 48, concurrency: int = 2) -> None:
     with tempfile.TemporaryDirectory() as home, Simulator(DEFAULT_SCENARIO).start() as sim:
         settings = Settings(home=Path(home), rules=RULES, simulator=sim.address,
-                            allow_private_networks=True, concurrency=concurrency)
+                            allow_private_networks=True, concurrency=concurrency,
+                            pace_s=0, pace_jitter_s=0)
         deps = build_deps(settings)
         tasks = plan_tasks(deps.program)[:tasks_wanted]
         peak = [0.0]
