@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -29,7 +29,9 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Check the compliance program.", no_args_is_help=True)
 incidents_app = typer.Typer(help="List, show and work incidents.", no_args_is_help=False,
                             invoke_without_command=True)
+evidence_app = typer.Typer(help="Evidence on disk.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(incidents_app, name="incidents")
 
 # a wide table in a pipe or a log, the terminal's width in a terminal
@@ -340,6 +342,28 @@ def rules_test(
             for fact in finding["facts"]:
                 out.print(f"    {finding['policy']} because {fact['condition']}: "
                           f"{fact['detail']}", markup=False)
+
+
+# -- evidence ------------------------------------------------------------------------------
+
+
+@evidence_app.command("prune")
+@friendly_errors
+def evidence_prune(
+    older_than: Annotated[int | None, typer.Option(
+        help="Days to keep (default BIDWATCH_EVIDENCE_DAYS).")] = None,
+) -> None:
+    """Delete page HTML and screenshots past retention (open incidents keep theirs)."""
+    from monitor.app import opened_store
+    from monitor.retention import prune_evidence
+
+    settings = Settings()
+    days = older_than or settings.evidence_days
+    with opened_store(settings) as store:
+        report = prune_evidence(store, settings.home, timedelta(days=days))
+    out.print(f"evidence older than {days} days: {report.files_deleted} files deleted "
+              f"({report.bytes_freed / 1e6:.1f} MB), {report.files_kept_shared} kept because "
+              "newer captures share them", markup=False)
 
 
 # -- attribute -----------------------------------------------------------------------------

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     keep_eml: bool = True
     #: render and record notices but send nothing
     dry_run: bool = False
+    #: days evidence (page HTML, screenshots) is kept, unless an open incident rests on it
+    evidence_days: int = Field(default=180, ge=1)
     #: ports a redirect chain may reach (JSON list in the environment, e.g. [80, 443, 8443])
     chain_ports: list[int] = Field(default=[80, 443])
     #: hops and seconds allowed when following an ad's redirect chain

@@ -170,3 +170,9 @@ def test_parse_refuses_a_file_too_big_to_be_a_result_page(tmp_path: Path) -> Non
         handle.truncate(60 * 1024 * 1024)  # sparse: no disk used
     result = runner.invoke(app, ["parse", str(huge), "--json"])
     assert result.exit_code == 2 and "more than a result page" in result.output
+
+
+def test_evidence_prune_on_an_empty_home_deletes_nothing() -> None:
+    result = runner.invoke(app, ["evidence", "prune", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert "0 files deleted" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
 from monitor.incidents import Escalation, IncidentStatus
 from monitor.models import (
@@ -34,8 +36,10 @@ from monitor.models import (
     Severity,
     Sighting,
 )
+from monitor.retention import prune_evidence
 from monitor.store import RecordOutcome, Store
 from monitor.store.db import alembic_config, make_engine
+from monitor.store.tables import CaptureRow
 
 T0 = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
@@ -266,3 +270,35 @@ def test_recording_the_same_sighting_again_leaves_one_incident(
         assert len(store.outbox()) == 1
     finally:
         store.close()
+
+
+def test_evidence_past_retention_goes_unless_an_open_incident_or_a_newer_capture_keeps_it(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'b.db'}")
+    home = tmp_path / "home"
+    old, new = datetime.now(UTC) - timedelta(days=400), datetime.now(UTC)
+
+    def captured(at: datetime, html: str, png: str, *, finding: bool) -> None:
+        t = task(query=f"q{html}")
+        _sweep, ids = store.begin_sweep("p", [t], dry_run=False, now=at)
+        kept = replace(capture(t, at), html_path=f"evidence/aa/{html}",
+                       screenshot_path=f"evidence/aa/{png}")
+        items = [judged(t, at, with_finding=finding)]
+        store.record_task(ids[t.key], kept, items, queue_notices=False)
+        for name in (html, png):
+            path = home / "evidence" / "aa" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(name)
+
+    captured(old, "old.html.gz", "shared.png", finding=False)  # old, no incident: goes
+    captured(old, "open.html.gz", "open.png", finding=True)  # old, open incident: stays
+    captured(new, "new.html.gz", "shared.png", finding=False)  # new: stays, shares a png
+    report = prune_evidence(store, home, timedelta(days=180))
+    left = sorted(p.name for p in (home / "evidence" / "aa").iterdir())
+    assert left == ["new.html.gz", "open.html.gz", "open.png", "shared.png"]
+    assert (report.files_deleted, report.files_kept_shared) == (1, 1)
+    with store.session() as session:
+        pruned = [c for c in session.exec(select(CaptureRow)).all() if c.html_path is None]
+    assert len(pruned) == 1
+    store.close()
