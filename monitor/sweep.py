@@ -16,6 +16,7 @@ from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from monitor.attribution import attribute
 from monitor.capture.browser import find_browser, launch
+from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.pacing import EnginePacer, shuffled
 from monitor.capture.page import (
@@ -161,11 +162,14 @@ async def _run_all(
     pacer = EnginePacer(deps.settings.pace_s, deps.settings.pace_jitter_s)
     async with async_playwright() as playwright:
         browser = await launch(playwright, choice, extra_args=browser_args(deps.settings))
+        contexts = ContextPool(browser, capture_options(deps.settings),
+                               deps.settings.context_reuse)
         try:
             async def one(task: SearchTask) -> None:
                 async with limit:
                     await pacer.wait(task.engine)
-                    result = await run_task(deps, browser, task, task_ids[task.key], dry_run)
+                    result = await run_task(deps, browser, contexts, task, task_ids[task.key],
+                                            dry_run)
                 report.add(result)
                 if progress:
                     progress(result.capture, result.ads)
@@ -174,20 +178,29 @@ async def _run_all(
                 for task in shuffled(tasks):
                     group.create_task(one(task))
         finally:
+            await asyncio.shield(contexts.close())
             await asyncio.shield(browser.close())
 
 
 async def run_task(
-    deps: SweepDeps, browser: Browser, task: SearchTask, task_id: int, dry_run: bool
+    deps: SweepDeps,
+    browser: Browser,
+    contexts: ContextPool,
+    task: SearchTask,
+    task_id: int,
+    dry_run: bool,
 ) -> TaskResult:
     """Capture, read, resolve, attribute, judge and record one task."""
     engine = get_engine(task.engine)
     options = capture_options(deps.settings)
-    context = await new_task_context(browser, task, options)
+    context = await contexts.acquire(task)
+    result: PageResult | None = None
     try:
-        result: PageResult = await capture_page(context, task, engine, deps.evidence, options)
+        result = await capture_page(context, task, engine, deps.evidence, options)
     finally:
-        await close_context(context)
+        # a page that failed may have left its context broken: it is not reused
+        await contexts.release(context, broken=result is None
+                               or result.capture.status is CaptureStatus.error)
     reading = engine.reading(result.html) if result.capture.status is CaptureStatus.ok else None
     ads = reading.ads if reading else []
     strays = reading.stray_click_urls if reading else []

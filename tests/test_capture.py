@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from monitor.app import opened_store
 from monitor.capture.browser import LAUNCH_ARGS
+from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.page import (
     CaptureOptions,
@@ -114,3 +115,33 @@ def test_a_sweep_against_blocks_counts_them_as_blocked_not_as_no_ads(
 def _today() -> tuple[datetime, datetime]:
     now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
+
+
+def test_contexts_are_reused_per_profile_up_to_the_bound_and_never_across_profiles(
+    browser_path: Path,
+) -> None:
+    bing_task = SearchTask("lumora", "bing", "lumora", "brand", US, Device.desktop)
+    google_task = SearchTask("lumora", "google", "lumora", "brand", US, Device.desktop)
+    google_mobile = SearchTask("lumora", "google", "lumora", "brand", US, Device.mobile)
+
+    async def run() -> None:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(browser_path),
+                                                       args=list(LAUNCH_ARGS))
+            pool = ContextPool(browser, CaptureOptions(), reuse=2)
+            first = await pool.acquire(google_task)
+            await pool.release(first)
+            second = await pool.acquire(google_task)
+            await pool.release(second)
+            assert second is first  # same profile, within the bound
+            third = await pool.acquire(google_task)
+            assert third is not first  # the bound reached: a fresh context
+            assert await pool.acquire(bing_task) is not third
+            assert await pool.acquire(google_mobile) is not third
+            await pool.release(third, broken=True)
+            assert await pool.acquire(google_task) is not third  # a broken one is not reused
+            await pool.close()
+            assert browser.contexts == []
+            await browser.close()
+
+    asyncio.run(run())

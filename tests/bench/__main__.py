@@ -12,6 +12,7 @@ BENCHMARKS = {
     "readers": "tests.bench.bench_readers",
     "judge": "tests.bench.bench_judge",
     "sweep": "tests.bench.bench_sweep",
+    "capture": "tests.bench.bench_capture",
 }
 
 
