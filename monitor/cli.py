@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -48,7 +49,7 @@ def friendly_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except BidwatchError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -164,8 +165,9 @@ def _print_incident_table(rows: list[dict[str, Any]]) -> None:
     table = Table("id", "status", "lvl", "severity", "offender", "policy", "engine",
                   "term group", "seen", "first seen", "last seen", title="Incidents")
     for r in rows:
-        table.add_row(str(r["id"]), r["status"], str(r["level"]), r["severity"], r["offender"],
-                      r["policy"], r["engine"], r["term_group"], str(r["sighting_count"]),
+        table.add_row(str(r["id"]), r["status"], str(r["level"]), r["severity"],
+                      escape(r["offender"]), r["policy"], r["engine"], escape(r["term_group"]),
+                      str(r["sighting_count"]),
                       _short(r["first_seen"]), _short(r["last_seen"]))
     out.print(table)
 
@@ -417,10 +419,12 @@ def parse(
 
 def _print_ads(path: Path, document: dict[str, Any]) -> None:
     table = Table("pos", "#", "headline", "display URL", "link", title=(
-        f"{path}: {document['engine'] or 'unknown engine'}, {len(document['ads'])} ads"))
+        f"{escape(str(path))}: {document['engine'] or 'unknown engine'}, "
+        f"{len(document['ads'])} ads"))
     for ad in document["ads"]:
-        table.add_row(ad["position"], str(ad["rank"]), ad["headline"], ad["display_url"],
-                      ad["link"])
+        # ad text is a stranger's: shown as text, never read as Rich markup
+        table.add_row(ad["position"], str(ad["rank"]), escape(ad["headline"]),
+                      escape(ad["display_url"]), escape(ad["link"]))
     out.print(table)
 
 

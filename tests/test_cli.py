@@ -176,3 +176,19 @@ def test_evidence_prune_on_an_empty_home_deletes_nothing() -> None:
     result = runner.invoke(app, ["evidence", "prune", "--older-than", "30"])
     assert result.exit_code == 0, result.output
     assert "0 files deleted" in result.output
+
+
+def test_parse_shows_hostile_ad_text_as_text_not_as_terminal_markup(tmp_path: Path) -> None:
+    page = shared_dir("serp-corpus", "pages", "google_zlurad_5.html").read_text()
+    first = json.loads(runner.invoke(app, ["parse", "--json", str(_saved(tmp_path, page))]).output)
+    headline = first["ads"][0]["headline"]
+    hostile = page.replace(headline, "[link=https://evil.example]Click[/link] [bold]x[/bold]", 1)
+    shown = runner.invoke(app, ["parse", str(_saved(tmp_path, hostile))])
+    assert shown.exit_code == 0, shown.output
+    assert "[link=https://evil.example]Click[/link]" in shown.output.replace("\n", "")
+
+
+def _saved(tmp_path: Path, html: str) -> Path:
+    path = tmp_path / f"page{abs(hash(html)) % 10_000}.html"
+    path.write_text(html)
+    return path
