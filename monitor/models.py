@@ -7,7 +7,7 @@ Each stage takes and returns these small immutable records; none of them is an O
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
@@ -160,6 +160,16 @@ class ObservedAd:
             "advertiser": self.advertiser,
             "sitelinks": [{"text": s.text, "url": s.url} for s in self.sitelinks],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PageReading:
+    """What a reader found on one result page."""
+
+    ads: list[ObservedAd]
+    #: the engine's ad-click URLs found outside every ad the reader recognised: a sign that
+    #: the markup changed and an ad was missed, reported instead of passing in silence
+    stray_click_urls: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,7 +225,7 @@ def parse_file(path: Path, engine_name: str) -> dict[str, Any]:
     name = detect_engine(html) if engine_name == "auto" else engine_name
     if name is None:
         return {"file": str(path), "engine": None, "ads": [], "stray_click_urls": []}
-    reading = get_engine(name).reading(html)
+    reading = get_engine(name).read_page(html)
     return {
         "file": str(path), "engine": name,
         "ads": [{k: v for k, v in ad.as_json().items() if k not in ("advertiser", "sitelinks")}

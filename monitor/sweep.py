@@ -201,7 +201,7 @@ async def run_task(
         # a page that failed may have left its context broken: it is not reused
         await contexts.release(context, broken=result is None
                                or result.capture.status is CaptureStatus.error)
-    reading = engine.reading(result.html) if result.capture.status is CaptureStatus.ok else None
+    reading = engine.read_page(result.html) if result.capture.status is CaptureStatus.ok else None
     ads = reading.ads if reading else []
     strays = reading.stray_click_urls if reading else []
     if strays:

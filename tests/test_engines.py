@@ -281,7 +281,7 @@ def test_truncated_and_mutated_pages_never_raise(
     page = page[:where] + splice + page[where:]
     html = page.decode("utf-8", errors="replace")
     for engine in ENGINES.values():
-        reading = engine.reading(html)
+        reading = engine.read_page(html)
         assert reading.ads == engine.read_ads(html)
         assert all(ad.rank >= 1 for ad in reading.ads)
         assert len(reading.stray_click_urls) == len(set(reading.stray_click_urls)) <= 50

@@ -84,7 +84,7 @@ def test_a_20_mb_page_is_read_in_under_three_seconds(name: str) -> None:
     assert len(padded) >= TWENTY_MB
 
     started = time.perf_counter()
-    reading = engine.reading(padded)
+    reading = engine.read_page(padded)
     elapsed = time.perf_counter() - started
 
     assert elapsed < 3.0, f"{name}: {elapsed:.2f} s for {len(padded) / 1e6:.0f} MB"
@@ -112,7 +112,7 @@ BINARY = bytes(range(256)) * 64
     ids=["empty", "blank", "latin1", "utf8", "nul", "surrogates", "angles", "deep", "pdf"],
 )
 def test_binary_empty_and_junk_pages_read_as_nothing(name: str, page: str) -> None:
-    assert ENGINES[name].reading(page) == PageReading([], [])
+    assert ENGINES[name].read_page(page) == PageReading([], [])
     assert ENGINES[name].read_ads(page) == []
 
 
@@ -125,7 +125,7 @@ def test_a_page_cut_before_its_first_ad_reads_as_nothing(name: str) -> None:
     first_ad = min(html.find(a.link.replace("&", "&amp;")) % len(html) for a in ads)
     cut = min(first_ad, html.find(ads[0].headline.split()[0]) % len(html))
 
-    assert get_engine(name).reading(html[: max(cut - 1, 0)]).ads == []
+    assert get_engine(name).read_page(html[: max(cut - 1, 0)]).ads == []
 
 
 @needs_corpus
@@ -133,7 +133,7 @@ def test_a_page_cut_before_its_first_ad_reads_as_nothing(name: str) -> None:
 @pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.9])
 def test_truncated_pages_never_raise(name: str, fraction: float) -> None:
     html = _corpus(SAMPLES[name])
-    reading = get_engine(name).reading(html[: int(len(html) * fraction)])
+    reading = get_engine(name).read_page(html[: int(len(html) * fraction)])
 
     assert all(ad.rank >= 1 for ad in reading.ads)
     assert len(reading.stray_click_urls) <= MAX_STRAYS
@@ -211,7 +211,7 @@ _MARKUP = st.recursive(_TEXT, _element, max_leaves=40)
 def test_generated_ad_like_markup_never_raises_in_any_reader(body: list[str]) -> None:
     page = f"<html><body>{''.join(body)}</body></html>"
     for engine in ENGINES.values():
-        reading = engine.reading(page)
+        reading = engine.read_page(page)
         assert reading.ads == engine.read_ads(page)
         assert len(reading.stray_click_urls) == len(set(reading.stray_click_urls))
         assert len(reading.stray_click_urls) <= MAX_STRAYS

@@ -59,7 +59,7 @@ def google_page(*, marked: bool) -> str:
 
 
 def test_google_ad_read_whole_leaves_no_stray() -> None:
-    reading = get_engine("google").reading(google_page(marked=True))
+    reading = get_engine("google").read_page(google_page(marked=True))
 
     assert [a.headline for a in reading.ads] == ["Acme shoes, 50% off"]
     assert reading.ads[0].click_url == CLICKS["google"]
@@ -67,7 +67,7 @@ def test_google_ad_read_whole_leaves_no_stray() -> None:
 
 
 def test_google_ad_stripped_of_every_marker_comes_back_as_a_stray() -> None:
-    reading = get_engine("google").reading(google_page(marked=False))
+    reading = get_engine("google").read_page(google_page(marked=False))
 
     assert reading.ads == []
     assert reading.stray_click_urls == [CLICKS["google"]]
@@ -81,7 +81,7 @@ def test_a_click_link_outside_any_ad_is_a_stray_for_every_engine(name: str) -> N
         f'<div class="z9"><a href="{url.replace("&", "&amp;")}">Acme deals</a></div>'
         "</div></body></html>"
     )
-    reading = ENGINES[name].reading(page)
+    reading = ENGINES[name].read_page(page)
 
     assert reading.ads == []
     assert reading.stray_click_urls == [url]
@@ -93,7 +93,7 @@ def test_strays_are_unique_in_document_order_and_capped(name: str) -> None:
     links = "".join(f'<span><a href="{u.replace("&", "&amp;")}">x</a></span>' for u in urls)
     page = f"<html><body><div>{links}{links}</div></body></html>"
 
-    strays = ENGINES[name].reading(page).stray_click_urls
+    strays = ENGINES[name].read_page(page).stray_click_urls
 
     assert strays == urls[:MAX_STRAYS]
 
@@ -103,7 +103,7 @@ def test_every_engine_reads_a_page_in_one_call(name: str) -> None:
     engine, page = ENGINES[name], google_page(marked=True)
 
     assert engine.read_page is not None
-    assert engine.read_ads(page) == engine.reading(page).ads
+    assert engine.read_ads(page) == engine.read_page(page).ads
 
 
 # ---- the real pages -------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_every_engine_reads_a_page_in_one_call(name: str) -> None:
 def test_corpus_pages_have_no_strays(page: dict[str, Any]) -> None:
     engine = get_engine(page["engine"])
     html = corpus_html(page["file"])
-    reading = engine.reading(html)
+    reading = engine.read_page(html)
 
     assert reading.stray_click_urls == []
     assert reading.ads == engine.read_ads(html)
@@ -134,7 +134,7 @@ def test_corpus_google_page_without_its_markers_reports_the_missed_clicks(name: 
     truth = next(p for p in TRUTH if p["file"] == name)
     missed = [ad.get("click_url") or ad["href"] for ad in truth["ads"]]
 
-    reading = get_engine("google").reading(_strip_google_markers(corpus_html(name)))
+    reading = get_engine("google").read_page(_strip_google_markers(corpus_html(name)))
 
     assert [a for a in reading.ads if a.kind is AdKind.text] == []
     assert missed and all(url in reading.stray_click_urls for url in missed)

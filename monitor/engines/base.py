@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from monitor.models import CaptureStatus, ObservedAd, SearchTask
+from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.models import CaptureStatus, ObservedAd, PageReading, SearchTask
 
-
-@dataclass(frozen=True, slots=True)
-class PageReading:
-    """What a reader found on one result page."""
-
-    ads: list[ObservedAd]
-    #: the engine's ad-click URLs found outside every ad the reader recognised: a sign that
-    #: the markup changed and an ad was missed, reported instead of passing in silence
-    stray_click_urls: list[str] = field(default_factory=list)
+__all__ = ["Engine", "PageReading"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +20,17 @@ class Engine:
     hosts: tuple[str, ...]
     #: the result-page URL for a task (market and device steer it)
     search_url: Callable[[SearchTask], str]
-    #: every paid ad on a result page; never raises on bad markup
-    read_ads: Callable[[str], list[ObservedAd]]
-    #: (final_url, http_status, html) -> ok, no_results, consent, captcha, rate_limited, error
-    classify: Callable[[str, int | None, str], CaptureStatus]
+    #: the ads and the stray ad-click URLs of a page, in one parse; never raises
+    read_page: Callable[[str], PageReading]
+    #: what marks a captcha, a consent wall, a result page and an empty one
+    markers: PageMarkers
     #: True when a saved page looks like this engine's (for `parse --engine auto`)
     recognises: Callable[[str], bool]
-    #: the ads and the stray ad-click URLs of a page, in one parse; never raises
-    read_page: Callable[[str], PageReading] | None = None
 
-    def reading(self, html: str) -> PageReading:
-        """The page's ads and stray clicks (engines without `read_page` report no strays)."""
-        if self.read_page is not None:
-            return self.read_page(html)
-        return PageReading(self.read_ads(html))
+    def read_ads(self, html: str) -> list[ObservedAd]:
+        """Every paid ad on a result page; never raises on bad markup."""
+        return self.read_page(html).ads
+
+    def classify(self, final_url: str, status: int | None, html: str) -> CaptureStatus:
+        """What a loaded page is: ok, no_results, consent, captcha, rate_limited or error."""
+        return classify_page(self.markers, final_url, status, html)

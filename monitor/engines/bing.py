@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.engines.base import Engine, PageReading
-from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.engines.blocks import PageMarkers
 from monitor.engines.dom import (
     DocOrder,
     NearestMark,
@@ -41,7 +41,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
-from monitor.models import AdKind, AdPosition, CaptureStatus, ObservedAd, SearchTask, Sitelink
+from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 HOSTS = ("www.bing.com", "bing.com")
 
@@ -260,10 +260,6 @@ def read_page(html: str) -> PageReading:
     return PageReading(ads, strays)
 
 
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid ad on a Bing result page: text ads (top, bottom, right), then product ads."""
-    return read_page(html).ads
-
 
 # ---- page status ---------------------------------------------------------------------------
 
@@ -280,9 +276,6 @@ MARKERS = PageMarkers(
 )
 
 
-def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
-    return classify_page(MARKERS, final_url, status, html)
-
 
 def recognises(html: str) -> bool:
     """Bing's results list or search form (ids stable since 2012)."""
@@ -293,8 +286,7 @@ ENGINE = Engine(
     name="bing",
     hosts=HOSTS,
     search_url=search_url,
-    read_ads=read_ads,
-    classify=classify,
-    recognises=recognises,
     read_page=read_page,
+    markers=MARKERS,
+    recognises=recognises,
 )

@@ -14,8 +14,7 @@ from typing import Generic, TypeVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.engines.base import PageReading
-from monitor.models import AdKind, AdPosition, ObservedAd
+from monitor.models import AdKind, AdPosition, ObservedAd, PageReading
 from monitor.text import clean_text
 
 Node = LexborNode

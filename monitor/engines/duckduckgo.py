@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.engines.base import Engine, PageReading
-from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.engines.blocks import PageMarkers
 from monitor.engines.dom import (
     DocOrder,
     Node,
@@ -36,7 +36,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
-from monitor.models import AdKind, AdPosition, CaptureStatus, ObservedAd, SearchTask, Sitelink
+from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 HOSTS = ("duckduckgo.com", "html.duckduckgo.com", "www.duckduckgo.com")
 
@@ -246,10 +246,6 @@ def read_page(html: str) -> PageReading:
     return PageReading(ads, strays)
 
 
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid text ad on a DuckDuckGo result page (JS or no-JS markup)."""
-    return read_page(html).ads
-
 
 # ---- page status ---------------------------------------------------------------------------
 
@@ -268,9 +264,6 @@ MARKERS = PageMarkers(
 )
 
 
-def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
-    return classify_page(MARKERS, final_url, status, html)
-
 
 def recognises(html: str) -> bool:
     """DDG's search form, result list or vqd token."""
@@ -285,8 +278,7 @@ ENGINE = Engine(
     name="duckduckgo",
     hosts=HOSTS,
     search_url=search_url,
-    read_ads=read_ads,
-    classify=classify,
-    recognises=recognises,
     read_page=read_page,
+    markers=MARKERS,
+    recognises=recognises,
 )

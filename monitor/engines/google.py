@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.engines.base import Engine, PageReading
-from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.engines.blocks import PageMarkers
 from monitor.engines.dom import (
     DocOrder,
     NearestMark,
@@ -48,7 +48,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
-from monitor.models import AdKind, AdPosition, CaptureStatus, ObservedAd, SearchTask, Sitelink
+from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 HOSTS = ("www.google.com", "google.com")
 
@@ -549,10 +549,6 @@ def read_page(html: str) -> PageReading:
     return PageReading(ads, strays)
 
 
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid ad on a Google result page: text ads, then product and local ads."""
-    return read_page(html).ads
-
 
 # ---- page status ---------------------------------------------------------------------------
 
@@ -567,9 +563,6 @@ MARKERS = PageMarkers(
     content_selectors=f"{_ORGANIC}, {_ITEM}, #rso [data-hveid], #search h3, #res h3, {_PRODUCT}",
 )
 
-
-def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
-    return classify_page(MARKERS, final_url, status, html)
 
 
 def recognises(html: str) -> bool:
@@ -586,8 +579,7 @@ ENGINE = Engine(
     name="google",
     hosts=HOSTS,
     search_url=search_url,
-    read_ads=read_ads,
-    classify=classify,
-    recognises=recognises,
     read_page=read_page,
+    markers=MARKERS,
+    recognises=recognises,
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.engines.base import Engine, PageReading
-from monitor.engines.blocks import PageMarkers, classify_page
+from monitor.engines.blocks import PageMarkers
 from monitor.engines.dom import (
     DocOrder,
     Node,
@@ -36,7 +36,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
-from monitor.models import AdKind, AdPosition, CaptureStatus, ObservedAd, SearchTask, Sitelink
+from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 #: Yahoo's regional search hosts (the region is chosen by subdomain, not by a parameter)
 _REGIONAL_HOSTS: dict[tuple[str, str], str] = {
@@ -228,10 +228,6 @@ def read_page(html: str) -> PageReading:
     return PageReading(ads, strays)
 
 
-def read_ads(html: str) -> list[ObservedAd]:
-    """Every paid text ad on a Yahoo result page (top, bottom and right-rail lists)."""
-    return read_page(html).ads
-
 
 # ---- page status ---------------------------------------------------------------------------
 
@@ -248,9 +244,6 @@ MARKERS = PageMarkers(
 )
 
 
-def classify(final_url: str, status: int | None, html: str) -> CaptureStatus:
-    return classify_page(MARKERS, final_url, status, html)
-
 
 def recognises(html: str) -> bool:
     """Yahoo's results layout (#web with searchCenter lists) or its search form."""
@@ -265,8 +258,7 @@ ENGINE = Engine(
     name="yahoo",
     hosts=HOSTS,
     search_url=search_url,
-    read_ads=read_ads,
-    classify=classify,
-    recognises=recognises,
     read_page=read_page,
+    markers=MARKERS,
+    recognises=recognises,
 )
