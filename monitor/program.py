@@ -167,6 +167,10 @@ class AgreementVersion(Model):
             raise ValueError("effective_to is before effective_from")
         return self
 
+    def covers(self, day: date) -> bool:
+        ends = self.effective_to
+        return self.effective_from <= day and (ends is None or day <= ends)
+
 
 class Agreement(Model):
     partner: Slug
@@ -243,6 +247,13 @@ class Program(Model):
 
     def policy(self, policy_id: str) -> Policy | None:
         return next((p for p in self.policies if p.id == policy_id), None)
+
+    def agreement_in_force(self, partner_id: str, day: date) -> AgreementVersion | None:
+        """The partner's agreement version in force on `day` (the market's local date); the
+        latest-starting one, as the rule engine reads it, should versions overlap."""
+        versions = [v for a in self.agreements if a.partner == partner_id for v in a.versions
+                    if v.covers(day)]
+        return max(versions, key=lambda v: v.effective_from, default=None)
 
     def partner(self, partner_id: str) -> Partner | None:
         return next((p for p in self.partners if p.id == partner_id), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -418,3 +419,13 @@ def test_partner_domain_overlapping_brand_domain(rules: Path) -> None:
     assert issue.line == line_of(partners, "deals.lumora.com")
     assert "lumora.com" in issue.message
 
+
+
+def test_the_agreement_in_force_is_read_on_the_day_given() -> None:
+    program = load_program(RULES)
+    versions = [v for a in program.agreements if a.partner == "sleepsaver" for v in a.versions]
+    for version in versions:
+        assert program.agreement_in_force("sleepsaver", version.effective_from) == version
+    before = min(v.effective_from for v in versions) - timedelta(days=1)
+    assert program.agreement_in_force("sleepsaver", before) is None
+    assert program.agreement_in_force("nobody", versions[0].effective_from) is None

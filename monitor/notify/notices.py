@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from zoneinfo import ZoneInfo
 
 from monitor.notify.context import AdView, HopView, NoticeContext
-from monitor.program import AgreementVersion, Partner, Program
+from monitor.program import Partner, Program
 from monitor.settings import Settings
 from monitor.store import IncidentDetail
 
@@ -29,7 +29,10 @@ def notice_context(
     chain, hops = detail.chains[ad.id or 0]
     attribution = detail.attributions.get(ad.id or 0)
     brand = program.brand(sighting.brand) or program.brands[0]
-    version = agreement_in_force(program, partner.id, sighting.seen_at.date())
+    market = program.market(sighting.market)
+    local = sighting.seen_at.astimezone(ZoneInfo(market.timezone)) if market else sighting.seen_at
+    # the version the finding was judged under: in force on the market's local date
+    version = program.agreement_in_force(partner.id, local.date())
     context = NoticeContext(
         program_name=program.name, brand_name=brand.name, partner_name=partner.name,
         partner_language=partner.language, level=level, policy_id=policy.id,
@@ -56,15 +59,3 @@ def notice_context(
         reply_to=program.notices.reply_to,
     )
     return context, partner
-
-
-def agreement_in_force(program: Program, partner_id: str, day: date) -> AgreementVersion | None:
-    """The partner's agreement version in force on `day`, if any."""
-    for agreement in program.agreements:
-        if agreement.partner != partner_id:
-            continue
-        for version in agreement.versions:
-            ends = version.effective_to
-            if version.effective_from <= day and (ends is None or day <= ends):
-                return version
-    return None
