@@ -16,7 +16,7 @@ from monitor.app import build_deps, opened_store, templates_dir
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
 from monitor.incidents import IncidentStatus
-from monitor.models import Capture, Device
+from monitor.models import Capture, Device, SearchTask
 from monitor.notify.digest import Period, render_digest, write_digest
 from monitor.notify.email import send_email
 from monitor.notify.outbox import DeliveryReport, deliver_outbox
@@ -25,7 +25,7 @@ from monitor.plan import plan_tasks
 from monitor.program import load_program
 from monitor.settings import Settings
 from monitor.store.tables import IncidentRow
-from monitor.sweep import SweepReport, run_sweep
+from monitor.sweep import SweepDeps, SweepReport, run_sweep
 
 ProgressFactory = Callable[[int], tuple[Progress, Callable[[Capture, int], None]]]
 MAX_PAGE_BYTES = 50 * 1024 * 1024
@@ -98,7 +98,10 @@ def run_sweep_command(
 
 
 def _sweep_with_progress(
-    deps: Any, tasks: list[Any], dry_run: bool, progress_factory: ProgressFactory | None
+    deps: SweepDeps,
+    tasks: list[SearchTask],
+    dry_run: bool,
+    progress_factory: ProgressFactory | None,
 ) -> SweepReport:
     if progress_factory is None:
         return asyncio.run(run_sweep(deps, tasks, dry_run=dry_run))
