@@ -29,7 +29,7 @@ def one_core() -> None:
 
 def rate(paths: list[Path], seconds: float) -> dict[str, float]:
     pages = [p.read_text("utf-8", "replace") for p in paths]
-    readers = [get_engine(detect_engine(html) or "google").reading for html in pages]
+    readers = [get_engine(detect_engine(html) or "google").read_page for html in pages]
     ads = sum(len(read(html).ads) for read, html in zip(readers, pages, strict=True))
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
