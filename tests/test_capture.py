@@ -7,16 +7,18 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import async_playwright
-from sqlmodel import select
+from sqlmodel import col, select
 
 from monitor.app import opened_store
 from monitor.capture.browser import LAUNCH_ARGS
 from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.page import (
+    LOST_RENDERER,
     CaptureOptions,
     PageResult,
     capture_page,
@@ -33,17 +35,19 @@ from monitor.store.tables import AdRow, CaptureRow, TaskRow
 pytestmark = pytest.mark.browser
 US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
 
+ENGINES = ("google", "bing", "duckduckgo", "yahoo")
 CASES = [
     ("google", "Lumora", CaptureStatus.ok),
     ("google", "qqqzzz nothing here", CaptureStatus.no_results),
-    ("google", "bidwatch test captcha", CaptureStatus.captcha),
-    ("bing", "bidwatch test captcha", CaptureStatus.captcha),
-    ("duckduckgo", "bidwatch test captcha", CaptureStatus.captcha),
-    ("yahoo", "bidwatch test captcha", CaptureStatus.captcha),
+    *((engine, "bidwatch test captcha", CaptureStatus.captcha) for engine in ENGINES),
     ("google", "bidwatch test rate limit", CaptureStatus.rate_limited),
-    ("google", "bidwatch test consent", CaptureStatus.consent),
+    # a consent wall is passed (least consent), and the page it leads to is what counts
+    *((engine, "bidwatch test consent", CaptureStatus.no_results) for engine in ENGINES),
+    # a wall that comes back after consent is recorded as a wall, never as "no ads"
+    *((engine, "bidwatch test consent wall", CaptureStatus.consent) for engine in ENGINES),
     ("google", "bidwatch test broken", CaptureStatus.error),
     ("google", "bidwatch test hang", CaptureStatus.error),
+    ("google", "bidwatch test crash", CaptureStatus.error),
 ]
 
 
@@ -84,32 +88,87 @@ def test_each_page_class_is_recognised(
     if expected is not CaptureStatus.error:
         # blocked pages keep their evidence too: the screenshot shows what the engine served
         assert capture.html_path and capture.screenshot_path
+    if query == "bidwatch test consent":
+        assert urlsplit(capture.final_url).path in ("/search", "/html/"), capture.final_url
+
+
+def test_a_renderer_crash_is_an_error_that_says_so(
+    captures: dict[tuple[str, str], PageResult],
+) -> None:
+    result = captures["google", "bidwatch test crash"]
+    assert result.lost == LOST_RENDERER
+    assert result.capture.error and result.capture.error.startswith(LOST_RENDERER)
+    assert captures["google", "bidwatch test hang"].lost is None  # only the page was slow
+
+
+def test_consent_is_given_once_per_profile_and_its_cookie_outlives_the_context(
+    simulator: Simulator, browser_path: Path, tmp_path: Path
+) -> None:
+    """Three searches of one profile, each in a fresh context (reuse 1): only the first
+    meets the wall; the cookie it earned goes to the next contexts. Another profile (mobile)
+    earns its own."""
+    evidence = EvidenceStore(tmp_path)
+    options = CaptureOptions(timeout_s=5, ignore_https_errors=True, settle_ms=0)
+    desktop = SearchTask("lumora", "bing", "bidwatch test consent", "adhoc", US, Device.desktop)
+    mobile = SearchTask("lumora", "bing", "bidwatch test consent", "adhoc", US, Device.mobile)
+
+    async def run() -> list[CaptureStatus]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(browser_path),
+                args=[*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"])
+            pool = ContextPool(browser, options, reuse=1)
+            statuses = []
+            for task in (desktop, desktop, desktop, mobile):
+                context = await pool.acquire(task)
+                result = await capture_page(context, task, get_engine("bing"), evidence, options)
+                await pool.release(context)
+                statuses.append(result.capture.status)
+            await pool.close()
+            await browser.close()
+            return statuses
+
+    simulator.requests.clear()
+    statuses = asyncio.run(run())
+    assert statuses == [CaptureStatus.no_results] * 4
+    consent_posts = [r for r in simulator.requests if r.method == "POST"]
+    assert len(consent_posts) == 2  # the desktop profile once, the mobile profile once
 
 
 def test_a_sweep_against_blocks_counts_them_as_blocked_not_as_no_ads(
     sim_settings: Settings,
 ) -> None:
-    settings = sim_settings.model_copy(update={"page_timeout_s": 5.0})
+    settings = sim_settings.model_copy(update={
+        "page_timeout_s": 4.0, "cooldown_s": 0.2, "block_retry_wait_s": 5.0})
     summary = run_sweep_command(
         settings, engines=["google"], markets=["us-en"], devices=[Device.desktop],
         terms=["Lumora", "bidwatch test captcha", "bidwatch test rate limit",
-               "bidwatch test consent", "bidwatch test hang"])
+               "bidwatch test consent", "bidwatch test consent wall", "bidwatch test hang"])
     report = summary.report
-    assert (report.tasks, report.captured, report.failed) == (5, 1, 1)
+    assert (report.tasks, report.captured, report.failed) == (6, 2, 1)
     assert dict(report.blocked) == {"captcha": 1, "rate_limited": 1, "consent": 1}
+    # the captcha and the 429 cooled the engine down and were asked again once after it;
+    # the hung page was asked again once on a fresh context; a wall is not asked again
+    assert report.cooldowns == 4 and report.retries == 3
     with opened_store(settings) as store:
-        (coverage,) = store.coverage(*_today())
+        (coverage,) = store.coverage(*_today())  # each task once, by its last capture
         assert (coverage.asked, coverage.captured, coverage.blocked, coverage.failed) == (
-            5, 1, 3, 1)
+            6, 2, 3, 1)
+        by_sweep = store.sweep_coverage(report.sweep_id)
+        assert (by_sweep.asked, by_sweep.captured, by_sweep.failed) == (6, 2, 1)
+        assert by_sweep.blocked == {"captcha": 1, "rate_limited": 1, "consent": 1}
         with store.session() as session:
-            blocked = session.exec(select(CaptureRow).where(CaptureRow.status != "ok")).all()
-            assert len(blocked) == 4
+            blocked = session.exec(select(CaptureRow).where(
+                col(CaptureRow.status).not_in(("ok", "no_results")))).all()
+            assert len(blocked) == 7  # every attempt's evidence is kept
             ads_on_blocked = session.exec(select(AdRow).where(
                 AdRow.capture_id.in_([c.id for c in blocked]))).all()  # type: ignore[union-attr]
             assert ads_on_blocked == []
             retry = session.exec(select(TaskRow).where(TaskRow.status == "failed")).all()
             assert {t.query for t in retry} == {"bidwatch test captcha", "bidwatch test rate limit",
-                                                "bidwatch test consent", "bidwatch test hang"}
+                                                "bidwatch test consent wall",
+                                                "bidwatch test hang"}
+    assert ("blocked", "captcha 1, consent 1, rate_limited 1") in summary.rows()
 
 
 def _today() -> tuple[datetime, datetime]:

@@ -3,16 +3,26 @@ number of searches and then replaced.
 
 Reuse saves a renderer start per search and keeps what a profile earned once (a consent
 choice) for the next searches of the same profile; the bound keeps a context's memory and
-cookie history from growing without end. Profiles never share a context.
+cookie history from growing without end. A replaced context hands its cookies to the next
+one of its profile (`earned`, which may outlive the browser), so consent is given once per
+profile. Profiles never share a context or a cookie.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
-from playwright.async_api import Browser, BrowserContext
+from playwright.async_api import Browser, BrowserContext, StorageState
+from playwright.async_api import Error as PlaywrightError
 
-from monitor.capture.page import CaptureOptions, close_context, new_task_context
+from monitor.capture.page import (
+    CLOSE_TIMEOUT_S,
+    CaptureOptions,
+    close_context,
+    new_task_context,
+)
 from monitor.models import SearchTask
 
 Profile = tuple[str, str, str]  # engine, market id, device
@@ -24,15 +34,25 @@ class _Slot:
     uses: int = 0
     active: int = 0
     retired: bool = False
+    broken: bool = False
 
 
 class ContextPool:
-    def __init__(self, browser: Browser, options: CaptureOptions, reuse: int) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        options: CaptureOptions,
+        reuse: int,
+        earned: dict[Profile, StorageState] | None = None,
+    ) -> None:
         self.browser = browser
         self.options = options
         self.reuse = max(reuse, 1)
+        #: cookies and storage each profile's last healthy context left behind
+        self.earned: dict[Profile, StorageState] = {} if earned is None else earned
         self._current: dict[Profile, _Slot] = {}
         self._by_context: dict[int, _Slot] = {}
+        self._profile_of: dict[int, Profile] = {}
 
     @staticmethod
     def profile(task: SearchTask) -> Profile:
@@ -45,9 +65,11 @@ class ContextPool:
         if slot is None or slot.uses >= self.reuse:
             if slot is not None:
                 await self._retire(slot)
-            slot = _Slot(await new_task_context(self.browser, task, self.options))
+            slot = _Slot(await new_task_context(self.browser, task, self.options,
+                                                self.earned.get(key)))
             self._current[key] = slot
             self._by_context[id(slot.context)] = slot
+            self._profile_of[id(slot.context)] = key
         slot.uses += 1
         slot.active += 1
         return slot.context
@@ -59,6 +81,7 @@ class ContextPool:
             return
         slot.active -= 1
         if broken:
+            slot.broken = True
             await self._retire(slot)
         elif slot.retired and slot.active == 0:
             await self._close(slot)
@@ -77,4 +100,14 @@ class ContextPool:
 
     async def _close(self, slot: _Slot) -> None:
         self._by_context.pop(id(slot.context), None)
+        profile = self._profile_of.pop(id(slot.context), None)
+        if profile is not None and not slot.broken:
+            await self._keep_earned(profile, slot.context)
         await close_context(slot.context)
+
+    async def _keep_earned(self, profile: Profile, context: BrowserContext) -> None:
+        # a browser that is going away cannot be asked; the profile keeps what it had
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            state = await asyncio.wait_for(context.storage_state(), CLOSE_TIMEOUT_S)
+            if state.get("cookies") or state.get("origins"):
+                self.earned[profile] = state

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 
@@ -34,7 +35,9 @@ class EvidenceStore:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             # Write then rename: a crash never leaves a truncated file under the final name.
-            temporary = target.with_suffix(target.suffix + f".{os.getpid()}.tmp")
+            # (named per process and thread: two captures may save the same page at once)
+            temporary = target.with_suffix(
+                target.suffix + f".{os.getpid()}.{threading.get_ident()}.tmp")
             temporary.write_bytes(data)
             temporary.replace(target)
         return relative.as_posix()

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Page, ProxySettings, Route
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ProxySettings,
+    Route,
+    StorageState,
+)
 from playwright.async_api import Error as PlaywrightError
 
+from monitor.capture.consent import pass_consent
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.profiles import context_options
 from monitor.engines.base import Engine
@@ -35,23 +43,39 @@ class CaptureOptions:
     settle_ms: int = 300  # after load, for late ad slots
     #: a proxy URL per market id (scheme://user:password@host:port)
     proxies: Mapping[str, str] = field(default_factory=dict)
+    #: click through a consent wall (the least-consent button) instead of recording it
+    pass_consent: bool = True
+
+
+#: why a capture failed when more than the page broke (PageResult.lost)
+LOST_RENDERER = "the page's renderer crashed"
+LOST_BROWSER = "the browser went away"
+LOST_HUNG = "the browser stopped answering"
+#: a capture that takes this many page timeouts means the browser, not the page, is stuck
+WATCHDOG_FACTOR = 3
 
 
 @dataclass(frozen=True)
 class PageResult:
     capture: Capture
     html: str  # empty when nothing could be read
+    lost: str | None = None  # LOST_*: what besides the page broke
 
 
 async def new_task_context(
-    browser: Browser, task: SearchTask, options: CaptureOptions
+    browser: Browser,
+    task: SearchTask,
+    options: CaptureOptions,
+    storage_state: StorageState | None = None,
 ) -> BrowserContext:
-    """A fresh context (no cookies from other tasks) dressed as the task's market and device."""
+    """A fresh context dressed as the task's market and device: no cookies from other tasks,
+    only `storage_state` (what this market profile earned before: a consent cookie)."""
     proxy = proxy_settings(options.proxies.get(task.market.id))
     context = await browser.new_context(
         **context_options(task, browser.version),
         ignore_https_errors=options.ignore_https_errors,
         **({"proxy": proxy} if proxy else {}),
+        **({"storage_state": storage_state} if storage_state else {}),
     )
     context.set_default_timeout(options.timeout_s * 1000)
     await context.route("**/*", _block_heavy)
@@ -88,13 +112,33 @@ async def capture_page(
     """Load the task's result page in `context` and keep its HTML and screenshot."""
     url = engine.search_url(task)
     started = time.monotonic()
-    page = await context.new_page()
+    page: Page | None = None
+    crashed: list[bool] = []
     try:
-        return await _load_and_keep(page, task, engine, evidence, options, url, started)
+        page = await context.new_page()
+        page.on("crash", lambda _: crashed.append(True))
+        # Playwright's own timeouts cover each step; this one covers a browser that stops
+        # answering altogether (content() has no timeout of its own)
+        async with asyncio.timeout(options.timeout_s * WATCHDOG_FACTOR):
+            return await _load_and_keep(page, task, engine, evidence, options, url, started)
     except (PlaywrightError, TimeoutError, OSError) as error:
-        return await _failed(page, task, evidence, url, started, error)
+        lost = _what_was_lost(context, error, bool(crashed))
+        return await _failed(page, task, evidence, url, started, error, lost)
     finally:
-        await _close_quietly(page)
+        if page is not None:
+            await _close_quietly(page)
+
+
+def _what_was_lost(context: BrowserContext, error: BaseException, crashed: bool) -> str | None:
+    """Why a failed page failed, when it was more than the page: the sweep retries these on a
+    fresh context (a renderer crash) or a fresh browser (the browser gone or hung)."""
+    if context.browser is not None and not context.browser.is_connected():
+        return LOST_BROWSER
+    if type(error) is TimeoutError:  # the watchdog, not one of Playwright's own timeouts
+        return LOST_HUNG
+    if crashed or "crash" in str(error).lower():
+        return LOST_RENDERER
+    return None
 
 
 async def _load_and_keep(
@@ -108,48 +152,80 @@ async def _load_and_keep(
 ) -> PageResult:
     response = await page.goto(url, wait_until="domcontentloaded",
                                timeout=options.timeout_s * 1000)
-    # a slow sub-resource must not lose a page whose document is already here
-    with contextlib.suppress(PlaywrightError):
-        await page.wait_for_load_state("load", timeout=options.timeout_s * 500)
-    await page.wait_for_timeout(options.settle_ms)
-    html = await page.content()
+    html = await _settled_html(page, options)
+    status_code = response.status if response else None
+    status = engine.classify(page.url, status_code, html)
+    passed = None
+    if status is CaptureStatus.consent and options.pass_consent:
+        passed = await pass_consent(page, engine, options.timeout_s)
+    if passed:
+        # what counts now is the page the consent led to (the wall again, if it came back)
+        html = await _settled_html(page, options)
+        status_code = passed.http_status
+        status = engine.classify(page.url, status_code, html)
     # CSS pixels: a phone profile's 2.6x device pixels cost 7x the encoding for no evidence
     screenshot = await page.screenshot(full_page=True, scale="css",
                                        timeout=options.timeout_s * 1000)
-    status_code = response.status if response else None
-    status = engine.classify(page.url, status_code, html)
+    # compressing and hashing release the GIL: off the event loop, they overlap other pages
+    html_path, screenshot_path = await asyncio.gather(
+        asyncio.to_thread(evidence.save_html, html),
+        asyncio.to_thread(evidence.save_screenshot, screenshot))
     capture = Capture(
         task=task, status=status, url=url, final_url=page.url, http_status=status_code,
-        captured_at=datetime.now(UTC), html_path=evidence.save_html(html),
-        screenshot_path=evidence.save_screenshot(screenshot),
+        captured_at=datetime.now(UTC), html_path=html_path, screenshot_path=screenshot_path,
         elapsed_ms=int((time.monotonic() - started) * 1000),
     )
     return PageResult(capture, html)
 
 
+async def _settled_html(page: Page, options: CaptureOptions) -> str:
+    # a slow sub-resource must not lose a page whose document is already here
+    with contextlib.suppress(PlaywrightError):
+        await page.wait_for_load_state("load", timeout=options.timeout_s * 500)
+    await page.wait_for_timeout(options.settle_ms)
+    return await page.content()
+
+
 async def _failed(
-    page: Page,
+    page: Page | None,
     task: SearchTask,
     evidence: EvidenceStore,
     url: str,
     started: float,
     error: BaseException,
+    lost: str | None,
 ) -> PageResult:
     """An error capture, keeping whatever the page had got to as evidence."""
-    html = ""
     html_path = None
-    try:
-        html = await asyncio.wait_for(page.content(), CLOSE_TIMEOUT_S)
-        html_path = evidence.save_html(html) if html else None
-    except (PlaywrightError, TimeoutError):
-        pass  # the renderer is gone; the error message is the evidence
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if page is not None and lost is None:
+        try:
+            html = await asyncio.wait_for(page.content(), CLOSE_TIMEOUT_S)
+            html_path = evidence.save_html(html) if html else None
+        except (PlaywrightError, TimeoutError):
+            pass  # the renderer is gone; the error message is the evidence
     capture = Capture(
-        task=task, status=CaptureStatus.error, url=url, final_url=_safe_url(page) or url,
+        task=task, status=CaptureStatus.error, url=url,
+        final_url=(_safe_url(page) if page is not None else None) or url,
         http_status=None, captured_at=datetime.now(UTC), html_path=html_path,
-        error=message[:500], elapsed_ms=int((time.monotonic() - started) * 1000),
+        error=_error_message(error, lost), elapsed_ms=int((time.monotonic() - started) * 1000),
     )
-    return PageResult(capture, "")
+    return PageResult(capture, "", lost)
+
+
+def failed_capture(
+    task: SearchTask, engine: Engine, error: BaseException, lost: str | None
+) -> PageResult:
+    """An error capture for a task whose page could not even be opened."""
+    url = engine.search_url(task)
+    capture = Capture(task=task, status=CaptureStatus.error, url=url, final_url=url,
+                      http_status=None, captured_at=datetime.now(UTC),
+                      error=_error_message(error, lost))
+    return PageResult(capture, "", lost)
+
+
+def _error_message(error: BaseException, lost: str | None) -> str:
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (f"{lost} ({first_line})" if lost else first_line)[:500]
 
 
 def _safe_url(page: Page) -> str | None:

@@ -273,6 +273,7 @@ MARKERS = PageMarkers(
     result_selectors="ol#b_results, #b_content, #b_results",
     content_selectors=f"{_ORGANIC}, li.b_ad, div.sb_add, {_PRODUCT}, #b_results h2 a",
     no_results_selectors="li.b_no, #b_results .b_no",
+    consent_buttons=("#bnp_btn_reject", "#bnp_btn_accept"),
 )
 
 

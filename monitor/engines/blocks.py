@@ -20,6 +20,18 @@ GENERIC_CAPTCHA = (
     " .h-captcha, iframe[src*='hcaptcha.com'], form#challenge-form, #challenge-form,"
     " .cf-turnstile, #cf-challenge-running"
 )
+#: consent walls any engine (or a consent platform in front of it) may show instead of results
+GENERIC_CONSENT = (
+    "form.consent-form, .consent-wall, #consent-page, form[action*='consent'],"
+    " #onetrust-banner-sdk, #didomi-notice, .qc-cmp2-container"
+)
+#: consent buttons tried on any engine's wall after its own: the common "name" conventions
+#: and the consent platforms' own reject/accept buttons
+GENERIC_CONSENT_BUTTONS = (
+    "button[name=reject]", "button[value=reject]", "#onetrust-reject-all-handler",
+    "#didomi-notice-disagree-button", "button[name=agree]", "button[value=agree]",
+    "#onetrust-accept-btn-handler", "#didomi-notice-agree-button",
+)
 #: a block page is small; only then are its plain-text hints trusted
 _SMALL_PAGE = 8192
 
@@ -44,6 +56,9 @@ class PageMarkers:
     content_selectors: str
     #: CSS for the engine's own "nothing found" notice ("" for none)
     no_results_selectors: str = ""
+    #: the consent wall's buttons, tried in order, least consent first ("reject all" before
+    #: "accept all": the ads a brand's terms trigger do not depend on tracking consent)
+    consent_buttons: tuple[str, ...] = ()
 
 
 def _host_matches(host: str, prefixes: tuple[str, ...]) -> bool:
@@ -82,7 +97,10 @@ def _by_status(status: int | None) -> CaptureStatus | None:
 
 def _by_content(markers: PageMarkers, tree: LexborHTMLParser) -> CaptureStatus:
     if tree.css_first(markers.result_selectors) is None:
-        if markers.consent_selectors and tree.css_first(markers.consent_selectors) is not None:
+        consent = GENERIC_CONSENT
+        if markers.consent_selectors:
+            consent = f"{consent}, {markers.consent_selectors}"
+        if tree.css_first(consent) is not None:
             return CaptureStatus.consent
         return CaptureStatus.error
     if markers.no_results_selectors and tree.css_first(markers.no_results_selectors) is not None:

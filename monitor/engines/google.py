@@ -561,6 +561,11 @@ MARKERS = PageMarkers(
     consent_selectors="form[action*='consent.google.'], form[action*='/save'] [name=set_eom]",
     result_selectors="#search, #rso, #res, #main, #center_col, #tvcap, #tads, #botstuff",
     content_selectors=f"{_ORGANIC}, {_ITEM}, #rso [data-hveid], #search h3, #res h3, {_PRODUCT}",
+    # consent.google.* has one form per choice (set_eom=true is "Reject all"); the dialog
+    # shown over www.google.* names its buttons W0wltc (reject) and L2AGLb (accept)
+    consent_buttons=("form[action*='/save']:has(input[name=set_eom][value=true]) button",
+                     "#W0wltc", "form[action*='/save']:has(input[name=set_eom]) button",
+                     "#L2AGLb"),
 )
 
 

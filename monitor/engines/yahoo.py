@@ -241,6 +241,9 @@ MARKERS = PageMarkers(
     result_selectors="#web, #results, ol.searchCenterMiddle, #main .compTitle, #right",
     content_selectors=f"{_ORGANIC}, {_AD_LISTS}, #web h3 a, .compTitle a",
     no_results_selectors=".zrp, .zrp-container, .compNoResult, ol.reg.searchCenterMiddle .dd.zrp",
+    # consent.yahoo.com / guce.yahoo.com: "Reject all" then "Accept all"
+    consent_buttons=("button.reject-all", "button[name=reject]", "button.accept-all",
+                     "button[name=agree]"),
 )
 
 

@@ -173,11 +173,33 @@ def yahoo_consent_redirect(request: Request) -> Reply:
 
 
 def generic_consent(request: Request) -> Reply:
+    """Yahoo's collectConsent page (continuing to its `done` URL) and the others' walls (which
+    post back to the search itself)."""
+    target = request.args.get("done") or request.url
     body = (
         '<div id="consent-page" class="consent-wall"><h1>Your privacy choices</h1>'
         "<p>We and our partners use cookies to store and access information on your device."
         '</p><form class="consent-form" method="post"><input type="hidden" name="continue" '
-        f'value="{esc(request.url)}"><button name="agree" value="agree">Accept all</button>'
+        f'value="{esc(target)}"><button name="agree" value="agree">Accept all</button>'
         '<button name="reject" value="reject">Reject all</button></form></div>'
     )
     return Reply.html(200, _document("Before you continue", body), headers=(NO_STORE,))
+
+
+def generic_consent_save(request: Request) -> Reply:
+    """The wall's form posted: a consent cookie for the engine's domain, then the search."""
+    target = request.form.get("continue") or f"https://{request.host}/"
+    host = urlsplit(target).hostname or request.host
+    # the cookie goes to the registrable domain both the wall and the results share
+    domain = "." + ".".join(host.split(".")[-2:])
+    if not request.host.endswith(domain[1:]):
+        target, domain = f"https://{request.host}/", f".{request.host}"
+    return Reply.redirect(303, target, ("Set-Cookie", _consent_cookie(domain)), NO_STORE)
+
+
+def renderer_crash() -> bytes:
+    """A page whose script eats memory until the renderer dies ("Aw, Snap!"): synchronous,
+    so the document never finishes loading before the crash."""
+    script = ("<script>const hoard = []; for (;;) { hoard.push(new Array(1 << 23).fill(1.5)); }"
+              "</script>")
+    return _document("Loading", script).encode()

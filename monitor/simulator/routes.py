@@ -168,6 +168,8 @@ class Router:
 
     def _yahoo(self, request: Request) -> Reply | None:
         if request.host == "consent.yahoo.com":
+            if request.method == "POST":
+                return pages.generic_consent_save(request)
             return pages.generic_consent(request)
         if request.host == "r.search.yahoo.com" and request.path.startswith("/cbclk"):
             found = re.search(r"/RU=([^/]+)/", request.path)
@@ -214,19 +216,21 @@ class Router:
         if rule.kind == "rate_limit":
             return pages.rate_limited()
         if rule.kind == "consent":
-            return _consent(request, search)
+            return _consent(request, search, sticky=rule.sticky)
         if rule.kind == "captcha":
             return _captcha(request, search)
         return None
 
 
-def _consent(request: Request, search: Search) -> Reply | None:
+def _consent(request: Request, search: Search, *, sticky: bool) -> Reply | None:
+    if search.engine != "google" and request.method == "POST" and request.form.get("continue"):
+        return pages.generic_consent_save(request)  # the wall's own form, posted back
+    if not sticky and request.cookie(pages.CONSENT_COOKIE):
+        return None  # consent was given in this browser context: the results follow
     if search.engine == "yahoo":
         return pages.yahoo_consent_redirect(request)
     if search.engine != "google":
         return pages.generic_consent(request)
-    if request.cookie(pages.CONSENT_COOKIE):
-        return None  # consent was given in this browser context: the results follow
     return pages.google_consent_redirect(request)
 
 
@@ -244,6 +248,8 @@ def _misbehaving_page(rule: Misbehaviour, reply: Reply) -> Reply:
         return Reply(reply.status, reply.body, headers=reply.headers, delay=rule.seconds)
     if rule.kind == "hang":
         return Reply(reply.status, reply.body, headers=reply.headers, stall=rule.seconds)
+    if rule.kind == "crash":
+        return Reply(reply.status, pages.renderer_crash(), headers=reply.headers)
     if rule.kind == "broken":
         cut = reply.body[: len(reply.body) * 3 // 5]
         return Reply(reply.status, cut + b'<div class="uEierd"><div data-text-ad="1"><a href="')

@@ -139,7 +139,7 @@ class Site(_Strict):
     language: str = "en"
 
 
-MisbehaviourKind = Literal["consent", "captcha", "rate_limit", "hang", "slow", "broken"]
+MisbehaviourKind = Literal["consent", "captcha", "rate_limit", "hang", "slow", "broken", "crash"]
 
 
 class Misbehaviour(_Strict):
@@ -151,6 +151,8 @@ class Misbehaviour(_Strict):
     queries: Patterns | None = None
     #: for hang (how long the page stalls) and slow (delay before the normal page)
     seconds: float = Field(default=60, ge=0, le=3600)
+    #: consent: the wall comes back even after consent was given (a cookie that never sticks)
+    sticky: bool = False
 
     _queries = field_validator("queries")(
         classmethod(lambda cls, v: None if v is None else _compile_patterns(v))

@@ -1,0 +1,137 @@
+"""The process's one browser, kept healthy: launched on first use, replaced after every
+`recycle_after` tasks (a long-lived Chromium only grows), and replaced at once when it crashes
+or stops answering.
+
+Tasks lease the current browser. A replaced browser is closed when its last lease ends, so a
+recycle never cuts a running task short; a crash ends its tasks with an error capture, which
+the sweep retries once on the new browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from playwright.async_api import Browser, Playwright, StorageState
+from playwright.async_api import Error as PlaywrightError
+
+from monitor.capture.browser import BrowserChoice, launch
+from monitor.capture.contexts import ContextPool, Profile
+from monitor.capture.page import CLOSE_TIMEOUT_S, CaptureOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BrowserLease:
+    """One launched browser and its contexts, with the tasks it has served."""
+
+    number: int
+    browser: Browser
+    contexts: ContextPool
+    tasks_started: int = 0
+    active: int = 0
+    retired: bool = False
+    #: the browser went away without us closing it (a crash, a kill), or stopped answering
+    lost: bool = False
+    _closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class BrowserKeeper:
+    def __init__(
+        self,
+        playwright: Playwright,
+        choice: BrowserChoice,
+        options: CaptureOptions,
+        *,
+        context_reuse: int,
+        recycle_after: int,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.playwright = playwright
+        self.choice = choice
+        self.options = options
+        self.context_reuse = context_reuse
+        self.recycle_after = max(recycle_after, 1)
+        self.extra_args = extra_args
+        #: browsers replaced after a crash or a hang / after `recycle_after` tasks
+        self.restarts = 0
+        self.recycles = 0
+        #: consent cookies per market profile, kept across browsers
+        self.earned: dict[Profile, StorageState] = {}
+        self._current: BrowserLease | None = None
+        self._launches = 0
+        self._lock = asyncio.Lock()
+        self._all: list[BrowserLease] = []
+
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[BrowserLease]:
+        """The current browser for one task."""
+        current = await self._healthy()
+        current.tasks_started += 1
+        current.active += 1
+        try:
+            yield current
+        finally:
+            current.active -= 1
+            if current.retired and current.active == 0:
+                await self._close(current)
+
+    def lose(self, lease: BrowserLease, reason: str) -> None:
+        """`lease`'s browser stopped answering: the next task gets a new one."""
+        if not lease.lost:
+            log.warning("browser %d lost (%s); the next task starts a new one", lease.number,
+                        reason)
+        lease.lost = True
+
+    async def close(self) -> None:
+        for lease in list(self._all):
+            await self._close(lease)
+
+    async def _healthy(self) -> BrowserLease:
+        async with self._lock:
+            current = self._current
+            if current is not None and (current.lost or not current.browser.is_connected()):
+                self.restarts += 1
+                await self._retire(current, "it crashed or stopped answering")
+            elif current is not None and current.tasks_started >= self.recycle_after:
+                self.recycles += 1
+                await self._retire(current, f"it served {current.tasks_started} tasks")
+            if self._current is None:
+                self._current = await self._launch()
+            return self._current
+
+    async def _launch(self) -> BrowserLease:
+        self._launches += 1
+        browser = await launch(self.playwright, self.choice, extra_args=self.extra_args)
+        lease = BrowserLease(self._launches, browser,
+                             ContextPool(browser, self.options, self.context_reuse, self.earned))
+        browser.on("disconnected", lambda _: self._disconnected(lease))
+        self._all.append(lease)
+        return lease
+
+    def _disconnected(self, lease: BrowserLease) -> None:
+        if not lease._closed.is_set():
+            self.lose(lease, "disconnected")
+
+    async def _retire(self, lease: BrowserLease, why: str) -> None:
+        log.info("replacing browser %d: %s", lease.number, why)
+        lease.retired = True
+        self._current = None
+        if lease.active == 0:
+            await self._close(lease)
+
+    async def _close(self, lease: BrowserLease) -> None:
+        if lease._closed.is_set():
+            return
+        lease._closed.set()
+        if lease in self._all:
+            self._all.remove(lease)
+        # a lost browser may not answer; its contexts and process go with the connection
+        if not lease.lost:
+            await lease.contexts.close()
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            await asyncio.wait_for(lease.browser.close(), CLOSE_TIMEOUT_S)
