@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     #: seconds between two searches on the same engine, plus up to `pace_jitter_s` at random
     pace_s: float = Field(default=3.0, ge=0)
     pace_jitter_s: float = Field(default=2.0, ge=0)
+    #: a blocked engine (captcha, 429) is left alone for a jittered cool-down that doubles
+    #: with each block in a row, from `cooldown_s` up to `cooldown_max_s`; a blocked task is
+    #: asked again in the same sweep when its cool-down ends within `block_retry_wait_s`,
+    #: else the next sweep asks it
+    cooldown_s: float = Field(default=60.0, ge=0)
+    cooldown_max_s: float = Field(default=1800.0, ge=0)
+    block_retry_wait_s: float = Field(default=600.0, ge=0)
+    #: tasks one browser serves before it is replaced (a long-lived Chromium only grows)
+    browser_recycle_tasks: int = Field(default=200, ge=1)
     #: a proxy per market id, as JSON: {"de-de": "http://user:pass@proxy.example:3128"}
     #: (credentials live in the environment with the rest of this setting, never in rules/)
     proxies: dict[str, str] = Field(default_factory=dict)

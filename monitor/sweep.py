@@ -13,20 +13,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from monitor.attribution import attribute
-from monitor.capture.browser import find_browser, launch
+from monitor.capture.browser import find_browser
 from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
-from monitor.capture.pacing import EnginePacer, shuffled
+from monitor.capture.keeper import BrowserKeeper, BrowserLease
+from monitor.capture.pacing import EnginePacer, pace_key, shuffled
 from monitor.capture.page import (
+    LOST_BROWSER,
+    LOST_HUNG,
     CaptureOptions,
     PageResult,
     capture_page,
     close_context,
+    failed_capture,
     new_task_context,
 )
 from monitor.engines import get_engine
+from monitor.engines.base import Engine
+from monitor.errors import BidwatchError
 from monitor.incidents import Escalation
 from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
 from monitor.netguard import AddressGuard
@@ -66,6 +73,7 @@ class TaskResult:
     ads: int
     stray_clicks: int
     outcome: RecordOutcome
+    lost: str | None = None  # what besides the page broke (PageResult.lost)
 
 
 @dataclass
@@ -83,6 +91,10 @@ class SweepReport:
     notices_queued: int = 0
     notices_sent: int = 0
     notices_failed: int = 0
+    retries: int = 0  # tasks asked again after a failed or blocked page
+    cooldowns: int = 0  # blocks that put an engine into a cool-down
+    browser_restarts: int = 0  # browsers replaced after a crash or a hang
+    browser_recycles: int = 0  # browsers replaced after serving their share of tasks
 
     def add(self, result: TaskResult) -> None:
         capture, outcome = result.capture, result.outcome
@@ -135,8 +147,37 @@ async def run_sweep(
     sweep_id, task_ids = deps.store.begin_sweep(deps.program.name, tasks, dry_run=dry_run,
                                                 now=now)
     report = SweepReport(sweep_id=sweep_id, tasks=len(tasks))
+    planned = [(task, task_ids[task.key]) for task in tasks]
+    await _run_recorded(deps, planned, report, dry_run, progress, resumed=False)
+    return report
+
+
+async def resume_sweep(
+    deps: SweepDeps, sweep_id: int, *, progress: ProgressHook | None = None
+) -> SweepReport:
+    """Run the tasks an interrupted sweep left pending (a stop, a crash, Ctrl-C), under the
+    same sweep; its counts grow by what this run does."""
+    sweep = deps.store.sweep(sweep_id)
+    if sweep is None:
+        raise BidwatchError(f"no sweep {sweep_id}")
+    planned = deps.store.pending_tasks(sweep_id, deps.program)
+    report = SweepReport(sweep_id=sweep_id, tasks=len(planned))
+    deps.store.reopen_sweep(sweep_id)
+    await _run_recorded(deps, planned, report, sweep.dry_run, progress, resumed=True)
+    return report
+
+
+async def _run_recorded(
+    deps: SweepDeps,
+    planned: Sequence[tuple[SearchTask, int]],
+    report: SweepReport,
+    dry_run: bool,
+    progress: ProgressHook | None,
+    *,
+    resumed: bool,
+) -> None:
     try:
-        await _run_all(deps, tasks, task_ids, report, dry_run, progress)
+        await _run_all(deps, planned, report, dry_run, progress)
         report.status = "done"
     except asyncio.CancelledError:
         report.status = "interrupted"
@@ -145,62 +186,98 @@ async def run_sweep(
         report.status = "failed"
         raise
     finally:
-        deps.store.finish_sweep(sweep_id, report.status, datetime.now(UTC), **report.counts())
-    return report
+        deps.store.finish_sweep(report.sweep_id, report.status, datetime.now(UTC),
+                                add=resumed, **report.counts())
 
 
 async def _run_all(
     deps: SweepDeps,
-    tasks: Sequence[SearchTask],
-    task_ids: dict[str, int],
+    planned: Sequence[tuple[SearchTask, int]],
     report: SweepReport,
     dry_run: bool,
     progress: ProgressHook | None,
 ) -> None:
-    choice = find_browser(deps.settings.chromium)
-    limit = asyncio.Semaphore(deps.settings.concurrency)
-    pacer = EnginePacer(deps.settings.pace_s, deps.settings.pace_jitter_s)
+    settings = deps.settings
+    limit = asyncio.Semaphore(settings.concurrency)
+    pacer = EnginePacer(settings.pace_s, settings.pace_jitter_s, cooldown_s=settings.cooldown_s,
+                        cooldown_max_s=settings.cooldown_max_s)
     async with async_playwright() as playwright:
-        browser = await launch(playwright, choice, extra_args=browser_args(deps.settings))
-        contexts = ContextPool(browser, capture_options(deps.settings),
-                               deps.settings.context_reuse)
+        keeper = BrowserKeeper(
+            playwright, find_browser(settings.chromium), capture_options(settings),
+            context_reuse=settings.context_reuse,
+            recycle_after=settings.browser_recycle_tasks, extra_args=browser_args(settings))
         try:
-            async def one(task: SearchTask) -> None:
-                async with limit:
-                    await pacer.wait(task.engine)
-                    result = await run_task(deps, browser, contexts, task, task_ids[task.key],
-                                            dry_run)
+            async def one(task: SearchTask, task_id: int) -> None:
+                result = await run_task_with_retry(deps, keeper, pacer, limit, task, task_id,
+                                                   dry_run, report)
                 report.add(result)
                 if progress:
                     progress(result.capture, result.ads)
 
             async with asyncio.TaskGroup() as group:
-                for task in shuffled(tasks):
-                    group.create_task(one(task))
+                for task, task_id in shuffled(planned):
+                    group.create_task(one(task, task_id))
         finally:
-            await asyncio.shield(contexts.close())
-            await asyncio.shield(browser.close())
+            report.browser_restarts += keeper.restarts
+            report.browser_recycles += keeper.recycles
+            await asyncio.shield(keeper.close())
+
+
+async def run_task_with_retry(
+    deps: SweepDeps,
+    keeper: BrowserKeeper,
+    pacer: EnginePacer,
+    limit: asyncio.Semaphore,
+    task: SearchTask,
+    task_id: int,
+    dry_run: bool,
+    report: SweepReport,
+) -> TaskResult:
+    """One task, asked again once when its page failed (on a fresh context or browser) or
+    was blocked (after the engine's cool-down, if that ends soon enough). Every attempt is
+    recorded; the task's last one is what counts."""
+    key = pace_key(task.engine, deps.settings.proxies.get(task.market.id))
+    for attempt in (1, 2):
+        # a cooling engine must not hold a slot other engines' tasks could use
+        await asyncio.sleep(pacer.cooling_for(key))
+        async with limit:
+            await pacer.wait(key)
+            async with keeper.lease() as lease:
+                result = await run_task(deps, lease, task, task_id, dry_run)
+                if result.lost in (LOST_BROWSER, LOST_HUNG):
+                    keeper.lose(lease, result.lost)
+        if not _ask_again(deps.settings, pacer, key, result, attempt, report):
+            return result
+        report.retries += 1
+        log.info("%s %s %r: %s, asking again", task.engine, task.market.id, task.query,
+                 result.capture.error or result.capture.status)
+    return result
+
+
+def _ask_again(settings: Settings, pacer: EnginePacer, key: str, result: TaskResult,
+               attempt: int, report: SweepReport) -> bool:
+    status = result.capture.status
+    if status in (CaptureStatus.captcha, CaptureStatus.rate_limited):
+        cooldown = pacer.cool_down(key)
+        report.cooldowns += 1
+        log.warning("%s: %s; not asking it for %.0f s", key, status, cooldown)
+        return attempt == 1 and cooldown <= settings.block_retry_wait_s
+    if status.covered:
+        pacer.answered(key)
+    return attempt == 1 and status is CaptureStatus.error
 
 
 async def run_task(
     deps: SweepDeps,
-    browser: Browser,
-    contexts: ContextPool,
+    lease: BrowserLease,
     task: SearchTask,
     task_id: int,
     dry_run: bool,
 ) -> TaskResult:
     """Capture, read, resolve, attribute, judge and record one task."""
     engine = get_engine(task.engine)
-    options = capture_options(deps.settings)
-    context = await contexts.acquire(task)
-    result: PageResult | None = None
-    try:
-        result = await capture_page(context, task, engine, deps.evidence, options)
-    finally:
-        # a page that failed may have left its context broken: it is not reused
-        await contexts.release(context, broken=result is None
-                               or result.capture.status is CaptureStatus.error)
+    result = await capture_in_pool(lease.contexts, task, engine, deps.evidence,
+                                   capture_options(deps.settings))
     reading = engine.read_page(result.html) if result.capture.status is CaptureStatus.ok else None
     ads = reading.ads if reading else []
     strays = reading.stray_click_urls if reading else []
@@ -208,11 +285,32 @@ async def run_task(
         log.warning("%s %s %r: %d ad clicks outside every ad read; has the markup changed? "
                     "evidence %s", task.engine, task.market.id, task.query, len(strays),
                     result.capture.html_path)
-    judged = await judge_ads(deps, browser, task, ads, result.capture.captured_at)
+    judged = await judge_ads(deps, lease.browser, task, ads, result.capture.captured_at)
     # The store is synchronous and fast; one short transaction per task.
     outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run,
                                      stray_click_urls=strays, escalation=deps.escalation)
-    return TaskResult(result.capture, len(ads), len(strays), outcome)
+    return TaskResult(result.capture, len(ads), len(strays), outcome, result.lost)
+
+
+async def capture_in_pool(
+    contexts: ContextPool,
+    task: SearchTask,
+    engine: Engine,
+    evidence: EvidenceStore,
+    options: CaptureOptions,
+) -> PageResult:
+    """Capture in the profile's context; a context a page failed in is not reused."""
+    try:
+        context = await contexts.acquire(task)
+    except PlaywrightError as error:  # the browser is gone: an error capture, retried
+        return failed_capture(task, engine, error, LOST_BROWSER)
+    result: PageResult | None = None
+    try:
+        result = await capture_page(context, task, engine, evidence, options)
+    finally:
+        await contexts.release(context, broken=result is None
+                               or result.capture.status is CaptureStatus.error)
+    return result
 
 
 async def judge_ads(

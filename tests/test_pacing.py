@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from monitor.capture.pacing import EnginePacer, shuffled
+from monitor.capture.pacing import EnginePacer, pace_key, shuffled
 from monitor.capture.page import proxy_settings
 
 
@@ -45,3 +45,36 @@ def test_proxy_credentials_go_in_their_own_fields() -> None:
         "server": "http://proxy.example:3128", "username": "user@corp", "password": "p:ss"}
     assert proxy_settings("socks5://proxy.example:1080") == {"server": "socks5://proxy.example:1080"}
     assert proxy_settings(None) is None
+
+
+def test_a_block_cools_the_engine_down_with_jittered_exponential_backoff() -> None:
+    now = [0.0]
+    pacer = EnginePacer(0.0, 0.0, cooldown_s=10, cooldown_max_s=35,
+                        rng=random.Random(7), clock=lambda: now[0])
+    waits = [pacer.cool_down("google") for _ in range(4)]
+    # between half and all of 10, 20, 35 (capped), 35
+    for wait, full in zip(waits, (10, 20, 35, 35), strict=True):
+        assert full / 2 <= wait <= full
+    assert pacer.cooling_for("google") == pytest.approx(max(waits))
+    assert pacer.cooling_for("bing") == 0  # other engines are not held back
+    pacer.answered("google")  # a page came back: the next block starts afresh
+    assert 5 <= pacer.cool_down("google") <= 10
+
+
+def test_cool_downs_never_synchronise_and_egress_keys_hide_credentials() -> None:
+    pacer = EnginePacer(0.0, 0.0, cooldown_s=100, rng=random.Random(1), clock=lambda: 0.0)
+    first_blocks = {round(pacer.cool_down(f"engine-{i}"), 3) for i in range(20)}
+    assert len(first_blocks) == 20
+    assert pace_key("google", None) == "google"
+    key = pace_key("google", "http://user:secret@proxy.example:3128")
+    assert key == "google@proxy.example:3128" and "secret" not in key
+
+
+def test_a_cooling_engine_makes_its_next_search_wait() -> None:
+    pacer = EnginePacer(0.0, 0.0, cooldown_s=0.2, rng=random.Random(2))
+    pacer.cool_down("bing")
+
+    async def next_bing() -> float:
+        return await pacer.wait("bing")
+
+    assert 0.09 <= asyncio.run(next_bing()) <= 0.21

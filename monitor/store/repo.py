@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -25,7 +26,8 @@ from monitor.incidents import (
     notice_level_due,
     status_after_sighting,
 )
-from monitor.models import Capture, Finding, JudgedAd, SearchTask, Sighting
+from monitor.models import Capture, Device, Finding, JudgedAd, SearchTask, Sighting
+from monitor.program import Program
 from monitor.store.db import make_engine, migrate
 from monitor.store.tables import (
     AdRow,
@@ -60,6 +62,28 @@ class CoverageRow:
     captured: int
     blocked: int
     failed: int
+
+
+@dataclass
+class SweepCoverage:
+    """One sweep's tasks by outcome."""
+
+    asked: int = 0
+    captured: int = 0
+    blocked: dict[str, int] = field(default_factory=dict)  # by kind: captcha, consent, …
+    failed: int = 0
+    never_asked: int = 0  # still pending: the sweep was stopped before them
+
+    def count(self, last_status: str | None) -> None:
+        self.asked += 1
+        if last_status is None:
+            self.never_asked += 1
+        elif last_status in ("ok", "no_results"):
+            self.captured += 1
+        elif last_status in ("consent", "captcha", "rate_limited"):
+            self.blocked[last_status] = self.blocked.get(last_status, 0) + 1
+        else:
+            self.failed += 1
 
 
 @dataclass
@@ -117,16 +141,65 @@ class Store:
             s.commit()
             return sweep.id or 0, {r.key: r.id or 0 for r in rows}
 
-    def finish_sweep(self, sweep_id: int, status: str, now: datetime, **counts: int) -> SweepRow:
+    def finish_sweep(
+        self, sweep_id: int, status: str, now: datetime, *, add: bool = False, **counts: int
+    ) -> SweepRow:
+        """Close a sweep with its counts (`add`: a resumed sweep's run adds to them)."""
         with self.session() as s:
             sweep = s.get_one(SweepRow, sweep_id)
             sweep.status = status
             sweep.finished_at = now
             for name, value in counts.items():
-                setattr(sweep, name, value)
+                setattr(sweep, name, value + (getattr(sweep, name) if add else 0))
             s.add(sweep)
             s.commit()
             return sweep
+
+    def unfinished_sweeps(self, program: str) -> list[int]:
+        """Sweeps of `program` that a stop or a crash left with tasks never asked, oldest
+        first (a sweep still marked running was cut off without a word: a kill, a power cut)."""
+        pending = select(TaskRow.sweep_id).where(TaskRow.status == "pending")
+        query = (select(SweepRow.id)
+                 .where(SweepRow.program == program,
+                        col(SweepRow.status).in_(("running", "interrupted")),
+                        col(SweepRow.id).in_(pending))
+                 .order_by(col(SweepRow.id)))
+        with self.session() as s:
+            return [sweep_id for sweep_id in s.exec(query).all() if sweep_id is not None]
+
+    def pending_tasks(self, sweep_id: int, program: Program) -> list[tuple[SearchTask, int]]:
+        """The tasks of a sweep never asked, as tasks again (markets from the program; a task
+        whose market the program no longer has is dropped: it cannot be asked as it was)."""
+        query = select(TaskRow).where(TaskRow.sweep_id == sweep_id, TaskRow.status == "pending")
+        with self.session() as s:
+            rows = s.exec(query.order_by(col(TaskRow.id))).all()
+        planned = []
+        for row in rows:
+            market = program.market(row.market)
+            if market is not None:
+                task = SearchTask(row.brand, row.engine, row.query, row.term_group, market.ref(),
+                                  Device(row.device), row.page)
+                planned.append((task, row.id or 0))
+        return planned
+
+    def reopen_sweep(self, sweep_id: int) -> None:
+        with self.session() as s:
+            sweep = s.get_one(SweepRow, sweep_id)
+            sweep.status = "running"
+            s.add(sweep)
+            s.commit()
+
+    def sweep_coverage(self, sweep_id: int) -> SweepCoverage:
+        """Asked, captured, blocked by kind, failed and never asked, by each task's last
+        capture (a page blocked and then captured on its retry counts as captured)."""
+        coverage = SweepCoverage()
+        with self.session() as s:
+            tasks = s.exec(select(TaskRow.id, TaskRow.status)
+                           .where(TaskRow.sweep_id == sweep_id)).all()
+            last = _last_capture_status(s, CaptureRow.sweep_id == sweep_id)
+        for task_id, status in tasks:
+            coverage.count(last.get(task_id or 0) if status != "pending" else None)
+        return coverage
 
     def sweep(self, sweep_id: int) -> SweepRow | None:
         with self.session() as s:
@@ -391,11 +464,15 @@ class Store:
     # -- reads for reports -----------------------------------------------------------------
 
     def coverage(self, start: datetime, end: datetime) -> list[CoverageRow]:
-        """Tasks asked, captured, blocked and failed per engine and market in a period."""
+        """Tasks asked, captured, blocked and failed per engine and market in a period, each
+        task counted once, by its last capture."""
+        last = (select(func.max(col(CaptureRow.id)))
+                .where(col(CaptureRow.captured_at) >= start, col(CaptureRow.captured_at) < end)
+                .group_by(CaptureRow.task_id))
         query = (
             select(CaptureRow.engine, CaptureRow.market, CaptureRow.status,
                    func.count(col(CaptureRow.id)))
-            .where(col(CaptureRow.captured_at) >= start, col(CaptureRow.captured_at) < end)
+            .where(col(CaptureRow.id).in_(last))
             .group_by(CaptureRow.engine, CaptureRow.market, CaptureRow.status)
         )
         table: dict[tuple[str, str], list[int]] = {}
@@ -453,6 +530,14 @@ class Store:
 
 
 # -- row builders (records in, rows out) -----------------------------------------------------
+
+
+def _last_capture_status(s: Session, where: Any) -> dict[int, str]:
+    """The status of each task's last capture among the captures `where` selects."""
+    last = select(func.max(col(CaptureRow.id))).where(where).group_by(CaptureRow.task_id)
+    rows = s.exec(select(CaptureRow.task_id, CaptureRow.status)
+                  .where(col(CaptureRow.id).in_(last))).all()
+    return dict(rows)
 
 
 def _task_row(sweep_id: int, task: SearchTask) -> TaskRow:

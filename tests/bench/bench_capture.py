@@ -1,14 +1,19 @@
 """Capture throughput against the simulator, beside the raw floor, at concurrency 1, 2 and 4.
 
-bidwatch: contexts per market profile dressed as its market and device (reused for
-BIDWATCH_CONTEXT_REUSE searches), heavy resources blocked, the page loaded, classified, its
-HTML (gzip) and full-page screenshot stored.
+bidwatch: the sweep's capture path — one kept browser, recycled every
+BIDWATCH_BROWSER_RECYCLE_TASKS tasks; contexts per market profile dressed as its market and
+device (reused for BIDWATCH_CONTEXT_REUSE searches); heavy resources blocked; the page loaded,
+classified, its HTML (gzip) and full-page screenshot stored.
 Raw floor: bare Playwright `goto` + `content()` + `screenshot(full_page=True)` of the same
-URLs in one context, nothing stored. One JSON line per concurrency: tasks/s for both, their
-ratio, p50/p95 latency, and peak RSS including the browser processes (sampled at task 100
-and at the end, to show whether memory stays flat).
+URLs in one context of its own browser, nothing stored. One JSON line per concurrency: tasks/s
+for both, their ratio, p50/p95 latency, and RSS including the browser processes (sampled at
+task 100 and at the end).
 
-`python -m tests.bench.bench_capture [N]` (N tasks per run, 300 by default).
+Then a long run at concurrency 4 (1,000 tasks by default) sampling RSS every 100 tasks: from
+task 100 on it should stay flat within 10% (browsers are recycled, contexts bounded).
+
+`python -m tests.bench.bench_capture [N] [LONG]` (N tasks per run, 300 by default; LONG tasks
+in the memory run, 1,000 by default, 0 to skip it).
 """
 
 from __future__ import annotations
@@ -22,18 +27,19 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Playwright, async_playwright
 
 from monitor.capture.browser import LAUNCH_ARGS, find_browser
-from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
-from monitor.capture.page import CaptureOptions, capture_page
+from monitor.capture.keeper import BrowserKeeper
+from monitor.capture.page import CaptureOptions
 from monitor.engines import get_engine
 from monitor.models import SearchTask
 from monitor.plan import plan_tasks
 from monitor.program import load_program
 from monitor.settings import Settings
 from monitor.simulator import DEFAULT_SCENARIO, Simulator
+from monitor.sweep import capture_in_pool
 from tests.bench.bench_sweep import rss_mb_with_children
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -70,28 +76,33 @@ async def timed_run(
             "rss_mb_at_100": rss_at_100[0], "rss_mb_at_end": rss_mb_with_children()}
 
 
-async def bidwatch_run(browser: Browser, tasks: list[SearchTask], concurrency: int,
-                       home: Path) -> dict[str, float]:
-    """The sweep's own capture path: contexts per market profile (the default reuse)."""
+async def bidwatch_run(playwright: Playwright, simulator: Simulator, tasks: list[SearchTask],
+                       concurrency: int, home: Path) -> dict[str, float]:
+    """The sweep's own capture path: one kept browser (recycled every
+    BIDWATCH_BROWSER_RECYCLE_TASKS tasks), contexts per market profile, evidence stored."""
+    settings = Settings()
     evidence = EvidenceStore(home)
-    contexts = ContextPool(browser, OPTIONS, Settings().context_reuse)
+    keeper = BrowserKeeper(playwright, find_browser(None), OPTIONS,
+                           context_reuse=settings.context_reuse,
+                           recycle_after=settings.browser_recycle_tasks,
+                           extra_args=(f"--host-resolver-rules={simulator.host_resolver_rule}",))
 
     async def one(task: SearchTask) -> None:
-        context = await contexts.acquire(task)
-        result = None
-        try:
-            result = await capture_page(context, task, get_engine(task.engine), evidence, OPTIONS)
-        finally:
-            await contexts.release(context, broken=result is None)
+        async with keeper.lease() as lease:
+            await capture_in_pool(lease.contexts, task, get_engine(task.engine), evidence,
+                                  OPTIONS)
 
     try:
         return await timed_run(tasks, concurrency, one)
     finally:
-        await contexts.close()
+        await keeper.close()
 
 
-async def raw_run(browser: Browser, tasks: list[SearchTask], concurrency: int
-                  ) -> dict[str, float]:
+async def raw_run(playwright: Playwright, simulator: Simulator, tasks: list[SearchTask],
+                  concurrency: int) -> dict[str, float]:
+    browser = await playwright.chromium.launch(
+        executable_path=str(find_browser(None).path),
+        args=[*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"])
     context = await browser.new_context(ignore_https_errors=True)
 
     async def one(task: SearchTask) -> None:
@@ -106,31 +117,61 @@ async def raw_run(browser: Browser, tasks: list[SearchTask], concurrency: int
     try:
         return await timed_run(tasks, concurrency, one)
     finally:
-        await context.close()
+        await browser.close()
 
 
-async def measure(n: int) -> None:
-    tasks = tasks_for(n)
+async def measure(n: int, long_run: int) -> None:
     with Simulator(DEFAULT_SCENARIO).start() as simulator, \
             tempfile.TemporaryDirectory() as home:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=str(find_browser(None).path),
-                args=[*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"])
             for concurrency in (1, 2, 4):
-                ours = await bidwatch_run(browser, tasks, concurrency, Path(home))
-                raw = await raw_run(browser, tasks, concurrency)
+                tasks = tasks_for(n)
+                ours = await bidwatch_run(playwright, simulator, tasks, concurrency, Path(home))
+                raw = await raw_run(playwright, simulator, tasks, concurrency)
                 print(json.dumps({
                     "benchmark": "capture", "tasks": n, "concurrency": concurrency,
                     "bidwatch": ours, "raw_floor": raw,
                     "ratio": round(ours["tasks_per_s"] / raw["tasks_per_s"], 2),
                 }), flush=True)
-            await browser.close()
+            if long_run:
+                await memory_run(playwright, simulator, long_run, Path(home))
 
 
-def main(n: int = 300) -> None:
-    asyncio.run(measure(n))
+async def memory_run(playwright: Playwright, simulator: Simulator, n: int, home: Path) -> None:
+    """RSS (this process and the browsers) from task 100 to task n at concurrency 4."""
+    samples: dict[int, float] = {}
+    done = [0]
+    inner = Settings()
+    evidence = EvidenceStore(home)
+    keeper = BrowserKeeper(playwright, find_browser(None), OPTIONS,
+                           context_reuse=inner.context_reuse,
+                           recycle_after=inner.browser_recycle_tasks,
+                           extra_args=(f"--host-resolver-rules={simulator.host_resolver_rule}",))
+
+    async def one(task: SearchTask) -> None:
+        async with keeper.lease() as lease:
+            await capture_in_pool(lease.contexts, task, get_engine(task.engine), evidence,
+                                  OPTIONS)
+        done[0] += 1
+        if done[0] % 100 == 0:
+            samples[done[0]] = rss_mb_with_children()
+
+    try:
+        figures = await timed_run(tasks_for(n), 4, one)
+    finally:
+        await keeper.close()
+    after_100 = [mb for at, mb in samples.items() if at >= 100]
+    print(json.dumps({
+        "benchmark": "capture_memory", "tasks": n, "concurrency": 4,
+        "tasks_per_s": figures["tasks_per_s"], "rss_mb_by_task": samples,
+        "rss_spread_after_100": round((max(after_100) - min(after_100)) / min(after_100), 3),
+        "browser_recycles": keeper.recycles,
+    }), flush=True)
+
+
+def main(n: int = 300, long_run: int = 1000) -> None:
+    asyncio.run(measure(n, long_run))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    main(*(int(a) for a in sys.argv[1:3]))
