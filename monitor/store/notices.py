@@ -49,7 +49,8 @@ def hold_unapproved_notices(store: Store) -> int:
         update(OutboxRow)
         .where(col(OutboxRow.kind) == "notice", col(OutboxRow.status) == "pending",
                col(OutboxRow.decided_at).is_(None))
-        .values(status="held")
+        .values(status="held", partner=select(IncidentRow.partner)
+                .where(col(IncidentRow.id) == col(OutboxRow.incident_id)).scalar_subquery())
     )
     with store.session() as s:
         result = s.exec(query)  # type: ignore[call-overload]
