@@ -183,7 +183,7 @@ def send_alert(alert_urls: str, row: OutboxRow) -> DeliveryResult:
     tags = [t for t in row.tags.split(",") if t]
     try:
         notifier = alert_notifier(alert_urls)
-        if not notifier.find(tag=tags or None):
+        if not list(notifier.find(tag=tags or None)):
             return DeliveryResult(ok=False, error=f"no alert URL is tagged for any of: "
                                   f"{', '.join(tags)} (tag one 'always' to get every alert)")
         result = notifier.notify(body=row.body_text, title=row.subject,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, update
 
 from monitor.notify.alerts import send_alert
@@ -140,8 +141,9 @@ def claim(store: Store, batch: Batch, now: datetime, *, interrupted: bool) -> bo
             s.rollback()
             return False
         s.commit()
-    for row in batch.rows:
-        row.status, row.next_attempt_at = "sending", now
+    for row in batch.rows:  # what the database now holds, without marking the rows changed
+        set_committed_value(row, "status", "sending")
+        set_committed_value(row, "next_attempt_at", now)
     return True
 
 
