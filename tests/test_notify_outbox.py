@@ -20,6 +20,7 @@ from monitor.notify.reminders import period_start, queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.store import Store
 from monitor.store.notices import decide, outbox_items, requeue
+from tests.notify_support import RULES as RULES_DIR
 from tests.notify_support import (
     TEMPLATES,
     Breach,
@@ -205,3 +206,17 @@ def test_outbox_and_notices_commands(tmp_path: Path, mail_sink: MailSink) -> Non
     assert (final["status"], final["decided_by"]) == ("sent", "dana")
     missing = runner.invoke(app, ["outbox", "retry", "999"], env=env)
     assert missing.exit_code == 2 and "999" in missing.output
+
+
+def test_weekly_digest_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = Store(f"sqlite:///{(home / 'bidwatch.db').resolve()}")
+    record_breach(store, home, Breach("sleepsaver"), T0)
+    store.close()
+    target = tmp_path / "week.html"
+    result = CliRunner().invoke(app, ["digest", "--period", "week", "--date", "2026-11-21",
+                                      "--out", str(target)], env=_env(home, RULES_DIR))
+    assert result.exit_code == 0, result.output
+    html = target.read_text(encoding="utf-8")
+    assert "Weekly digest, 2026-11-15 – 2026-11-21" in html and "New incidents per week" in html
+    assert "INC-00001" in html and target.with_suffix(".txt").is_file()
