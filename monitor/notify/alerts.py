@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 
 import apprise
 
 from monitor.models import Severity
 from monitor.notify.context import AlertContext, AlertIncident, EngineCoverage, inert_text
 from monitor.notify.email import DeliveryResult, mask_url, scrub
-from monitor.notify.render import SUBJECT_LIMIT, RenderError, TemplateSet
+from monitor.notify.render import SUBJECT_LIMIT, TemplateSet
 from monitor.program import Program
 from monitor.settings import Settings
 from monitor.store import Store
@@ -204,17 +204,3 @@ def _scrubbed(text: str, alert_urls: str) -> str:
 
 def _hosts(alert_urls: str) -> str:
     return ", ".join(mask_url(e.split("=", 1)[-1]) for e in alert_urls.split())
-
-
-def check_alert_templates(templates: TemplateSet) -> list[str]:
-    """Render each alert template with a sample (used by the template check)."""
-    sample = AlertContext(program_name="p", brand_name="b", reason="new_incidents",
-                          severity="high", sweep_id=1, sweep_started=datetime.now(UTC))
-    problems = []
-    for reason in ("new_incidents", "blocked_share", "engine_down"):
-        context = sample.model_copy(update={"reason": reason})
-        try:
-            _alert_row(context, templates, datetime.now(UTC))
-        except RenderError as exc:
-            problems.append(str(exc))
-    return problems
