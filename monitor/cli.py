@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from monitor import cli_notify as notify_cli
 from monitor.errors import BidwatchError
 from monitor.models import Capture, Device
 from monitor.settings import Settings
@@ -34,6 +35,8 @@ evidence_app = typer.Typer(help="Evidence on disk.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(notify_cli.outbox_app, name="outbox")
+app.add_typer(notify_cli.notices_app, name="notices")
 
 # a wide table in a pipe or a log, the terminal's width in a terminal
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -265,23 +268,7 @@ def _print_explanation(d: dict[str, Any]) -> None:
 
 # -- digest --------------------------------------------------------------------------------
 
-
-@app.command()
-@friendly_errors
-def digest(
-    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
-    weekly: Annotated[bool, typer.Option(help="The seven days ending on --date.")] = False,
-    out_file: Annotated[Path | None, typer.Option("--out", help="HTML file (.txt beside).")] = None,
-    send: Annotated[bool, typer.Option(help="Mail it to the program's digest recipients.")] = False,
-) -> None:
-    """Render the violations digest for compliance staff."""
-    from monitor.services import digest_command
-
-    when = date.fromisoformat(day) if day else datetime.now(UTC).date()
-    result = digest_command(Settings(), when, weekly=weekly, out=out_file, send=send)
-    out.print(f"digest: {result.html_path} and {result.text_path}", markup=False)
-    if send:
-        out.print("sent" if result.sent else f"[red]not sent:[/] {result.error}")
+app.command("digest")(notify_cli.digest)
 
 
 # -- rules ---------------------------------------------------------------------------------

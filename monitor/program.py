@@ -185,6 +185,12 @@ class NoticeSettings(Model):
     program_manager: Text
     #: who gets the compliance digest (`bidwatch digest --send`); the sender when empty
     digest_to: list[Email] = []
+    #: notices wait as `held` until `bidwatch notices approve ID` (who and when are kept)
+    require_approval: bool = False
+    #: one message per partner and level per delivery run, listing every incident due
+    batch_per_partner: bool = True
+    #: days between policy reminders to every active partner; None: no reminders
+    reminder_every_days: int | None = Field(default=None, ge=1, le=3660)
 
 
 class Schedule(Model):

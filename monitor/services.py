@@ -17,9 +17,11 @@ from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
 from monitor.incidents import IncidentStatus
 from monitor.models import Capture, Device, SearchTask
+from monitor.notify.alerts import queue_sweep_alerts
 from monitor.notify.digest import Period, render_digest, write_digest
 from monitor.notify.email import send_email
 from monitor.notify.outbox import DeliveryReport, deliver_outbox
+from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.plan import plan_tasks
 from monitor.program import load_program
@@ -86,13 +88,17 @@ def run_sweep_command(
         expired = deps.store.expire_incidents(
             datetime.now(UTC), timedelta(days=deps.program.incidents.expire_after_days))
         templates = TemplateSet(templates_dir())
+        alerts = queue_sweep_alerts(deps.store, deps.program, settings, report.sweep_id,
+                                    datetime.now(UTC), templates)
+        reminders = queue_policy_reminders(deps.store, deps.program, datetime.now(UTC))
         delivery = deliver_outbox(deps.store, deps.program, settings, templates)
         message = render_digest(deps.store, deps.program, templates,
                                 Period.ending_on(datetime.now(UTC).date(), 1))
         html, text = write_digest(message, settings.home / "digest" /
                                   f"{datetime.now(UTC).date()}.html")
-        return SweepSummary(report, delivery, html, text,
-                            extra={"incidents expired": str(len(expired))})
+        return SweepSummary(report, delivery, html, text, extra={
+            "incidents expired": str(len(expired)), "alerts queued": str(len(alerts)),
+            "policy reminders queued": str(len(reminders))})
     finally:
         deps.store.close()
 
@@ -108,6 +114,31 @@ def _sweep_with_progress(
     progress, advance = progress_factory(len(tasks))
     with progress:
         return asyncio.run(run_sweep(deps, tasks, dry_run=dry_run, progress=advance))
+
+
+# -- outbox ----------------------------------------------------------------------------------
+
+
+def deliver_now(settings: Settings) -> DeliveryReport:
+    """Deliver every outbox item that is due (`bidwatch outbox deliver`, the daemon)."""
+    program = load_program(settings.rules)
+    with opened_store(settings) as store:
+        return deliver_outbox(store, program, settings, TemplateSet(templates_dir()))
+
+
+def remind_partners(
+    settings: Settings, *, deliver: bool = True
+) -> tuple[list[str], DeliveryReport | None]:
+    """Queue this period's policy reminders (once per partner and period), then deliver."""
+    program = load_program(settings.rules)
+    if program.notices.reminder_every_days is None:
+        raise BidwatchError("policy reminders are off: set notices.reminder_every_days in "
+                            f"{settings.rules / 'program.yaml'}")
+    with opened_store(settings) as store:
+        keys = queue_policy_reminders(store, program, datetime.now(UTC))
+        if not deliver:
+            return keys, None
+        return keys, deliver_outbox(store, program, settings, TemplateSet(templates_dir()))
 
 
 # -- incidents -------------------------------------------------------------------------------

@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     #: hops and seconds allowed when following an ad's redirect chain
     max_hops: int = Field(default=10, ge=1, le=50)
     chain_timeout_s: float = Field(default=20.0, gt=0)
+    #: alerts: the least severity of a new incident that raises an alert
+    alert_min_severity: str = Field(default="high", pattern="^(info|low|medium|high|critical)$")
+    #: alerts: a sweep whose share of blocked pages (captcha, consent, rate limit) passes this
+    alert_blocked_share: float = Field(default=0.25, ge=0, le=1)
+    #: alerts: an engine counts as down when at least this many of its pages in a sweep were
+    #: asked and none was captured
+    alert_engine_min_tasks: int = Field(default=2, ge=1)
+    #: outbox: attempts before an item is dead, and the first retry delay (doubling after)
+    outbox_max_attempts: int = Field(default=6, ge=1, le=50)
+    outbox_backoff_s: float = Field(default=120.0, ge=0)
+    #: outbox: an item left `sending` this long (a crash mid-send) is tried again
+    outbox_sending_timeout_s: float = Field(default=600.0, ge=0)
 
     @property
     def database(self) -> str:

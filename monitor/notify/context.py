@@ -101,8 +101,43 @@ class HopView(_Frozen):
     status: int | None = None
 
 
+class BreachView(_Frozen):
+    """One incident a notice is about: the policy it breaks and the ad as seen."""
+
+    policy_id: Name
+    policy_title: Line
+    policy_notice: NoticeName | None = None
+    clause: Line | None = None
+    agreement_document: Prose | None = None
+    incident_id: Name
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    sighting_count: int = Field(ge=1)
+    markets: tuple[Name, ...] = ()
+    devices: tuple[Name, ...] = ()
+    engines: tuple[Name, ...] = ()
+    ad: AdView
+    chain: tuple[HopView, ...] = ()
+    landing_url: UrlText
+    network: Name | None = None
+    publisher_id: Name | None = None
+    screenshot: Path | None = None
+
+    @property
+    def screenshot_name(self) -> str | None:
+        """The attachment's file name, which is all a template needs of the screenshot."""
+        return inert_text(self.screenshot.name, 120) if self.screenshot else None
+
+
+BREACH_FIELDS = tuple(BreachView.model_fields)
+
+
 class NoticeContext(_Frozen):
-    """Everything a partner notice (warning, final warning, termination) may show."""
+    """Everything a partner notice (warning, final warning, termination) may show.
+
+    The top-level breach fields are the notice's first incident; `also` holds the partner's
+    other incidents due at the same level in the same delivery run (one message for all).
+    """
 
     program_name: Name
     brand_name: Name
@@ -131,6 +166,7 @@ class NoticeContext(_Frozen):
     program_manager: Name
     reply_to: Name | None = None
     respond_within_days: int = Field(default=2, ge=1, le=60)
+    also: tuple[BreachView, ...] = ()
 
     @property
     def level_key(self) -> str:
@@ -141,6 +177,25 @@ class NoticeContext(_Frozen):
     def screenshot_name(self) -> str | None:
         """The attachment's file name, which is all a template needs of the screenshot."""
         return inert_text(self.screenshot.name, 120) if self.screenshot else None
+
+    @property
+    def first_breach(self) -> BreachView:
+        return BreachView.model_validate({name: getattr(self, name) for name in BREACH_FIELDS})
+
+    @property
+    def breaches(self) -> tuple[BreachView, ...]:
+        """Every incident this notice covers, the first one first."""
+        return (self.first_breach, *self.also)
+
+    @property
+    def screenshots(self) -> tuple[Path, ...]:
+        """The files to attach: each breach's screenshot, once."""
+        paths = (b.screenshot for b in self.breaches if b.screenshot is not None)
+        return tuple(dict.fromkeys(paths))
+
+    def with_also(self, others: tuple[NoticeContext, ...]) -> NoticeContext:
+        """This notice covering `others` too (same partner and level)."""
+        return self.model_copy(update={"also": tuple(o.first_breach for o in others)})
 
 
 # ----------------------------------------------------------------------------------- digest
@@ -435,4 +490,84 @@ def sample_digest_context() -> DigestContext:
             ),
         ),
         console_url="https://bidwatch.example.com/incidents",
+    )
+
+
+# ----------------------------------------------------------------------------------- alerts
+
+
+class AlertIncident(_Frozen):
+    incident_id: Name
+    severity: Name
+    offender: UrlText
+    partner_name: Name | None = None
+    policy_title: Line
+    engine: Name
+    markets: tuple[Name, ...] = ()
+    headline: Line = ""
+
+
+class EngineCoverage(_Frozen):
+    engine: Name
+    asked: int = Field(ge=0)
+    captured: int = Field(ge=0)
+    blocked: int = Field(ge=0)
+    failed: int = Field(ge=0)
+
+
+class AlertContext(_Frozen):
+    """An alert to compliance staff about one sweep: its reason picks the template."""
+
+    program_name: Name
+    brand_name: Name
+    reason: Name  # new_incidents | blocked_share | engine_down
+    severity: Name
+    sweep_id: int
+    sweep_started: AwareDatetime
+    incidents: tuple[AlertIncident, ...] = ()
+    engines: tuple[EngineCoverage, ...] = ()
+    asked: int = Field(default=0, ge=0)
+    blocked: int = Field(default=0, ge=0)
+    threshold_pct: int = Field(default=0, ge=0, le=100)
+
+    @property
+    def blocked_pct(self) -> int:
+        return round(100 * self.blocked / self.asked) if self.asked else 0
+
+
+# -------------------------------------------------------------------------------- reminders
+
+
+class PolicyLine(_Frozen):
+    title: Line
+    clause: Line | None = None
+
+
+class ReminderContext(_Frozen):
+    """The periodic reminder to a partner: the bidding policy, and that we are watching."""
+
+    program_name: Name
+    brand_name: Name
+    partner_name: Name
+    partner_language: LanguageCode
+    terms: tuple[Line, ...] = ()  # the brand's trademark terms, as examples
+    domains: tuple[Name, ...] = ()
+    policies: tuple[PolicyLine, ...] = ()
+    agreement_document: Prose | None = None
+    engines: tuple[Name, ...] = ()
+    every_days: int = Field(ge=1)
+    sender_name: Name
+    program_manager: Name
+    reply_to: Name | None = None
+
+
+def sample_reminder_context(language: str = "en") -> ReminderContext:
+    return ReminderContext(
+        program_name="Lumora partner compliance", brand_name="Lumora", partner_name="SleepSaver",
+        partner_language=language, terms=("Lumora", "Lumora mattress"), domains=("lumora.com",),
+        policies=(PolicyLine(title="No bidding on Lumora trademark terms", clause="4.2"),
+                  PolicyLine(title="No direct linking")),
+        agreement_document="Lumora Affiliate Agreement v3", engines=("google", "bing"),
+        every_days=90, sender_name="Lumora Partner Compliance", program_manager="Dana Whitfield",
+        reply_to="partners@lumora.com",
     )

@@ -169,15 +169,18 @@ def _totals(store: Store, period: Period) -> DigestTotals:
     )
 
 
-def _history(store: Store, period: Period, days: int = 14) -> tuple[HistoryPoint, ...]:
-    """New incidents per day over the last `days` days, oldest first (the trend chart)."""
+def _history(store: Store, period: Period) -> tuple[HistoryPoint, ...]:
+    """New incidents per day over 14 days (daily digest) or per week over 8 weeks (weekly),
+    oldest first: the trend chart."""
+    step = period.end - period.start
+    count = 14 if step <= timedelta(days=1) else 8
     points = []
-    for back in range(days - 1, -1, -1):
-        end = period.end - timedelta(days=back)
-        start = end - timedelta(days=1)
-        count = sum(i.first_seen >= start and _is_breach(i)
-                    for i in store.incidents_between(start, end))
-        points.append(HistoryPoint(label=start.strftime("%m-%d"), value=count))
+    for back in range(count - 1, -1, -1):
+        end = period.end - step * back
+        start = end - step
+        new = sum(i.first_seen >= start and _is_breach(i)
+                  for i in store.incidents_between(start, end))
+        points.append(HistoryPoint(label=start.strftime("%m-%d"), value=new))
     return tuple(points)
 
 

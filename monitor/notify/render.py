@@ -21,11 +21,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from monitor.notify.context import (
     LEVEL_KEYS,
+    AlertContext,
     DigestContext,
     NoticeContext,
+    ReminderContext,
     inert_text,
     sample_digest_context,
     sample_notice_context,
+    sample_reminder_context,
 )
 
 Direction = Literal["rtl", "ltr"]
@@ -152,9 +155,26 @@ class TemplateSet:
         language = self._notice_language(ctx.partner_language, default_language)
         direction = direction_of(language)
         variables = ctx.template_vars() | {"language": language, "direction": direction}
-        variables["policy_paragraph"] = self._policy_paragraph(language, ctx, variables)
+        paragraphs = tuple(
+            self._policy_paragraph(language, b.policy_notice, variables | b.template_vars())
+            for b in ctx.breaches
+        )
+        variables["policy_paragraph"] = paragraphs[0]
+        variables["policy_paragraphs"] = paragraphs
         base = f"notices/{language}/{ctx.level_key}"
         return self._message(base, variables, language, direction)
+
+    def render_reminder(self, ctx: ReminderContext, default_language: str) -> RenderedMessage:
+        """The periodic policy reminder, in the partner's language (or the fallbacks)."""
+        for language in (ctx.partner_language, ctx.partner_language.split("-")[0],
+                         default_language):
+            base = f"reminders/{language}/reminder"
+            if all(f"{base}.{part}.j2" in self.names for part in NOTICE_PARTS):
+                direction = direction_of(language)
+                variables = ctx.template_vars() | {"language": language, "direction": direction}
+                return self._message(base, variables, language, direction)
+        raise RenderError(f"no reminder templates for {ctx.partner_language!r} nor the "
+                          f"default {default_language!r}")
 
     def render_digest(self, ctx: DigestContext) -> RenderedMessage:
         variables = ctx.template_vars() | {"language": "en", "direction": "ltr"}
@@ -181,11 +201,11 @@ class TemplateSet:
         )
 
     def _policy_paragraph(
-        self, language: str, ctx: NoticeContext, variables: Mapping[str, object]
+        self, language: str, policy_notice: str | None, variables: Mapping[str, object]
     ) -> str:
         """The policy's own paragraph, rendered as plain text: HTML templates escape it."""
         folder = f"notices/{language}/policies"
-        for stem in (ctx.policy_notice, GENERIC_POLICY):
+        for stem in (policy_notice, GENERIC_POLICY):
             if stem and f"{folder}/{stem}.j2" in self.names:
                 return self.render(f"{folder}/{stem}.j2", variables).strip()
         return ""
@@ -227,7 +247,20 @@ def check_templates(templates_dir: Path) -> list[str]:
         + _variable_problems(templates)
         + _notice_problems(templates)
         + _digest_problems(templates)
+        + _reminder_problems(templates)
     )
+
+
+def _reminder_problems(templates: TemplateSet) -> list[str]:
+    problems = []
+    languages = {n.split("/")[1] for n in templates.names
+                 if n.startswith("reminders/") and n.count("/") == 2}
+    for language in sorted(languages):
+        try:
+            templates.render_reminder(sample_reminder_context(language), language)
+        except RenderError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _syntax_problems(templates: TemplateSet) -> list[str]:
@@ -244,9 +277,14 @@ def _known_variables(name: str) -> set[str] | None:
     """The variables a template may use, or None for macro files (they take arguments)."""
     common = {"language", "direction"}
     if name.startswith("notices/"):
-        return NoticeContext.template_names() | common | {"policy_paragraph"}
+        return NoticeContext.template_names() | common | {"policy_paragraph",
+                                                          "policy_paragraphs"}
     if name.startswith("digest/"):
         return DigestContext.template_names() | common
+    if name.startswith("reminders/"):
+        return ReminderContext.template_names() | common
+    if name.startswith("alerts/"):
+        return AlertContext.template_names()
     return None
 
 

@@ -244,7 +244,8 @@ class OutboxRow(SQLModel, table=True):
     body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
     body_html: str = Field(default="", sa_column=Column(Text, nullable=False))
     attachments_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
-    #: pending | sent | dead | held (awaiting approval) | rendered (dry run)
+    #: pending | sending (handed to the channel, outcome not yet saved) | sent | dead
+    #: | held (awaiting approval) | rejected
     status: str = Field(default="pending", index=True)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
@@ -252,3 +253,13 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc_column(False))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column())
     eml_path: str | None = None
+    #: the partner a notice or reminder is for (notices of one partner go out together)
+    partner: str | None = Field(default=None, index=True)
+    #: apprise tags an alert is routed by, comma separated (e.g. "high,incident")
+    tags: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    #: the delivery this item went out in: items of one batch share it, and so one message
+    batch_key: str | None = Field(default=None, index=True)
+    #: approval: who approved or rejected a held notice, when, and why
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    decision_note: str | None = Field(default=None, sa_column=Column(Text))

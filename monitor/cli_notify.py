@@ -1,0 +1,236 @@
+"""`bidwatch outbox …`, `bidwatch notices …` and `bidwatch digest`: the outbox, approvals,
+policy reminders and the digest. Thin: parse, call a function, print."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from monitor.errors import BidwatchError
+from monitor.settings import Settings
+from monitor.store import Store
+from monitor.store.tables import OutboxRow
+
+outbox_app = typer.Typer(help="The outbox: notices, reminders and alerts waiting or sent.",
+                         invoke_without_command=True)
+notices_app = typer.Typer(help="Approve or reject held notices; send policy reminders.",
+                          no_args_is_help=True)
+
+
+# cli.py imports this module to register its apps, so nothing here imports cli.py
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(function: F) -> F:
+    """Our errors become one clear message and exit status 2, never a traceback."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BidwatchError as error:
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    from monitor.app import opened_store
+    from monitor.store.notices import OutboxError
+
+    with opened_store(Settings()) as store:
+        try:
+            yield store
+        except OutboxError as error:
+            raise BidwatchError(str(error)) from None
+
+
+def outbox_document(row: OutboxRow) -> dict[str, Any]:
+    """An outbox item as `bidwatch outbox --json` prints it (no message bodies)."""
+    return {
+        "id": row.id, "key": row.key, "kind": row.kind, "status": row.status,
+        "partner": row.partner, "incident_id": row.incident_id, "level": row.level,
+        "batch_key": row.batch_key, "tags": [t for t in row.tags.split(",") if t],
+        "subject": row.subject, "attempts": row.attempts,
+        "next_attempt_at": _iso(row.next_attempt_at), "last_error": row.last_error,
+        "created_at": _iso(row.created_at), "sent_at": _iso(row.sent_at),
+        "decided_by": row.decided_by, "decided_at": _iso(row.decided_at),
+        "decision_note": row.decision_note, "eml_path": row.eml_path,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# -- bidwatch outbox ---------------------------------------------------------------------------
+
+
+@outbox_app.callback()
+@friendly_errors
+def outbox_list(
+    ctx: typer.Context,
+    status: Annotated[list[str] | None, typer.Option(
+        help="pending, sending, sent, dead, held, rejected (repeatable).")] = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        help="notice, reminder, alert (repeatable).")] = None,
+    partner: Annotated[str | None, typer.Option(help="Only this partner id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """List outbox items: status, kind, key, attempts, next attempt, last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.store.notices import outbox_items
+
+    with _store() as store:
+        rows = outbox_items(store, statuses=status or [], kinds=kind or [], partner=partner,
+                            limit=limit)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(outbox_document(row), ensure_ascii=False) + "\n")
+        return
+    table = Table("id", "status", "kind", "key", "partner", "tries", "next attempt",
+                  "last error", title=f"Outbox ({len(rows)})")
+    for row in rows:
+        table.add_row(str(row.id), row.status, row.kind, escape(row.key),
+                      escape(row.partner or ""), str(row.attempts),
+                      str(row.next_attempt_at or "")[:16], escape(row.last_error or ""))
+    out.print(table)
+
+
+@outbox_app.command("retry")
+@friendly_errors
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead items to try again.")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Every dead item.")] = False,
+) -> None:
+    """Put dead items back in the queue with a fresh set of attempts."""
+    from monitor.store.notices import requeue
+
+    if not ids and not dead:
+        raise BidwatchError("name the items to retry, or --dead for all of them")
+    with _store() as store:
+        rows = requeue(store, ids or [], dead=dead, now=datetime.now(UTC))
+    out.print(f"requeued {len(rows)}: {', '.join(str(r.id) for r in rows) or '-'}",
+              markup=False)
+
+
+@outbox_app.command("deliver")
+@friendly_errors
+def outbox_deliver() -> None:
+    """Deliver every item that is due now (the sweep and the daemon do this too)."""
+    from monitor.services import deliver_now
+
+    report = deliver_now(Settings())
+    out.print(f"sent {report.sent} in {report.messages} messages, failed {report.failed}, "
+              f"dead {report.dead}, waiting {report.waiting}, held {report.held}", markup=False)
+
+
+# -- bidwatch notices --------------------------------------------------------------------------
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@notices_app.command("approve")
+@friendly_errors
+def notices_approve(
+    ids: Annotated[list[int], typer.Argument(help="Held outbox items (bidwatch outbox).")],
+    by: Annotated[str | None, typer.Option(help="Who approves (default: your login).")] = None,
+    note: Annotated[str, typer.Option(help="Why (kept on the item).")] = "",
+) -> None:
+    """Approve held notices: they go out at the next delivery."""
+    from monitor.store.notices import decide
+
+    with _store() as store:
+        rows = decide(store, ids, approve=True, by=by or _who(), note=note, now=datetime.now(UTC))
+    out.print(f"approved {len(rows)}: {', '.join(str(r.id) for r in rows)}", markup=False)
+
+
+@notices_app.command("reject")
+@friendly_errors
+def notices_reject(
+    ids: Annotated[list[int], typer.Argument(help="Held outbox items.")],
+    note: Annotated[str, typer.Option(help="Why it must not go out (required).")],
+    by: Annotated[str | None, typer.Option(help="Who rejects (default: your login).")] = None,
+) -> None:
+    """Reject held notices: they are never sent (kept, with who, when and why)."""
+    from monitor.store.notices import decide
+
+    if not note.strip():
+        raise BidwatchError("--note is required: say why the notice must not go out")
+    with _store() as store:
+        rows = decide(store, ids, approve=False, by=by or _who(), note=note,
+                      now=datetime.now(UTC))
+    out.print(f"rejected {len(rows)}: {', '.join(str(r.id) for r in rows)}", markup=False)
+
+
+@notices_app.command("remind")
+@friendly_errors
+def notices_remind(
+    deliver: Annotated[bool, typer.Option(help="Deliver the outbox afterwards.")] = True,
+) -> None:
+    """Queue this period's policy reminder for every active partner (once per period)."""
+    from monitor.services import remind_partners
+
+    keys, report = remind_partners(Settings(), deliver=deliver)
+    out.print(f"reminders queued: {len(keys)}", markup=False)
+    for key in keys:
+        out.print(f"  {key}", markup=False)
+    if report is not None:
+        out.print(f"delivered: sent {report.sent}, waiting {report.waiting}, "
+                  f"failed {report.failed}", markup=False)
+
+
+# -- bidwatch digest ---------------------------------------------------------------------------
+
+
+@friendly_errors
+def digest(
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    period: Annotated[Period, typer.Option(help="day, or week (the 7 days to --date).")] = (
+        Period.day),
+    weekly: Annotated[bool, typer.Option(help="Same as --period week.")] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="HTML file (.txt beside).")] = None,
+    send: Annotated[bool, typer.Option(help="Mail it to the program's digest recipients.")] = False,
+) -> None:
+    """Render the compliance digest (daily or weekly); --send mails it."""
+    from monitor.services import digest_command
+
+    when = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    result = digest_command(Settings(), when, weekly=weekly or period is Period.week,
+                            out=out_file, send=send)
+    out.print(f"digest: {result.html_path} and {result.text_path}", markup=False)
+    if send:
+        if result.sent:
+            out.print("sent", markup=False)
+        else:
+            err.print(f"not sent: {result.error}", markup=False)
+            raise typer.Exit(1)

@@ -1,0 +1,206 @@
+"""Alerts to compliance staff: new serious incidents, and coverage dropping.
+
+Alerts are queued in the outbox (kind `alert`, one key per sweep and reason) and delivered
+with the same retries as notices, through the apprise URLs of BIDWATCH_ALERT_URLS. Routing
+is apprise's own tag mechanism, in its text-config syntax: `high=mailto://…`,
+`coverage,critical=json://…`, `always=…` (every alert). An alert carries:
+
+- its topic: `incidents` or `coverage`;
+- its severity and every lower one (`critical` → critical, high, medium, low, info), so a URL
+  tagged `high` receives alerts of severity high and above.
+
+A URL with no tag receives nothing (apprise's rule); tag it `always` to receive everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+
+import apprise
+
+from monitor.models import Severity
+from monitor.notify.context import AlertContext, AlertIncident, EngineCoverage, inert_text
+from monitor.notify.email import DeliveryResult, mask_url, scrub
+from monitor.notify.render import SUBJECT_LIMIT, TemplateSet
+from monitor.program import Program
+from monitor.settings import Settings
+from monitor.store import Store
+from monitor.store.notices import (
+    incidents_first_seen_in_sweep,
+    queue_item,
+    sweep_capture_counts,
+    sweep_row,
+)
+from monitor.store.tables import IncidentRow, OutboxRow
+
+BLOCKED_STATUSES = frozenset({"consent", "captcha", "rate_limited"})
+COVERED_STATUSES = frozenset({"ok", "no_results"})
+
+
+def alert_tags(topic: str, severity: Severity) -> list[str]:
+    """The topic plus the severity and every lower one ("at least" routing)."""
+    return [topic, *(s.value for s in Severity if s.rank <= severity.rank)]
+
+
+# -- queueing ----------------------------------------------------------------------------------
+
+
+def queue_sweep_alerts(
+    store: Store,
+    program: Program,
+    settings: Settings,
+    sweep_id: int,
+    now: datetime,
+    templates: TemplateSet | None = None,
+) -> list[str]:
+    """Queue the alerts a finished sweep calls for; returns the keys newly queued."""
+    sweep = sweep_row(store, sweep_id)
+    if sweep is None:
+        return []
+    templates = templates or _default_templates()
+    base = {"program_name": program.name, "brand_name": program.brands[0].name,
+            "sweep_id": sweep_id, "sweep_started": sweep.started_at}
+    contexts = [
+        *_incident_alert(store, program, settings, sweep_id, base),
+        *_coverage_alerts(store, settings, sweep_id, base),
+    ]
+    queued = []
+    for context in contexts:
+        row = _alert_row(context, templates, now)
+        if queue_item(store, row):
+            queued.append(row.key)
+    return queued
+
+
+def _incident_alert(
+    store: Store, program: Program, settings: Settings, sweep_id: int, base: dict[str, object]
+) -> list[AlertContext]:
+    least = Severity(settings.alert_min_severity)
+    serious = [i for i in incidents_first_seen_in_sweep(store, sweep_id)
+               if _severity(i).rank >= least.rank]
+    if not serious:
+        return []
+    top = max((_severity(i) for i in serious), key=lambda s: s.rank)
+    names = {p.id: p.name for p in program.partners}
+    rows = tuple(_alert_incident(store, i, names) for i in serious)
+    return [AlertContext.model_validate(
+        base | {"reason": "new_incidents", "severity": top.value, "incidents": rows})]
+
+
+def _severity(incident: IncidentRow) -> Severity:
+    try:
+        return Severity(incident.severity)
+    except ValueError:
+        return Severity.info
+
+
+def _alert_incident(store: Store, incident: IncidentRow, names: dict[str, str]) -> AlertIncident:
+    detail = store.incident(incident.id or 0)
+    headline = ""
+    if detail and detail.sightings:
+        ad = detail.ads.get(detail.sightings[-1].ad_id)
+        headline = ad.headline if ad else ""
+    return AlertIncident(
+        incident_id=f"INC-{incident.id:05d}", severity=incident.severity,
+        offender=incident.offender, partner_name=names.get(incident.partner or ""),
+        policy_title=incident.title or incident.policy, engine=incident.engine,
+        markets=tuple(json.loads(incident.markets_json)), headline=headline,
+    )
+
+
+def _coverage_alerts(
+    store: Store, settings: Settings, sweep_id: int, base: dict[str, object]
+) -> list[AlertContext]:
+    engines = _engine_coverage(sweep_capture_counts(store, sweep_id))
+    asked = sum(e.asked for e in engines)
+    blocked = sum(e.blocked for e in engines)
+    alerts = []
+    if asked and blocked / asked > settings.alert_blocked_share:
+        alerts.append(AlertContext.model_validate(base | {
+            "reason": "blocked_share", "severity": Severity.medium.value, "engines": engines,
+            "asked": asked, "blocked": blocked,
+            "threshold_pct": round(100 * settings.alert_blocked_share)}))
+    down = tuple(e for e in engines
+                 if e.captured == 0 and e.asked >= settings.alert_engine_min_tasks)
+    if down:
+        alerts.append(AlertContext.model_validate(base | {
+            "reason": "engine_down", "severity": Severity.high.value, "engines": down,
+            "asked": asked, "blocked": blocked}))
+    return alerts
+
+
+def _engine_coverage(counts: dict[tuple[str, str], int]) -> tuple[EngineCoverage, ...]:
+    cells: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for (engine, status), n in counts.items():
+        cell = cells[engine]
+        cell[0] += n
+        if status in COVERED_STATUSES:
+            cell[1] += n
+        elif status in BLOCKED_STATUSES:
+            cell[2] += n
+        else:
+            cell[3] += n
+    return tuple(EngineCoverage(engine=e, asked=a, captured=c, blocked=b, failed=f)
+                 for e, (a, c, b, f) in sorted(cells.items()))
+
+
+def _alert_row(context: AlertContext, templates: TemplateSet, now: datetime) -> OutboxRow:
+    variables = context.template_vars()
+    base = f"alerts/{context.reason}"
+    topic = "incidents" if context.reason == "new_incidents" else "coverage"
+    return OutboxRow(
+        key=f"alert:{context.sweep_id}:{context.reason}", kind="alert", channel="apprise",
+        tags=",".join(alert_tags(topic, Severity(context.severity))),
+        subject=inert_text(templates.render(f"{base}.subject.j2", variables), SUBJECT_LIMIT),
+        body_text=templates.render(f"{base}.txt.j2", variables),
+        created_at=now, next_attempt_at=now,
+    )
+
+
+def _default_templates() -> TemplateSet:
+    from monitor.app import templates_dir  # the app module wires the sweep; import late
+
+    return TemplateSet(templates_dir())
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+
+def alert_notifier(alert_urls: str) -> apprise.Apprise:
+    """The configured alert URLs with their tags, read by apprise's text-config parser
+    (entries separated by whitespace or new lines)."""
+    config = apprise.AppriseConfig()
+    config.add_config("\n".join(alert_urls.split()), format="text")
+    notifier = apprise.Apprise()
+    notifier.add(config)
+    return notifier
+
+
+def send_alert(alert_urls: str, row: OutboxRow) -> DeliveryResult:
+    """Deliver one alert to every URL its tags select. Never raises; no secrets in errors."""
+    tags = [t for t in row.tags.split(",") if t]
+    try:
+        notifier = alert_notifier(alert_urls)
+        if not list(notifier.find(tag=tags or None)):
+            return DeliveryResult(ok=False, error=f"no alert URL is tagged for any of: "
+                                  f"{', '.join(tags)} (tag one 'always' to get every alert)")
+        result = notifier.notify(body=row.body_text, title=row.subject,
+                                 body_format=apprise.NotifyFormat.TEXT, tag=tags or None)
+    except Exception as exc:  # a plugin bug must not take the outbox worker down
+        return DeliveryResult(ok=False, error=_scrubbed(f"apprise failed: {exc}", alert_urls))
+    if result:
+        return DeliveryResult(ok=True)
+    return DeliveryResult(ok=False, error=_scrubbed(
+        f"an alert URL refused the alert ({_hosts(alert_urls)})", alert_urls))
+
+
+def _scrubbed(text: str, alert_urls: str) -> str:
+    for entry in alert_urls.split():
+        text = scrub(text, entry.split("=", 1)[-1])
+    return text
+
+
+def _hosts(alert_urls: str) -> str:
+    return ", ".join(mask_url(e.split("=", 1)[-1]) for e in alert_urls.split())

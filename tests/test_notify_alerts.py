@@ -1,0 +1,124 @@
+"""Alerts: queued once per sweep and reason, routed by apprise tags, posted to a real loopback
+webhook (apprise json://), retried when the receiver fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.models import Capture, CaptureStatus, Device, SearchTask, Severity
+from monitor.notify.alerts import alert_tags, queue_sweep_alerts
+from monitor.notify.outbox import deliver_outbox
+from monitor.notify.render import TemplateSet
+from monitor.store import Store
+from monitor.store.notices import outbox_items
+from tests.notify_support import (
+    HOSTILE_HEADLINE,
+    MARKETS,
+    TEMPLATES,
+    Breach,
+    notify_settings,
+    program,
+    record_breach,
+    webhook_receiver,
+)
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+TEMPLATE_SET = TemplateSet(TEMPLATES)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store(f"sqlite:///{tmp_path / 'bidwatch.db'}")
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def _blocked_sweep(store: Store, engine: str, blocked: int, ok: int) -> int:
+    tasks = [SearchTask(brand="lumora", engine=engine, query=f"lumora {n}", term_group="brand",
+                        market=MARKETS["en"], device=Device.desktop)
+             for n in range(blocked + ok)]
+    sweep_id, ids = store.begin_sweep("p", tasks, dry_run=False, now=T0)
+    for n, task in enumerate(tasks):
+        status = CaptureStatus.captcha if n < blocked else CaptureStatus.ok
+        capture = Capture(task=task, status=status, url="https://www.bing.com/search",
+                          final_url="https://www.bing.com/search", http_status=200,
+                          captured_at=T0)
+        store.record_task(ids[task.key], capture, [], queue_notices=True)
+    return sweep_id
+
+
+def test_tags_route_at_least_a_severity() -> None:
+    assert alert_tags("incidents", Severity.high) == ["incidents", "info", "low", "medium", "high"]
+
+
+def test_new_high_incident_alert_is_routed_by_tag_and_sent_once(
+    store: Store, tmp_path: Path
+) -> None:
+    sweep_id, _ = record_breach(store, tmp_path, Breach("sleepsaver", headline=HOSTILE_HEADLINE),
+                                T0)
+    record_breach(store, tmp_path, Breach("dealspotter", policy="no-brand-in-ad-copy",
+                                          severity=Severity.medium), T0)
+    with webhook_receiver() as hook:
+        settings = notify_settings(tmp_path, alert_urls=" ".join([
+            f"critical={hook.url('critical')}", f"high={hook.url('high')}",
+            f"coverage={hook.url('coverage')}", f"always={hook.url('always')}"]))
+        keys = queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET)
+        assert keys == [f"alert:{sweep_id}:new_incidents"]
+        assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == []
+        report = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+        again = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+
+    assert (report.sent, again.sent) == (1, 0)
+    [high] = hook.bodies("high")
+    assert hook.bodies("always") == [high] and not hook.bodies("critical")
+    assert not hook.bodies("coverage")
+    assert "1 new incident" in high["title"] and "INC-00001" in high["message"]
+    # the hostile headline arrives as one inert, capped line
+    assert "\u202e" not in high["message"] and "\r" not in high["message"]
+    assert "Bcc: victim" in high["message"] and len(high["message"]) < 2_000
+
+
+def test_coverage_alerts_blocked_share_and_engine_down(store: Store, tmp_path: Path) -> None:
+    sweep_id = _blocked_sweep(store, "bing", blocked=3, ok=0)
+    with webhook_receiver() as hook:
+        settings = notify_settings(tmp_path, alert_urls=f"coverage={hook.url('ops')}")
+        keys = queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET)
+        deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+    assert keys == [f"alert:{sweep_id}:blocked_share", f"alert:{sweep_id}:engine_down"]
+    titles = sorted(body["title"] for body in hook.bodies("ops"))
+    assert titles[0].startswith("[bidwatch coverage] 100% of Lumora searches blocked")
+    assert "bing: no page captured" in titles[1]
+
+
+def test_a_healthy_sweep_raises_no_coverage_alert(store: Store, tmp_path: Path) -> None:
+    sweep_id = _blocked_sweep(store, "google", blocked=1, ok=9)
+    settings = notify_settings(tmp_path)
+    assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == []
+
+
+def test_a_failing_webhook_is_retried_then_delivered(store: Store, tmp_path: Path) -> None:
+    sweep_id, _ = record_breach(store, tmp_path, Breach("sleepsaver"), T0)
+    with webhook_receiver() as hook:
+        settings = notify_settings(tmp_path, alert_urls=f"always={hook.url('x')}")
+        queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET)
+        hook.status = 500
+        first = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+        hook.status = 200
+        later = T0 + timedelta(minutes=5)
+        second = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=later)
+    assert (first.failed, second.sent) == (1, 1)
+    [row] = outbox_items(store, kinds=["alert"])
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(hook.bodies("x")) == 2  # the refused post, then the accepted one
+
+
+def test_no_url_tagged_for_an_alert_keeps_it_visible(store: Store, tmp_path: Path) -> None:
+    sweep_id, _ = record_breach(store, tmp_path, Breach("sleepsaver"), T0)
+    settings = notify_settings(tmp_path, alert_urls="json://127.0.0.1:9/untagged")
+    queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET)
+    deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+    [row] = outbox_items(store, kinds=["alert"])
+    assert row.status == "pending" and "tagged" in (row.last_error or "")
