@@ -4,8 +4,9 @@ Partners who evade watch for a pattern: a sweep at :15 every three hours is easy
 Here each day of a market gets `runs` sweeps at random minutes inside its time windows, in
 the market's own time zone, and the hours are drawn so that coverage is guaranteed rather
 than likely: for each weekday the window's hours are shuffled once per cycle of
-ceil(hours / runs) weeks and dealt out `runs` at a time, one deal per week. Over any cycle
-every hour of every chosen weekday is swept at least once.
+ceil(hours / runs) weeks and dealt out `runs` at a time, one deal per week. Over each cycle
+(counted from a fixed Monday, so any 2 x cycle - 1 consecutive weeks hold a whole one) every
+hour of every chosen weekday is swept at least once.
 
 Pure functions of (seed, market, dates): the same seed gives the same times, so a restart
 does not reshuffle, while a secret seed keeps the times unpredictable from outside.
