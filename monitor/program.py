@@ -283,6 +283,8 @@ class SweepJob(Trigger):
 class SurgeEvent(Model):
     """A built-in shopping event, or the program's own dates (`name` with `from`/`to`)."""
 
+    # dumped as `from`, as written, so a dumped program validates again
+    model_config = ConfigDict(serialize_by_alias=True)
     name: Text
     markets: list[Slug] | None = None
     from_: date | None = Field(default=None, alias="from")
