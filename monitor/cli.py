@@ -113,6 +113,23 @@ def print_summary(summary: Any) -> None:
     out.print(table)
 
 
+# -- run -----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def run(
+    log_json: Annotated[bool | None, typer.Option(
+        "--log-json/--log-text", help="Log lines as JSON (BIDWATCH_LOG_JSON).")] = None,
+    rules: Annotated[Path | None, typer.Option(help="Program directory (BIDWATCH_RULES).")] = None,
+) -> None:
+    """Run the daemon: sweeps, notices, digest and retention on the program's schedule."""
+    from monitor.daemon.runner import run_daemon
+
+    settings = Settings() if rules is None else Settings(rules=rules)
+    raise typer.Exit(run_daemon(settings, log_json=log_json))
+
+
 # -- demo ----------------------------------------------------------------------------------
 
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from monitor.daemon.surge import SURGE_EVENTS
 from monitor.models import AdvertiserClass, Device, MarketRef, Severity
 from monitor.networks import NETWORK_NAMES
 from monitor.policy import (
@@ -193,10 +194,50 @@ class NoticeSettings(Model):
     reminder_every_days: int | None = Field(default=None, ge=1, le=3660)
 
 
-class Schedule(Model):
+# -- the schedule ------------------------------------------------------------------------------
+# What the daemon (`bidwatch run`) runs and when; see docs/scheduling.md.
+
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+Clock = Annotated[str, Field(pattern=_CLOCK)]
+Window = Annotated[str, Field(pattern=r"^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-4])$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+#: `timezone: market` runs a job once per market, each in the market's own time zone
+MARKET_ZONE = "market"
+
+
+def _zone_or_market(value: str) -> str:
+    if value == MARKET_ZONE:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/London) "
+                         f"nor '{MARKET_ZONE}'") from None
+    return value
+
+
+class Sample(Model):
+    """`runs_per_day` sweeps at random minutes inside `windows` on `days`, so that over
+    ceil(window hours / runs_per_day) weeks every hour of those days is swept."""
+
+    runs_per_day: int = Field(ge=1, le=24)
+    windows: list[Window] = Field(default=["0-24"], min_length=1)
+    days: list[Weekday] = Field(default=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                                min_length=1)
+
+
+class Trigger(Model):
+    """When a sweep runs: exactly one of cron, interval_minutes, interval_seconds or sample."""
+
     cron: Text | None = None
     interval_minutes: int | None = Field(default=None, ge=1)
+    #: for tests and demos: a real engine must not be swept every few seconds
+    interval_seconds: int | None = Field(default=None, ge=1)
+    sample: Sample | None = None
+    #: a random delay of up to this many seconds before each run (cron and interval)
     jitter_seconds: int = Field(default=0, ge=0)
+    #: the zone the cron and sample times are read in; `market` = each market in its own
+    timezone: str | None = None
 
     @field_validator("cron")
     @classmethod
@@ -211,11 +252,122 @@ class Schedule(Model):
             raise ValueError(f"not a valid cron expression: {err}") from None
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _zone_or_market(value)
+
+    def trigger_kinds(self) -> list[str]:
+        return [k for k in ("cron", "interval_minutes", "interval_seconds", "sample")
+                if getattr(self, k) is not None]
+
+    def zone(self, default: str) -> str:
+        """The job's zone: its own, else `market` for samples, else the schedule's."""
+        return self.timezone or (MARKET_ZONE if self.sample is not None else default)
+
+
+class SweepJob(Trigger):
+    """A named sweep of part of the program; every filter left out means all."""
+
+    id: Slug
+    engines: list[EngineName] | None = None
+    markets: list[Slug] | None = None
+    devices: list[Device] | None = None
+    brands: list[Slug] | None = None
+    term_groups: list[Text] | None = None
+    #: run `surge.factor` times as often on the surge calendar's days
+    surge: bool = True
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SweepJob:
+        if len(self.trigger_kinds()) != 1:
+            raise ValueError("set exactly one of cron, interval_minutes, interval_seconds or "
+                             "sample")
+        return self
+
+
+class SurgeEvent(Model):
+    """A built-in shopping event, or the program's own dates (`name` with `from`/`to`)."""
+
+    # dumped as `from`, as written, so a dumped program validates again
+    model_config = ConfigDict(serialize_by_alias=True)
+    name: Text
+    markets: list[Slug] | None = None
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _known_or_dated(self) -> SurgeEvent:
+        if self.from_ is None:
+            if self.to is not None:
+                raise ValueError("'to' needs 'from'")
+            if self.name not in SURGE_EVENTS:
+                raise ValueError(f"unknown event '{self.name}'; built-in events are "
+                                 f"{', '.join(SURGE_EVENTS)} (or give 'from' and 'to' dates)")
+        elif self.to is not None and self.to < self.from_:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class Surge(Model):
+    """Days around key shopping events when sweeps run `factor` times as often."""
+
+    factor: int = Field(default=3, ge=1, le=24)
+    days_before: int = Field(default=1, ge=0, le=30)
+    days_after: int = Field(default=1, ge=0, le=30)
+    events: list[SurgeEvent] = []
+
+
+class Schedule(Trigger):
+    """The daemon's jobs. The top-level trigger (the original `cron` / `interval_minutes`
+    form) sweeps the whole program; `sweeps` adds named sweeps of parts of it."""
+
+    sweeps: list[SweepJob] = []
+    #: how often the outbox is delivered
+    outbox_every_seconds: int = Field(default=60, ge=1)
+    #: the daily digest, reminders and evidence retention, at `timezone`'s local time
+    digest_at: Clock = "07:00"
+    reminders_at: Clock = "08:00"
+    retention_at: Clock = "03:30"
+    surge: Surge = Surge()
+
+    @field_validator("timezone")
+    @classmethod
+    def _office_zone(cls, value: str | None) -> str | None:
+        if value == MARKET_ZONE:
+            raise ValueError("the schedule's own timezone is an IANA zone (the office's); "
+                             f"'{MARKET_ZONE}' is for a sweep")
+        return value
+
     @model_validator(mode="after")
     def _one_way(self) -> Schedule:
-        if (self.cron is None) == (self.interval_minutes is None):
-            raise ValueError("set exactly one of cron or interval_minutes")
+        kinds = self.trigger_kinds()
+        if len(kinds) > 1:
+            raise ValueError(f"set only one of {' or '.join(kinds)}")
+        if not kinds and not self.sweeps:
+            raise ValueError("set exactly one of cron or interval_minutes (or sample), "
+                             "or list sweeps")
+        _unique((s.id for s in self.sweeps), "sweep id")
+        if kinds and any(s.id == "all" for s in self.sweeps):
+            raise ValueError("sweep id 'all' is the top-level sweep's; name this one otherwise")
         return self
+
+    @property
+    def office_zone(self) -> str:
+        return self.timezone or "UTC"
+
+    def jobs(self) -> list[SweepJob]:
+        """Every sweep job: the top-level one as `all` (when it has a trigger), then `sweeps`."""
+        jobs = list(self.sweeps)
+        if self.trigger_kinds():
+            fields = {k: getattr(self, k) for k in Trigger.model_fields}
+            jobs.insert(0, SweepJob(id="all", **fields))
+        return jobs
 
 
 class IncidentRules(Model):
@@ -696,8 +848,33 @@ def _network_problems(program: Program) -> Iterator[Problem]:
                 yield loc, _unknown("network", network_id.network, known)
 
 
+def _schedule_problems(program: Program) -> Iterator[Problem]:
+    """Sweep filters and surge events must name the program's own markets, brands and
+    term groups, or a job would silently sweep nothing."""
+    known = {
+        "markets": {m.id for m in program.markets},
+        "brands": {b.id for b in program.brands},
+        "term_groups": {"brand", "misspelling"}
+        | {f"brand+{m}" for b in program.brands for m in b.modifiers},
+        "engines": set(program.engines),
+        "devices": {str(d) for d in program.devices},
+    }
+    for index, job in enumerate(program.schedule.sweeps):
+        for what, names in known.items():
+            for n_index, value in enumerate(getattr(job, what) or []):
+                if str(value) not in names:
+                    loc = ("schedule", "sweeps", index, what, n_index)
+                    yield loc, _unknown(what.rstrip("s").replace("_", " "), str(value), names)
+    for index, event in enumerate(program.schedule.surge.events):
+        for m_index, market in enumerate(event.markets or []):
+            if market not in known["markets"]:
+                loc = ("schedule", "surge", "events", index, "markets", m_index)
+                yield loc, _unknown("market", market, known["markets"])
+
+
 def _whole_program(program: Program, templates_dir: Path | None) -> Iterator[Problem]:
     yield from _duplicate_ids(program)
+    yield from _schedule_problems(program)
     yield from _network_problems(program)
     yield from _agreement_problems(program)
     yield from _policy_problems(program, templates_dir)

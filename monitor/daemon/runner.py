@@ -1,0 +1,335 @@
+"""`bidwatch run`: sweeps, outbox, digest, reminders and retention on the program's schedule.
+
+One process, one asyncio loop, APScheduler 3 (AsyncIOScheduler, memory job store: the jobs
+come from the program at every start, so there is nothing to persist). Sweeps take turns on
+one lock: two sweeps at once would double the pace on an engine. Blocking work (SMTP, file
+pruning) runs in worker threads so /healthz stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor import sweep as sweep_module
+from monitor.app import build_deps, templates_dir
+from monitor.daemon.health import HealthServer, HealthState, Metrics
+from monitor.daemon.jobs import SweepSpec, daily_trigger, sweep_specs
+from monitor.daemon.lock import InstanceLock
+from monitor.daemon.logs import setup_logging
+from monitor.daemon.reload import ProgramWatcher, describe_issues
+from monitor.daemon.tasks import (
+    deliver,
+    expire_incidents,
+    prune,
+    queue_reminders,
+    reminders_available,
+    status_counts,
+    write_daily_digest,
+)
+from monitor.errors import ConfigError
+from monitor.incidents import escalation_of
+from monitor.policy import compile_policies
+from monitor.program import Program, ProgramError, load_program
+from monitor.settings import Settings
+from monitor.sweep import SweepDeps, SweepReport, run_sweep
+
+log = logging.getLogger("monitor.daemon")
+
+#: jobs that belong to the daemon itself, not to the program; a reload keeps them
+HOUSEKEEPING = ("reload-poll",)
+
+
+def run_daemon(settings: Settings, *, log_json: bool | None = None) -> int:
+    """Run until SIGTERM or SIGINT; 0 after a clean stop. Refuses to start (ConfigError) on
+    an invalid program, and (BidwatchError) when another daemon holds the home's lock."""
+    setup_logging(settings, as_json=settings.log_json if log_json is None else log_json)
+    with InstanceLock(settings.home):
+        try:
+            program = load_program(settings.rules, templates_dir())
+        except ProgramError as error:
+            raise ConfigError("the program is invalid; not starting:\n"
+                              + describe_issues(error.issues)) from None
+        return asyncio.run(Daemon(settings, program).run())
+
+
+class Daemon:
+    def __init__(self, settings: Settings, program: Program) -> None:
+        self.settings = settings
+        self.deps: SweepDeps = build_deps(settings, program)
+        self.seed = schedule_seed(settings)
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1,
+            "misfire_grace_time": settings.misfire_grace_s})
+        self.metrics = Metrics()
+        self.state = HealthState(next_runs=self.next_runs)
+        self.watcher = ProgramWatcher(settings.rules)
+        self.sweep_lock = asyncio.Lock()
+        self.outbox_lock = asyncio.Lock()
+        self.running: dict[str, asyncio.Task[Any]] = {}
+        self.specs: dict[str, SweepSpec] = {}
+        self.stopping = asyncio.Event()
+        self.http: HealthServer | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._request_stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload, "SIGHUP")
+        self._loaded(self.deps.program)
+        self.http = start_http(self.settings, self.state, self.metrics)
+        self.scheduler.start()
+        self.state.scheduler_running = True
+        self.metrics.scheduler_running.set(1)
+        self._add_program_jobs()
+        self._add_housekeeping()
+        self._spawn(self.resume_interrupted)
+        log.info("bidwatch run: program %r, %d jobs", self.deps.program.name,
+                 len(self.scheduler.get_jobs()))
+        await self.stopping.wait()
+        await self.shutdown()
+        return 0
+
+    def _request_stop(self, signum: int) -> None:
+        log.info("%s: stopping (the running sweep is interrupted; its unfinished tasks run "
+                 "again at the next start)", signal.Signals(signum).name)
+        self.stopping.set()
+
+    async def shutdown(self) -> None:
+        self.scheduler.pause()
+        for task in self.running.values():
+            task.cancel()
+        await asyncio.gather(*self.running.values(), return_exceptions=True)
+        async with self.outbox_lock:  # a delivery in flight saves each outcome as it goes
+            pass
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
+        self.state.scheduler_running = False
+        self.metrics.scheduler_running.set(0)
+        if self.http:
+            self.http.stop()
+        self.deps.store.close()
+        log.info("bidwatch run: stopped cleanly")
+
+    def _spawn(self, function: Any, *args: Any) -> None:
+        task = asyncio.get_running_loop().create_task(function(*args))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _add_program_jobs(self) -> None:
+        program = self.deps.program
+        self.specs = {spec.job_id: spec for spec in sweep_specs(program, self.seed)}
+        for job_id, spec in self.specs.items():
+            self.scheduler.add_job(self.sweep, spec.trigger, args=[job_id], id=job_id,
+                                   name=job_id, replace_existing=True)
+        schedule = program.schedule
+        zone = schedule.office_zone
+        self.scheduler.add_job(self.deliver_outbox, IntervalTrigger(
+            seconds=schedule.outbox_every_seconds), id="outbox", name="outbox",
+            replace_existing=True)
+        self.scheduler.add_job(self.daily_digest, daily_trigger(schedule.digest_at, zone),
+                               id="digest", name="digest", replace_existing=True)
+        self.scheduler.add_job(self.retention, daily_trigger(schedule.retention_at, zone),
+                               id="retention", name="retention", replace_existing=True)
+        if reminders_available():
+            self.scheduler.add_job(self.reminders, daily_trigger(schedule.reminders_at, zone),
+                                   id="reminders", name="reminders", replace_existing=True)
+        else:
+            log.warning("reminders: monitor.notify.reminders is not in this build; "
+                        "no policy reminder will be queued")
+
+    def _add_housekeeping(self) -> None:
+        if self.settings.reload_poll_s > 0:
+            self.scheduler.add_job(self.poll_program, IntervalTrigger(
+                seconds=self.settings.reload_poll_s), id="reload-poll", name="reload-poll")
+
+    def next_runs(self) -> list[dict[str, str]]:
+        jobs: list[Job] = [j for j in self.scheduler.get_jobs() if j.next_run_time]
+        jobs.sort(key=lambda j: j.next_run_time)
+        return [{"job": j.id, "at": j.next_run_time.isoformat()} for j in jobs[:20]]
+
+    async def sweep(self, job_id: str) -> None:
+        """One scheduled sweep; waits its turn behind a sweep already running."""
+        spec = self.specs.get(job_id)
+        if spec is None:  # removed by a reload while it waited
+            return
+        deps = self.deps
+        tasks = spec.tasks(deps.program)
+        if not tasks:
+            log.warning("sweep %s: the program gives it no task", job_id)
+            return
+        await self._run_tracked(job_id, self._locked_sweep(job_id, deps, run_sweep(deps, tasks)))
+
+    async def resume_interrupted(self) -> None:
+        """Sweeps a stop or crash interrupted run their pending tasks, before anything new."""
+        resume = getattr(sweep_module, "resume_sweep", None)
+        unfinished = getattr(self.deps.store, "unfinished_sweeps", None)
+        if resume is None or unfinished is None:
+            log.warning("resume: this build cannot resume interrupted sweeps yet "
+                        "(monitor.sweep.resume_sweep); their pending tasks stay pending")
+            return
+        deps = self.deps
+        for sweep_id in await asyncio.to_thread(unfinished, deps.program.name):
+            log.info("resume: sweep %d has unfinished tasks; running them", sweep_id)
+            await self._run_tracked(f"resume:{sweep_id}",
+                                    self._locked_sweep(f"resume:{sweep_id}", deps,
+                                                       resume(deps, sweep_id)))
+
+    async def _run_tracked(self, name: str, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self.running[name] = task
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+        finally:
+            self.running.pop(name, None)
+
+    async def _locked_sweep(self, name: str, deps: SweepDeps, sweep: Any) -> None:
+        try:
+            async with self.sweep_lock:
+                if self.stopping.is_set():
+                    sweep.close()
+                    return
+                self.state.running_sweeps.add(name)
+                log.info("sweep %s: starting", name)
+                try:
+                    report: SweepReport = await sweep
+                finally:
+                    self.state.running_sweeps.discard(name)
+        except asyncio.CancelledError:
+            sweep.close()  # never started: no warning about a coroutine never awaited
+            raise
+        except Exception:
+            log.exception("sweep %s failed", name)
+            self.metrics.sweeps.labels("failed").inc()
+            return
+        self._after_sweep(name, deps, report)
+        await self.deliver_outbox()
+
+    def _after_sweep(self, name: str, deps: SweepDeps, report: SweepReport) -> None:
+        ended = datetime.now(UTC)
+        self.metrics.record_sweep(report, ended)
+        self.state.record_sweep(name, report, ended)
+        expired = expire_incidents(deps)
+        blocked = sum(report.blocked.values())
+        log.info("sweep %s (#%d) %s: %d tasks, %d captured, %d blocked, %d failed, %d ads, "
+                 "%d new incidents, %d notices queued, %d incidents expired", name,
+                 report.sweep_id, report.status, report.tasks, report.captured, blocked,
+                 report.failed, report.ads, len(report.incidents_new), report.notices_queued,
+                 len(expired))
+
+    async def deliver_outbox(self) -> None:
+        if self.outbox_lock.locked():
+            return  # a delivery is under way; it takes what is due
+        async with self.outbox_lock:
+            deps = self.deps
+            try:
+                report = await asyncio.to_thread(deliver, deps, self.settings)
+                counts = await asyncio.to_thread(status_counts, deps.store)
+            except Exception:
+                log.exception("outbox delivery failed")
+                return
+        if report.sent or report.failed or report.dead:
+            log.info("outbox: %d sent, %d failed, %d dead, %d waiting", report.sent,
+                     report.failed, report.dead, report.waiting)
+        self.metrics.set_counts(self.metrics.outbox, counts.outbox)
+        self.metrics.set_counts(self.metrics.incidents, counts.incidents)
+
+    async def daily_digest(self) -> None:
+        zone = ZoneInfo(self.deps.program.schedule.office_zone)
+        day = datetime.now(zone).date() - timedelta(days=1)
+        await self._thread("digest", write_daily_digest, self.deps, self.settings, day)
+
+    async def retention(self) -> None:
+        await self._thread("retention", prune, self.deps, self.settings)
+
+    async def reminders(self) -> None:
+        await self._thread("reminders", queue_reminders, self.deps)
+        await self.deliver_outbox()
+
+    async def _thread(self, name: str, function: Any, *args: Any) -> None:
+        try:
+            outcome = await asyncio.to_thread(function, *args)
+        except Exception:
+            log.exception("%s failed", name)
+            return
+        log.info("%s: %s", name, outcome)
+
+    # -- reload ----------------------------------------------------------------------------
+
+    async def poll_program(self) -> None:
+        if await asyncio.to_thread(self.watcher.changed):
+            await self.reload("rules changed on disk")
+
+    async def reload(self, reason: str) -> None:
+        """Load the program again; keep the last good one when the new one is invalid."""
+        self.watcher.mark_seen()
+        try:
+            program = await asyncio.to_thread(load_program, self.settings.rules, templates_dir())
+        except ProgramError as error:
+            self.state.reload_error = describe_issues(error.issues)
+            self.metrics.reload_failures.inc()
+            log.error("reload (%s) refused: the program is invalid; keeping the last good "
+                      "program %r\n%s", reason, self.deps.program.name, self.state.reload_error)
+            return
+        self.deps = replace(self.deps, program=program, judge=compile_policies(program),
+                            escalation=escalation_of(program))
+        for job in self.scheduler.get_jobs():
+            if job.id not in HOUSEKEEPING:
+                job.remove()
+        self._add_program_jobs()
+        self._loaded(program)
+        log.info("reload (%s): program %r in force, %d jobs", reason, program.name,
+                 len(self.scheduler.get_jobs()))
+
+    def _loaded(self, program: Program) -> None:
+        now = datetime.now(UTC)
+        self.state.program, self.state.program_loaded_at = program.name, now
+        self.state.reload_error = None
+        self.metrics.program_loaded.set(now.timestamp())
+
+
+def schedule_seed(settings: Settings) -> str:
+    """The seed of the random sweep times: the setting, else one kept under home, so times
+    survive a restart and stay unknown outside."""
+    if settings.schedule_seed:
+        return settings.schedule_seed
+    path = settings.home / "schedule.seed"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(16) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def start_http(settings: Settings, state: HealthState, metrics: Metrics) -> HealthServer | None:
+    listen = settings.http_listen.strip()
+    if listen in ("", "0"):
+        return None
+    host, _, port = listen.rpartition(":")
+    try:
+        server = HealthServer(host.strip("[]") or "127.0.0.1", int(port), state, metrics)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"BIDWATCH_HTTP_LISTEN={listen!r}: cannot listen there: {error}") \
+            from None
+    server.start()
+    return server
