@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     #: outbox: an item left `sending` this long (a crash mid-send) is tried again
     outbox_sending_timeout_s: float = Field(default=600.0, ge=0)
 
+    # -- the daemon (`bidwatch run`) ---------------------------------------------------------
+    #: one JSON object per log line instead of plain text
+    log_json: bool = False
+    #: host:port of the /healthz and /metrics endpoint (keep it on loopback); "0" turns it off
+    http_listen: str = "127.0.0.1:9464"
+    #: seconds between checks of rules/ for changes (SIGHUP reloads at once); 0 = SIGHUP only
+    reload_poll_s: float = Field(default=5.0, ge=0)
+    #: seeds the random sweep times; default: a random seed kept in home/schedule.seed
+    schedule_seed: str | None = None
+    #: a sweep that could not start on time still runs within this many seconds, else waits
+    #: for its next time (missed runs are collapsed into one)
+    misfire_grace_s: int = Field(default=900, ge=1)
+
     @property
     def database(self) -> str:
         if self.database_url:
@@ -89,15 +102,3 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
-    # -- the daemon (`bidwatch run`) ---------------------------------------------------------
-    #: one JSON object per log line instead of plain text
-    log_json: bool = False
-    #: host:port of the /healthz and /metrics endpoint (keep it on loopback); "0" turns it off
-    http_listen: str = "127.0.0.1:9464"
-    #: seconds between checks of rules/ for changes (SIGHUP reloads at once); 0 = SIGHUP only
-    reload_poll_s: float = Field(default=5.0, ge=0)
-    #: seeds the random sweep times; default: a random seed kept in home/schedule.seed
-    schedule_seed: str | None = None
-    #: a sweep that could not start on time still runs within this many seconds, else waits
-    #: for its next time (missed runs are collapsed into one)
-    misfire_grace_s: int = Field(default=900, ge=1)

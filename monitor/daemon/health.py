@@ -67,7 +67,7 @@ class Metrics:
             self.last_sweep_tasks.labels(outcome).set(value)
         self.blocked_rate.set(blocked / report.tasks if report.tasks else 0)
         self.sweeps.labels(report.status).inc()
-        self.browser_restarts.inc(getattr(report, "browser_restarts", 0))
+        self.browser_restarts.inc(report.browser_restarts)
 
     def set_counts(self, gauge: Gauge, counts: dict[str, int]) -> None:
         for status, count in counts.items():

@@ -21,7 +21,6 @@ from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import sweep as sweep_module
 from monitor.app import build_deps, templates_dir
 from monitor.daemon.health import HealthServer, HealthState, Metrics
 from monitor.daemon.jobs import SweepSpec, daily_trigger, sweep_specs
@@ -33,7 +32,6 @@ from monitor.daemon.tasks import (
     expire_incidents,
     prune,
     queue_reminders,
-    reminders_available,
     status_counts,
     write_daily_digest,
 )
@@ -42,7 +40,7 @@ from monitor.incidents import escalation_of
 from monitor.policy import compile_policies
 from monitor.program import Program, ProgramError, load_program
 from monitor.settings import Settings
-from monitor.sweep import SweepDeps, SweepReport, run_sweep
+from monitor.sweep import SweepDeps, SweepReport, resume_sweep, run_sweep
 
 log = logging.getLogger("monitor.daemon")
 
@@ -148,12 +146,8 @@ class Daemon:
                                id="digest", name="digest", replace_existing=True)
         self.scheduler.add_job(self.retention, daily_trigger(schedule.retention_at, zone),
                                id="retention", name="retention", replace_existing=True)
-        if reminders_available():
-            self.scheduler.add_job(self.reminders, daily_trigger(schedule.reminders_at, zone),
-                                   id="reminders", name="reminders", replace_existing=True)
-        else:
-            log.warning("reminders: monitor.notify.reminders is not in this build; "
-                        "no policy reminder will be queued")
+        self.scheduler.add_job(self.reminders, daily_trigger(schedule.reminders_at, zone),
+                               id="reminders", name="reminders", replace_existing=True)
 
     def _add_housekeeping(self) -> None:
         if self.settings.reload_poll_s > 0:
@@ -179,18 +173,12 @@ class Daemon:
 
     async def resume_interrupted(self) -> None:
         """Sweeps a stop or crash interrupted run their pending tasks, before anything new."""
-        resume = getattr(sweep_module, "resume_sweep", None)
-        unfinished = getattr(self.deps.store, "unfinished_sweeps", None)
-        if resume is None or unfinished is None:
-            log.warning("resume: this build cannot resume interrupted sweeps yet "
-                        "(monitor.sweep.resume_sweep); their pending tasks stay pending")
-            return
         deps = self.deps
-        for sweep_id in await asyncio.to_thread(unfinished, deps.program.name):
+        for sweep_id in await asyncio.to_thread(deps.store.unfinished_sweeps, deps.program.name):
             log.info("resume: sweep %d has unfinished tasks; running them", sweep_id)
             await self._run_tracked(f"resume:{sweep_id}",
                                     self._locked_sweep(f"resume:{sweep_id}", deps,
-                                                       resume(deps, sweep_id)))
+                                                       resume_sweep(deps, sweep_id)))
 
     async def _run_tracked(self, name: str, work: Any) -> None:
         task = asyncio.ensure_future(work)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +11,7 @@ from monitor.incidents import IncidentStatus
 from monitor.notify.digest import Period, render_digest, write_digest
 from monitor.notify.email import send_email
 from monitor.notify.outbox import DeliveryReport, deliver_outbox
+from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.retention import prune_evidence
 from monitor.settings import Settings
@@ -21,7 +20,6 @@ from monitor.sweep import SweepDeps
 
 log = logging.getLogger("monitor.daemon")
 
-REMINDERS_MODULE = "monitor.notify.reminders"
 OUTBOX_STATUSES = ("pending", "sent", "dead", "held", "rendered")
 #: counting rows through the store's list reads: enough for a program's incidents, not more
 COUNT_LIMIT = 1_000_000
@@ -73,11 +71,6 @@ def write_daily_digest(deps: SweepDeps, settings: Settings, day: date) -> str:
     return f"{html} written and " + ("mailed" if result.ok else f"NOT mailed: {result.error}")
 
 
-def reminders_available() -> bool:
-    return importlib.util.find_spec(REMINDERS_MODULE) is not None
-
-
 def queue_reminders(deps: SweepDeps) -> str:
-    module = importlib.import_module(REMINDERS_MODULE)
-    queued = module.queue_policy_reminders(deps.store, deps.program, datetime.now(UTC))
-    return f"{len(queued) if hasattr(queued, '__len__') else queued} reminders queued"
+    queued = queue_policy_reminders(deps.store, deps.program, datetime.now(UTC))
+    return f"{len(queued)} reminders queued"
