@@ -299,16 +299,21 @@ async def capture_in_pool(
     evidence: EvidenceStore,
     options: CaptureOptions,
 ) -> PageResult:
-    """Capture in the profile's context; a context a page failed in is not reused."""
+    """Capture in the profile's context, on a page a finished search of the profile left
+    open when there is one; a context (or page) a search failed in is not reused."""
     try:
         context = await contexts.acquire(task)
     except PlaywrightError as error:  # the browser is gone: an error capture, retried
         return failed_capture(task, engine, error, LOST_BROWSER)
     result: PageResult | None = None
+    page = None
     try:
-        result = await capture_page(context, task, engine, evidence, options)
+        page = await contexts.page(context)
+        result = await capture_page(context, task, engine, evidence, options, page)
+    except PlaywrightError as error:  # no page could be opened: as above
+        result = failed_capture(task, engine, error, LOST_BROWSER)
     finally:
-        await contexts.release(context, broken=result is None
+        await contexts.release(context, page=page, broken=result is None
                                or result.capture.status is CaptureStatus.error)
     return result
 

@@ -204,3 +204,29 @@ def test_contexts_are_reused_per_profile_up_to_the_bound_and_never_across_profil
             await browser.close()
 
     asyncio.run(run())
+
+
+def test_heavy_resources_are_blocked_in_the_browser_and_the_rest_goes_out(
+    simulator: Simulator, browser_path: Path
+) -> None:
+    task = SearchTask("lumora", "google", "lumora", "brand", US, Device.desktop)
+    probe = """async (urls) => Promise.all(urls.map(url => fetch(url).then(
+                   () => "fetched", () => "blocked")))"""
+
+    async def run() -> list[str]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(browser_path),
+                args=[*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"])
+            context = await new_task_context(browser, task, CaptureOptions(
+                ignore_https_errors=True))
+            page = await context.new_page()
+            await page.goto("https://www.google.com/search?q=lumora")
+            outcome = await page.evaluate(probe, [
+                "/f/brand.woff2", "/clip.mp4?autoplay=1", "/site.webmanifest",
+                "/search?q=fonts.woff2+review", "/logo.png", "/search?q=x"])
+            await browser.close()
+            return list(outcome)
+
+    assert asyncio.run(run()) == ["blocked", "blocked", "blocked", "fetched", "fetched",
+                                  "fetched"]

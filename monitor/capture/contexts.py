@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from playwright.async_api import Browser, BrowserContext, StorageState
+from playwright.async_api import Browser, BrowserContext, Page, StorageState
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.capture.page import (
     CLOSE_TIMEOUT_S,
     CaptureOptions,
     close_context,
+    close_page,
     new_task_context,
 )
 from monitor.models import SearchTask
@@ -35,6 +36,9 @@ class _Slot:
     active: int = 0
     retired: bool = False
     broken: bool = False
+    #: pages a finished search left open: the next search of the profile navigates one of
+    #: them instead of opening a tab (a new tab costs a renderer process start)
+    idle: list[Page] = field(default_factory=list)
 
 
 class ContextPool:
@@ -74,12 +78,26 @@ class ContextPool:
         slot.active += 1
         return slot.context
 
-    async def release(self, context: BrowserContext, *, broken: bool = False) -> None:
-        """The task is done with `context`; a broken context (crashed page) is not reused."""
+    async def page(self, context: BrowserContext) -> Page:
+        """A page of `context` for one search: an idle one, or a new one."""
+        slot = self._by_context.get(id(context))
+        if slot is not None and slot.idle:
+            return slot.idle.pop()
+        return await context.new_page()
+
+    async def release(
+        self, context: BrowserContext, *, broken: bool = False, page: Page | None = None
+    ) -> None:
+        """The task is done with `context` (and `page`); a broken context (a failed page) is
+        not reused, and neither is its page."""
         slot = self._by_context.get(id(context))
         if slot is None:
             return
         slot.active -= 1
+        if page is not None and not broken and not slot.retired and not page.is_closed():
+            slot.idle.append(page)
+        elif page is not None:
+            await close_page(page)
         if broken:
             slot.broken = True
             await self._retire(slot)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -30,8 +31,14 @@ from monitor.capture.profiles import context_options
 from monitor.engines.base import Engine
 from monitor.models import Capture, CaptureStatus, SearchTask
 
-#: resource types the evidence does not need; blocking them saves bandwidth and memory
-BLOCKED_RESOURCES = frozenset({"media", "font", "websocket", "eventsource", "manifest"})
+#: what the evidence does not need — web fonts, audio and video, streaming playlists, app
+#: manifests — by URL, so the browser matches it itself: every other request goes out
+#: without a round trip through Python (a catch-all route would cost one per request)
+HEAVY_RESOURCES = re.compile(
+    r"\.(?:woff2?|ttf|otf|eot|mp4|m4v|webm|ogv|ogg|oga|mp3|m4a|aac|wav|flac|m3u8|mpd|ts"
+    r"|webmanifest)(?:[?#]|$)|//fonts\.gstatic\.com/",
+    re.IGNORECASE,
+)
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -78,7 +85,7 @@ async def new_task_context(
         **({"storage_state": storage_state} if storage_state else {}),
     )
     context.set_default_timeout(options.timeout_s * 1000)
-    await context.route("**/*", _block_heavy)
+    await context.route(HEAVY_RESOURCES, _abort)
     return context
 
 
@@ -95,11 +102,8 @@ def proxy_settings(url: str | None) -> ProxySettings | None:
     return proxy
 
 
-async def _block_heavy(route: Route) -> None:
-    if route.request.resource_type in BLOCKED_RESOURCES:
-        await route.abort()
-    else:
-        await route.continue_()
+async def _abort(route: Route) -> None:
+    await route.abort("blockedbyclient")
 
 
 async def capture_page(
@@ -108,25 +112,38 @@ async def capture_page(
     engine: Engine,
     evidence: EvidenceStore,
     options: CaptureOptions,
+    page: Page | None = None,
 ) -> PageResult:
-    """Load the task's result page in `context` and keep its HTML and screenshot."""
+    """Load the task's result page in `context` and keep its HTML and screenshot. With no
+    `page` given, a tab is opened for it and closed after; a given one is left open."""
     url = engine.search_url(task)
     started = time.monotonic()
-    page: Page | None = None
+    own_page = page is None
+    previous_url = page.url if page is not None else None  # a reused page's last search
     crashed: list[bool] = []
+
+    def on_crash(_: Page) -> None:
+        crashed.append(True)
+
     try:
-        page = await context.new_page()
-        page.on("crash", lambda _: crashed.append(True))
+        if page is None:
+            page = await context.new_page()
+        page.on("crash", on_crash)
         # Playwright's own timeouts cover each step; this one covers a browser that stops
         # answering altogether (content() has no timeout of its own)
         async with asyncio.timeout(options.timeout_s * WATCHDOG_FACTOR):
             return await _load_and_keep(page, task, engine, evidence, options, url, started)
     except (PlaywrightError, TimeoutError, OSError) as error:
         lost = _what_was_lost(context, error, bool(crashed))
-        return await _failed(page, task, evidence, url, started, error, lost)
+        result = await _failed(page, task, evidence, url, started, error, lost)
+        if result.capture.final_url == previous_url:  # it never left the last search
+            result = replace(result, capture=replace(result.capture, final_url=url))
+        return result
     finally:
         if page is not None:
-            await _close_quietly(page)
+            page.remove_listener("crash", on_crash)
+            if own_page:
+                await close_page(page)
 
 
 def _what_was_lost(context: BrowserContext, error: BaseException, crashed: bool) -> str | None:
@@ -235,7 +252,7 @@ def _safe_url(page: Page) -> str | None:
         return None
 
 
-async def _close_quietly(page: Page) -> None:
+async def close_page(page: Page) -> None:
     # a crashed page cannot be closed; its context will be
     with contextlib.suppress(PlaywrightError, TimeoutError):
         await asyncio.wait_for(page.close(), CLOSE_TIMEOUT_S)

@@ -4,10 +4,11 @@ bidwatch: the sweep's capture path — one kept browser, recycled every
 BIDWATCH_BROWSER_RECYCLE_TASKS tasks; contexts per market profile dressed as its market and
 device (reused for BIDWATCH_CONTEXT_REUSE searches); heavy resources blocked; the page loaded,
 classified, its HTML (gzip) and full-page screenshot stored.
-Raw floor: bare Playwright `goto` + `content()` + `screenshot(full_page=True)` of the same
-URLs in one context of its own browser, nothing stored. One JSON line per concurrency: tasks/s
-for both, their ratio, p50/p95 latency, and RSS including the browser processes (sampled at
-task 100 and at the end).
+Raw floor: bare Playwright `goto` + `content()` + `screenshot(full_page=True, scale="css")` of
+the same URLs in its own browser, one context per device dressed only as that device (so it
+gets the same pages: phones are served phone markup), nothing stored. One JSON line per
+concurrency: tasks/s for both, their ratio, p50/p95 latency, and RSS including the browser
+processes (sampled at task 100 and at the end).
 
 Then a long run at concurrency 4 (1,000 tasks by default) sampling RSS every 100 tasks: from
 task 100 on it should stay flat within 10% (browsers are recycled, contexts bounded).
@@ -26,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
@@ -33,6 +35,7 @@ from monitor.capture.browser import LAUNCH_ARGS, find_browser
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.keeper import BrowserKeeper
 from monitor.capture.page import CaptureOptions
+from monitor.capture.profiles import context_options
 from monitor.engines import get_engine
 from monitor.models import SearchTask
 from monitor.plan import plan_tasks
@@ -100,17 +103,24 @@ async def bidwatch_run(playwright: Playwright, simulator: Simulator, tasks: list
 
 async def raw_run(playwright: Playwright, simulator: Simulator, tasks: list[SearchTask],
                   concurrency: int) -> dict[str, float]:
+    """Bare Playwright: one context per device, dressed only as that device (user agent,
+    viewport, pixel ratio) so it is served the same pages — the simulator, like the engines,
+    sends phone markup to a phone — and screenshots of the same size; nothing else."""
     browser = await playwright.chromium.launch(
         executable_path=str(find_browser(None).path),
         args=[*LAUNCH_ARGS, f"--host-resolver-rules={simulator.host_resolver_rule}"])
-    context = await browser.new_context(ignore_https_errors=True)
+    contexts = {}
+    for task in tasks:
+        if task.device not in contexts:
+            contexts[task.device] = await browser.new_context(
+                ignore_https_errors=True, **device_options(task, browser.version))
 
     async def one(task: SearchTask) -> None:
-        page = await context.new_page()
+        page = await contexts[task.device].new_page()
         try:
             await page.goto(get_engine(task.engine).search_url(task))
             await page.content()
-            await page.screenshot(full_page=True)
+            await page.screenshot(full_page=True, scale="css")
         finally:
             await page.close()
 
@@ -118,6 +128,12 @@ async def raw_run(playwright: Playwright, simulator: Simulator, tasks: list[Sear
         return await timed_run(tasks, concurrency, one)
     finally:
         await browser.close()
+
+
+def device_options(task: SearchTask, version: str) -> dict[str, Any]:
+    dressed = context_options(task, version)
+    return {name: dressed[name] for name in
+            ("viewport", "device_scale_factor", "is_mobile", "has_touch", "user_agent")}
 
 
 async def measure(n: int, long_run: int) -> None:
