@@ -90,6 +90,30 @@ def sweep(
     print_summary(summary)
 
 
+@app.command()
+@friendly_errors
+def sweeps(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Recent sweeps and their coverage: asked, captured, blocked by kind, failed."""
+    from monitor.services import sweep_summaries
+
+    rows = sweep_summaries(Settings(), limit)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    table = Table("sweep", "status", "started (UTC)", "asked", "captured", "blocked", "failed",
+                  "not asked", "ads", "new incidents")
+    for r in rows:
+        blocked = ", ".join(f"{kind} {n}" for kind, n in r["blocked"].items()) or "0"
+        table.add_row(str(r["id"]), r["status"], r["started_at"][:19].replace("T", " "),
+                      str(r["asked"]), str(r["captured"]), blocked, str(r["failed"]),
+                      str(r["never_asked"]), str(r["ads"]), str(r["incidents_new"]))
+    out.print(table)
+
+
 def _progress(total: int) -> tuple[Progress, Callable[[Capture, int], None]]:
     progress = Progress(
         TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

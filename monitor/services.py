@@ -144,6 +144,24 @@ def remind_partners(
 # -- incidents -------------------------------------------------------------------------------
 
 
+def sweep_summaries(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent sweeps, newest first, each with its coverage by each task's last capture."""
+    with opened_store(settings) as store:
+        rows = []
+        for sweep in store.recent_sweeps(limit):
+            coverage = store.sweep_coverage(sweep.id or 0)
+            rows.append({
+                "id": sweep.id, "status": sweep.status, "program": sweep.program,
+                "started_at": sweep.started_at.isoformat(),
+                "finished_at": sweep.finished_at.isoformat() if sweep.finished_at else None,
+                "asked": coverage.asked, "captured": coverage.captured,
+                "blocked": dict(sorted(coverage.blocked.items())), "failed": coverage.failed,
+                "never_asked": coverage.never_asked, "ads": sweep.ads,
+                "incidents_new": sweep.incidents_new, "dry_run": sweep.dry_run,
+            })
+        return rows
+
+
 def incident_summary(row: IncidentRow) -> dict[str, Any]:
     return {
         "id": row.id, "status": row.status, "level": row.level, "severity": row.severity,

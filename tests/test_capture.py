@@ -4,6 +4,7 @@ whose coverage counts blocked pages as blocked, never as pages without ads."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import async_playwright
 from sqlmodel import col, select
+from typer.testing import CliRunner
 
 from monitor.app import opened_store
 from monitor.capture.browser import LAUNCH_ARGS
@@ -25,6 +27,7 @@ from monitor.capture.page import (
     close_context,
     new_task_context,
 )
+from monitor.cli import app
 from monitor.engines import get_engine
 from monitor.models import CaptureStatus, Device, MarketRef, SearchTask
 from monitor.services import run_sweep_command
@@ -169,6 +172,14 @@ def test_a_sweep_against_blocks_counts_them_as_blocked_not_as_no_ads(
                                                 "bidwatch test consent wall",
                                                 "bidwatch test hang"}
     assert ("blocked", "captcha 1, consent 1, rate_limited 1") in summary.rows()
+    # and shown afterwards, per sweep: `bidwatch sweeps --json`
+    shown = CliRunner().invoke(app, ["sweeps", "--json"],
+                               env={"BIDWATCH_HOME": str(settings.home)})
+    assert shown.exit_code == 0, shown.output
+    (row,) = [json.loads(line) for line in shown.output.splitlines()]
+    assert (row["id"], row["asked"], row["captured"], row["failed"]) == (
+        report.sweep_id, 6, 2, 1)
+    assert row["blocked"] == {"captcha": 1, "consent": 1, "rate_limited": 1}
 
 
 def _today() -> tuple[datetime, datetime]:

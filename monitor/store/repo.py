@@ -182,6 +182,11 @@ class Store:
                 planned.append((task, row.id or 0))
         return planned
 
+    def recent_sweeps(self, limit: int = 20) -> list[SweepRow]:
+        with self.session() as s:
+            return list(s.exec(select(SweepRow).order_by(col(SweepRow.id).desc())
+                               .limit(limit)).all())
+
     def reopen_sweep(self, sweep_id: int) -> None:
         with self.session() as s:
             sweep = s.get_one(SweepRow, sweep_id)
