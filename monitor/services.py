@@ -93,7 +93,8 @@ def run_sweep_command(
         reminders = queue_policy_reminders(deps.store, deps.program, datetime.now(UTC))
         delivery = deliver_outbox(deps.store, deps.program, settings, templates)
         message = render_digest(deps.store, deps.program, templates,
-                                Period.ending_on(datetime.now(UTC).date(), 1))
+                                Period.ending_on(datetime.now(UTC).date(), 1),
+                                evidence_home=settings.home)
         html, text = write_digest(message, settings.home / "digest" /
                                   f"{datetime.now(UTC).date()}.html")
         return SweepSummary(report, delivery, html, text, extra={
@@ -247,7 +248,8 @@ def digest_command(
     program = load_program(settings.rules)
     with opened_store(settings) as store:
         period = Period.ending_on(day, 7 if weekly else 1)
-        message = render_digest(store, program, TemplateSet(templates_dir()), period)
+        message = render_digest(store, program, TemplateSet(templates_dir()), period,
+                                evidence_home=settings.home)
     target = out or settings.home / "digest" / f"{day}{'-weekly' if weekly else ''}.html"
     html, text = write_digest(message, target)
     if not send:

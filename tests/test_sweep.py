@@ -70,6 +70,9 @@ def test_sweep_end_to_end_then_again(sim_settings: Settings, mail_sink: MailSink
     assert Path(sighting["html_path"]).is_file() and Path(sighting["screenshot_path"]).is_file()
     assert sighting["chain"][0]["how"] == "start" and sighting["reason"]
     assert first.digest_html and "sleepsaver" in first.digest_html.read_text().lower()
+    # with the evidence shown small beside it: thumbnails the HTML refers to
+    thumbs = sorted((first.digest_html.parent / f"{first.digest_html.stem}-thumbs").glob("*.jpg"))
+    assert thumbs and all(f"-thumbs/{t.name}" in first.digest_html.read_text() for t in thumbs)
 
     # The same sweep again: the same incidents, seen again, and no notice sent twice
     second = run_sweep_command(sim_settings, terms=TERMS, markets=["us-en", "id-id", "ae-ar"],

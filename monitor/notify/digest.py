@@ -1,13 +1,21 @@
-"""The compliance digest: what happened in a period, built from the store's read functions."""
+"""The compliance digest: what happened in a period, built from the store's read functions.
+
+With `evidence_home`, incident rows carry a thumbnail of their latest screenshot: the message
+holds the JPEGs as inline images (cid:) for mail, and write_digest puts them in a folder
+beside the HTML file and points the file's <img> there.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
+from monitor.models import Severity
 from monitor.notify.context import (
     CompetitorRow,
     CoverageRow,
@@ -16,16 +24,38 @@ from monitor.notify.context import (
     EvidenceRef,
     HistoryPoint,
     IncidentRow,
+    Name,
     OffenderRow,
     PartnerRow,
 )
+from monitor.notify.email import IllustratedMessage, InlineImage, inline_images_of
 from monitor.notify.render import RenderedMessage, TemplateSet
+from monitor.notify.thumbnails import (
+    Thumbnail,
+    evidence_file,
+    make_thumbnail,
+    thumbnail_name,
+    write_thumbnails,
+)
 from monitor.program import Program
 from monitor.store import Store
 from monitor.store.tables import IncidentRow as IncidentTable
 from monitor.store.tables import SightingRow
 
 OPEN_STATUSES = frozenset({"new", "notified", "acknowledged"})
+#: thumbnails in one digest, most severe then newest first: keeps the mail small
+MAX_THUMBNAILS = 12
+_SEVERITY_RANK = {severity.value: severity.rank for severity in Severity}
+
+
+class IllustratedIncidentRow(IncidentRow):
+    """An incident row with its screenshot thumbnail. Rows built elsewhere (the template
+    samples) have no such fields, so templates ask `row.thumbnail is defined` first."""
+
+    thumbnail: Name | None = None  # the <img src>: "cid:INC-00042.jpg"
+    thumbnail_width: int = 0
+    thumbnail_height: int = 0
+    thumbnail_withheld: bool = False  # a screenshot is in the evidence; the cap left it out
 
 
 @dataclass(frozen=True)
@@ -75,18 +105,90 @@ def build_digest(store: Store, program: Program, period: Period) -> DigestContex
 
 
 def render_digest(
-    store: Store, program: Program, templates: TemplateSet, period: Period
+    store: Store, program: Program, templates: TemplateSet, period: Period,
+    *, evidence_home: Path | None = None, max_thumbnails: int = MAX_THUMBNAILS,
 ) -> RenderedMessage:
-    return templates.render_digest(build_digest(store, program, period))
+    """The digest; with `evidence_home` (where the evidence lives, settings.home) an
+    IllustratedMessage carrying up to `max_thumbnails` screenshot thumbnails."""
+    ctx = build_digest(store, program, period)
+    if evidence_home is None:
+        return templates.render_digest(ctx)
+    ctx, thumbnails = illustrate(ctx, evidence_home, max_thumbnails)
+    message = templates.render_digest(ctx)
+    # only what the HTML shows: apprise would append any other image to the mail's end
+    images = tuple(InlineImage(t.name, t.data) for t in thumbnails
+                   if f'src="cid:{t.name}"' in message.html)
+    parts = {f.name: getattr(message, f.name) for f in fields(message)}
+    return IllustratedMessage(**parts, inline_images=images)
+
+
+def illustrate(
+    ctx: DigestContext, evidence_home: Path, limit: int = MAX_THUMBNAILS
+) -> tuple[DigestContext, list[Thumbnail]]:
+    """`ctx` with thumbnails on its incident rows (at most `limit`), and the thumbnails."""
+    made: dict[str, Thumbnail] = {}
+    withheld: set[str] = set()
+    for row in sorted(ctx.new_incidents + ctx.seen_again, key=_thumbnail_priority):
+        source = evidence_file(evidence_home, row.evidence)
+        if source is None or row.incident_id in made:
+            continue
+        if len(made) >= limit:
+            withheld.add(row.incident_id)
+            continue
+        thumbnail = make_thumbnail(source, thumbnail_name(row.incident_id))
+        if thumbnail is not None:
+            made[row.incident_id] = thumbnail
+    return ctx.model_copy(update={
+        "new_incidents": _with_thumbnails(ctx.new_incidents, made, withheld),
+        "seen_again": _with_thumbnails(ctx.seen_again, made, withheld),
+    }), list(made.values())
+
+
+def _thumbnail_priority(row: IncidentRow) -> tuple[int, float]:
+    return -_SEVERITY_RANK.get(row.severity, -1), -row.last_seen.timestamp()
+
+
+def _with_thumbnails(
+    rows: Sequence[IncidentRow], made: dict[str, Thumbnail], withheld: set[str]
+) -> tuple[IllustratedIncidentRow, ...]:
+    def illustrated(row: IncidentRow) -> IllustratedIncidentRow:
+        thumbnail = made.get(row.incident_id)
+        extra = {"thumbnail_withheld": row.incident_id in withheld}
+        if thumbnail is not None:
+            extra |= {"thumbnail": f"cid:{thumbnail.name}", "thumbnail_width": thumbnail.width,
+                      "thumbnail_height": thumbnail.height}
+        return IllustratedIncidentRow.model_validate(row.model_dump() | extra)
+
+    return tuple(illustrated(row) for row in rows)
+
+
+def thumbnails_folder(html_path: Path) -> Path:
+    """Where write_digest puts the thumbnails of `html_path`: "<stem>-thumbs" beside it."""
+    return html_path.with_name(f"{html_path.stem}-thumbs")
 
 
 def write_digest(message: RenderedMessage, html_path: Path) -> tuple[Path, Path]:
-    """Write the HTML and the plain-text part side by side."""
+    """Write the HTML and the plain-text part side by side, and the thumbnails the HTML
+    shows into thumbnails_folder(html_path), referenced by relative paths."""
     html_path.parent.mkdir(parents=True, exist_ok=True)
     text_path = html_path.with_suffix(".txt")
-    html_path.write_text(message.html, encoding="utf-8")
+    images = inline_images_of(message)
+    folder = thumbnails_folder(html_path)
+    html = message.html
+    if images or folder.is_dir():  # also clears an earlier run's thumbnails
+        write_thumbnails({image.name: image.data for image in images}, folder)
+        html = _local_sources(html, images, folder.name)
+    html_path.write_text(html, encoding="utf-8")
     text_path.write_text(message.text, encoding="utf-8")
     return html_path, text_path
+
+
+def _local_sources(html: str, images: Sequence[InlineImage], folder_name: str) -> str:
+    # autoescape turns every quote in page text into &#34;, so `src="cid:…"` is ours alone
+    for image in images:
+        local = f"{quote(folder_name)}/{quote(image.name)}"
+        html = html.replace(f'src="cid:{image.name}"', f'src="{local}"')
+    return html
 
 
 def _is_breach(incident: IncidentTable) -> bool:

@@ -11,6 +11,10 @@ it (checked against an aiosmtpd server, see tests/test_email.py):
   X-Bidwatch-Notice-Key so a resend is still recognisable.
 - One SMTP message per To address, each carrying every Cc: with several To addresses the
   Cc would get one copy each, so send_email puts the Cc on the first recipient's only.
+- Inline images (an IllustratedMessage, the digest's thumbnails) go through apprise's
+  inline=yes: an attachment whose file name the HTML names as cid:<name> is sent with
+  Content-ID <name> inside multipart/related. inline=yes is set only for such a message,
+  since it would also show every other image attachment inline.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import apprise
+from apprise.attachment.memory import AttachMemory
 
 from monitor.notify.context import inert_text
 from monitor.notify.render import SUBJECT_LIMIT, RenderedMessage
@@ -45,6 +50,26 @@ _ADDRESS = re.compile(r"^[^@\s,;:<>()\[\]\"\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$"
 class DeliveryResult:
     ok: bool
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    """An image the HTML part shows in place as <img src="cid:NAME">."""
+
+    name: str  # a plain file name; apprise uses it as the Content-ID too
+    data: bytes
+    mime_type: str = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class IllustratedMessage(RenderedMessage):
+    """A rendered message whose HTML shows `inline_images` by cid: (the digest's)."""
+
+    inline_images: tuple[InlineImage, ...] = ()
+
+
+def inline_images_of(msg: RenderedMessage) -> tuple[InlineImage, ...]:
+    return msg.inline_images if isinstance(msg, IllustratedMessage) else ()
 
 
 class AddressError(ValueError):
@@ -108,11 +133,24 @@ def build_email(
     message[KEY_HEADER] = notice_key_hash(message_id_key)
     message.set_content(msg.text, charset="utf-8")
     message.add_alternative(msg.html, subtype="html", charset="utf-8")
+    _add_inline_images(message, inline_images_of(msg))
     for path in attachments:
         _attach_file(message, path)
     # After the body: set_content() drops Content-* headers, and make_mixed() moves them.
     message["Content-Language"] = inert_text(msg.language, 35)
     return message
+
+
+def _add_inline_images(message: EmailMessage, images: Sequence[InlineImage]) -> None:
+    """The HTML part becomes related(html, images…), each image named by its Content-ID."""
+    html_part = message.get_body(preferencelist=("html",))
+    if not isinstance(html_part, EmailMessage):
+        return
+    for image in images:
+        maintype, subtype = image.mime_type.split("/", 1)
+        html_part.add_related(image.data, maintype=maintype, subtype=subtype,
+                              cid=f"<{image.name}>", disposition="inline",
+                              filename=inert_text(image.name, 120))
 
 
 def _attach_file(message: EmailMessage, path: Path) -> None:
@@ -144,6 +182,7 @@ def send_email(
     reply-to and the sender are set here through its query arguments. sender defaults to
     the URL's own from= (or user@host, apprise's rule).
     """
+    images = inline_images_of(msg)
     try:
         urls = email_urls(
             apprise_url,
@@ -154,8 +193,9 @@ def send_email(
             sender_name=sender_name,
             message_id_key=message_id_key,
             language=msg.language,
+            inline=bool(images),
         )
-        attach = _apprise_attachments(attachments)
+        attach = _apprise_attachments(attachments, images)
     except (AddressError, ValueError, OSError) as exc:
         return DeliveryResult(ok=False, error=scrub(str(exc), apprise_url))
     notifier = apprise.Apprise()
@@ -193,14 +233,18 @@ def _failure_text(result: object) -> str:
     return "; ".join(dict.fromkeys(messages)) or "apprise reported the delivery failed"
 
 
-def _apprise_attachments(paths: Sequence[Path]) -> apprise.AppriseAttachment | None:
-    if not paths:
+def _apprise_attachments(
+    paths: Sequence[Path], images: Sequence[InlineImage] = ()
+) -> apprise.AppriseAttachment | None:
+    if not paths and not images:
         return None
     attach = apprise.AppriseAttachment()
     for path in paths:
         if not path.is_file():
             raise OSError(f"attachment not found: {path.name}")
         attach.add(str(path.resolve()))
+    for image in images:
+        attach.add(AttachMemory(content=image.data, name=image.name, mimetype=image.mime_type))
     return attach
 
 
@@ -217,8 +261,10 @@ def email_urls(
     sender_name: str | None = None,
     message_id_key: str | None = None,
     language: str | None = None,
+    inline: bool = False,
 ) -> list[str]:
-    """One apprise URL per To address (Cc on the first only), built on the configured URL."""
+    """One apprise URL per To address (Cc on the first only), built on the configured URL.
+    inline=True: images the HTML names by cid: are embedded (apprise's inline=yes)."""
     parts = urlsplit(apprise_url)
     if parts.scheme not in EMAIL_SCHEMES:
         raise ValueError(f"not an email URL ({'/'.join(EMAIL_SCHEMES)}): {mask_url(apprise_url)}")
@@ -227,9 +273,11 @@ def email_urls(
     kept = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in _OWN_ARGUMENTS
+        if k.lower() not in _OWN_ARGUMENTS and not (inline and k.lower() == "inline")
     ]
     common = kept + _sender_arguments(sender, sender_name, reply_to, message_id_key)
+    if inline:
+        common.append(("inline", "yes"))
     if language:  # "+Name=value" adds a header
         common.append(("+Content-Language", inert_text(language, 35)))
     urls = []
