@@ -7,18 +7,16 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from monitor import cli_notify as notify_cli
-from monitor.errors import BidwatchError
+from monitor.cli_output import err, friendly_errors, out
 from monitor.models import Capture, Device
 from monitor.settings import Settings
 
@@ -37,25 +35,6 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(notify_cli.outbox_app, name="outbox")
 app.add_typer(notify_cli.notices_app, name="notices")
-
-# a wide table in a pipe or a log, the terminal's width in a terminal
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(function: F) -> F:
-    """Our errors become one clear message and exit status 2, never a traceback."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except BidwatchError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class EngineChoice(StrEnum):

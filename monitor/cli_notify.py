@@ -6,19 +6,18 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from monitor.cli_output import err, friendly_errors, out
 from monitor.errors import BidwatchError
 from monitor.settings import Settings
 from monitor.store import Store
@@ -29,25 +28,6 @@ outbox_app = typer.Typer(help="The outbox: notices, reminders and alerts waiting
 notices_app = typer.Typer(help="Approve or reject held notices; send policy reminders.",
                           no_args_is_help=True)
 
-
-# cli.py imports this module to register its apps, so nothing here imports cli.py
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(function: F) -> F:
-    """Our errors become one clear message and exit status 2, never a traceback."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except BidwatchError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class Period(StrEnum):
