@@ -205,7 +205,8 @@ async def _run_all(
         keeper = BrowserKeeper(
             playwright, find_browser(settings.chromium), capture_options(settings),
             context_reuse=settings.context_reuse,
-            recycle_after=settings.browser_recycle_tasks, extra_args=browser_args(settings))
+            recycle_after=settings.browser_recycle_tasks, idle_pages=settings.concurrency,
+            extra_args=browser_args(settings))
         try:
             async def one(task: SearchTask, task_id: int) -> None:
                 result = await run_task_with_retry(deps, keeper, pacer, limit, task, task_id,

@@ -241,3 +241,35 @@ def test_heavy_resources_are_blocked_in_the_browser_and_the_rest_goes_out(
 
     assert asyncio.run(run()) == ["blocked", "blocked", "blocked", "fetched", "fetched",
                                   "fetched"]
+
+
+def test_finished_searches_leave_a_bounded_number_of_pages_open_for_reuse(
+    browser_path: Path,
+) -> None:
+    google_task = SearchTask("lumora", "google", "lumora", "brand", US, Device.desktop)
+    bing_task = SearchTask("lumora", "bing", "lumora", "brand", US, Device.desktop)
+
+    async def run() -> None:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(browser_path),
+                                                       args=list(LAUNCH_ARGS))
+            pool = ContextPool(browser, CaptureOptions(), reuse=10, idle_pages=1)
+            google = await pool.acquire(google_task)
+            google_page = await pool.page(google)
+            await pool.release(google, page=google_page)
+            again = await pool.acquire(google_task)
+            assert await pool.page(again) is google_page  # the profile's next search reuses it
+            await pool.release(again, page=google_page)
+            bing = await pool.acquire(bing_task)
+            bing_page = await pool.page(bing)
+            await pool.release(bing, page=bing_page)
+            # one page may stay open: the least recently used one was closed
+            assert google_page.is_closed() and not bing_page.is_closed()
+            failed = await pool.acquire(bing_task)
+            page = await pool.page(failed)
+            await pool.release(failed, page=page, broken=True)
+            assert page.is_closed()  # a page a search failed in is never reused
+            await pool.close()
+            await browser.close()
+
+    asyncio.run(run())

@@ -48,10 +48,15 @@ class ContextPool:
         options: CaptureOptions,
         reuse: int,
         earned: dict[Profile, StorageState] | None = None,
+        idle_pages: int = 2,
     ) -> None:
         self.browser = browser
         self.options = options
         self.reuse = max(reuse, 1)
+        #: open pages kept for reuse across all profiles, least recently used closed first
+        #: (each holds a renderer: ~100-200 MB, so the bound is what keeps memory flat)
+        self.idle_pages = max(idle_pages, 0)
+        self._idle_order: list[tuple[_Slot, Page]] = []
         #: cookies and storage each profile's last healthy context left behind
         self.earned: dict[Profile, StorageState] = {} if earned is None else earned
         self._current: dict[Profile, _Slot] = {}
@@ -82,7 +87,9 @@ class ContextPool:
         """A page of `context` for one search: an idle one, or a new one."""
         slot = self._by_context.get(id(context))
         if slot is not None and slot.idle:
-            return slot.idle.pop()
+            page = slot.idle.pop()
+            self._idle_order.remove((slot, page))
+            return page
         return await context.new_page()
 
     async def release(
@@ -95,7 +102,7 @@ class ContextPool:
             return
         slot.active -= 1
         if page is not None and not broken and not slot.retired and not page.is_closed():
-            slot.idle.append(page)
+            await self._keep_idle(slot, page)
         elif page is not None:
             await close_page(page)
         if broken:
@@ -103,6 +110,14 @@ class ContextPool:
             await self._retire(slot)
         elif slot.retired and slot.active == 0:
             await self._close(slot)
+
+    async def _keep_idle(self, slot: _Slot, page: Page) -> None:
+        slot.idle.append(page)
+        self._idle_order.append((slot, page))
+        while len(self._idle_order) > self.idle_pages:
+            oldest_slot, oldest = self._idle_order.pop(0)
+            oldest_slot.idle.remove(oldest)
+            await close_page(oldest)
 
     async def close(self) -> None:
         for slot in list(self._by_context.values()):
@@ -118,6 +133,8 @@ class ContextPool:
 
     async def _close(self, slot: _Slot) -> None:
         self._by_context.pop(id(slot.context), None)
+        self._idle_order = [(s, p) for s, p in self._idle_order if s is not slot]
+        slot.idle.clear()
         profile = self._profile_of.pop(id(slot.context), None)
         if profile is not None and not slot.broken:
             await self._keep_earned(profile, slot.context)

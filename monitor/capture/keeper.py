@@ -49,6 +49,7 @@ class BrowserKeeper:
         *,
         context_reuse: int,
         recycle_after: int,
+        idle_pages: int = 2,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.playwright = playwright
@@ -56,6 +57,7 @@ class BrowserKeeper:
         self.options = options
         self.context_reuse = context_reuse
         self.recycle_after = max(recycle_after, 1)
+        self.idle_pages = idle_pages
         self.extra_args = extra_args
         #: browsers replaced after a crash or a hang / after `recycle_after` tasks
         self.restarts = 0
@@ -108,7 +110,8 @@ class BrowserKeeper:
         self._launches += 1
         browser = await launch(self.playwright, self.choice, extra_args=self.extra_args)
         lease = BrowserLease(self._launches, browser,
-                             ContextPool(browser, self.options, self.context_reuse, self.earned))
+                             ContextPool(browser, self.options, self.context_reuse, self.earned,
+                                         self.idle_pages))
         browser.on("disconnected", lambda _: self._disconnected(lease))
         self._all.append(lease)
         return lease

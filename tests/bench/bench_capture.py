@@ -79,16 +79,22 @@ async def timed_run(
             "rss_mb_at_100": rss_at_100[0], "rss_mb_at_end": rss_mb_with_children()}
 
 
+def kept_browser(playwright: Playwright, simulator: Simulator, settings: Settings, *,
+                 idle_pages: int) -> BrowserKeeper:
+    """The sweep's browser keeper, with the settings' reuse and recycling bounds."""
+    return BrowserKeeper(
+        playwright, find_browser(None), OPTIONS, context_reuse=settings.context_reuse,
+        recycle_after=settings.browser_recycle_tasks, idle_pages=idle_pages,
+        extra_args=(f"--host-resolver-rules={simulator.host_resolver_rule}",))
+
+
 async def bidwatch_run(playwright: Playwright, simulator: Simulator, tasks: list[SearchTask],
                        concurrency: int, home: Path) -> dict[str, float]:
     """The sweep's own capture path: one kept browser (recycled every
     BIDWATCH_BROWSER_RECYCLE_TASKS tasks), contexts per market profile, evidence stored."""
     settings = Settings()
     evidence = EvidenceStore(home)
-    keeper = BrowserKeeper(playwright, find_browser(None), OPTIONS,
-                           context_reuse=settings.context_reuse,
-                           recycle_after=settings.browser_recycle_tasks,
-                           extra_args=(f"--host-resolver-rules={simulator.host_resolver_rule}",))
+    keeper = kept_browser(playwright, simulator, settings, idle_pages=concurrency)
 
     async def one(task: SearchTask) -> None:
         async with keeper.lease() as lease:
@@ -159,10 +165,7 @@ async def memory_run(playwright: Playwright, simulator: Simulator, n: int, home:
     done = [0]
     inner = Settings()
     evidence = EvidenceStore(home)
-    keeper = BrowserKeeper(playwright, find_browser(None), OPTIONS,
-                           context_reuse=inner.context_reuse,
-                           recycle_after=inner.browser_recycle_tasks,
-                           extra_args=(f"--host-resolver-rules={simulator.host_resolver_rule}",))
+    keeper = kept_browser(playwright, simulator, inner, idle_pages=4)
 
     async def one(task: SearchTask) -> None:
         async with keeper.lease() as lease:
