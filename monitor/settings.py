@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     chromium: Path | None = None
     #: concurrent capture tasks (browser contexts open at once)
     concurrency: int = Field(default=2, ge=1, le=64)
-    #: searches one browser context serves per market profile (engine, market, device)
+    #: searches one browser context serves per market profile (market, device)
     #: before it is replaced; 1 = a fresh context for every search
     context_reuse: int = Field(default=20, ge=1, le=1000)
     #: seconds between two searches on the same engine, plus up to `pace_jitter_s` at random

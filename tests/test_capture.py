@@ -37,6 +37,7 @@ from monitor.store.tables import AdRow, CaptureRow, TaskRow
 
 pytestmark = pytest.mark.browser
 US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
+UK = MarketRef(id="gb-en", country="GB", language="en", timezone="Europe/London")
 
 ENGINES = ("google", "bing", "duckduckgo", "yahoo")
 CASES = [
@@ -193,6 +194,7 @@ def test_contexts_are_reused_per_profile_up_to_the_bound_and_never_across_profil
     bing_task = SearchTask("lumora", "bing", "lumora", "brand", US, Device.desktop)
     google_task = SearchTask("lumora", "google", "lumora", "brand", US, Device.desktop)
     google_mobile = SearchTask("lumora", "google", "lumora", "brand", US, Device.mobile)
+    google_uk = SearchTask("lumora", "google", "lumora", "brand", UK, Device.desktop)
 
     async def run() -> None:
         async with async_playwright() as playwright:
@@ -206,7 +208,9 @@ def test_contexts_are_reused_per_profile_up_to_the_bound_and_never_across_profil
             assert second is first  # same profile, within the bound
             third = await pool.acquire(google_task)
             assert third is not first  # the bound reached: a fresh context
-            assert await pool.acquire(bing_task) is not third
+            # the engines of a market share its profile; another market or device does not
+            assert await pool.acquire(bing_task) is third
+            assert await pool.acquire(google_uk) is not third
             assert await pool.acquire(google_mobile) is not third
             await pool.release(third, broken=True)
             assert await pool.acquire(google_task) is not third  # a broken one is not reused
@@ -247,7 +251,7 @@ def test_finished_searches_leave_a_bounded_number_of_pages_open_for_reuse(
     browser_path: Path,
 ) -> None:
     google_task = SearchTask("lumora", "google", "lumora", "brand", US, Device.desktop)
-    bing_task = SearchTask("lumora", "bing", "lumora", "brand", US, Device.desktop)
+    uk_task = SearchTask("lumora", "google", "lumora", "brand", UK, Device.desktop)
 
     async def run() -> None:
         async with async_playwright() as playwright:
@@ -260,12 +264,12 @@ def test_finished_searches_leave_a_bounded_number_of_pages_open_for_reuse(
             again = await pool.acquire(google_task)
             assert await pool.page(again) is google_page  # the profile's next search reuses it
             await pool.release(again, page=google_page)
-            bing = await pool.acquire(bing_task)
-            bing_page = await pool.page(bing)
-            await pool.release(bing, page=bing_page)
+            uk = await pool.acquire(uk_task)
+            uk_page = await pool.page(uk)
+            await pool.release(uk, page=uk_page)
             # one page may stay open: the least recently used one was closed
-            assert google_page.is_closed() and not bing_page.is_closed()
-            failed = await pool.acquire(bing_task)
+            assert google_page.is_closed() and not uk_page.is_closed()
+            failed = await pool.acquire(uk_task)
             page = await pool.page(failed)
             await pool.release(failed, page=page, broken=True)
             assert page.is_closed()  # a page a search failed in is never reused

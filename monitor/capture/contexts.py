@@ -1,11 +1,13 @@
-"""Browser contexts per market profile (engine, market, device), each reused for a bounded
-number of searches and then replaced.
+"""Browser contexts per market profile (market, device), each reused for a bounded number
+of searches and then replaced.
 
-Reuse saves a renderer start per search and keeps what a profile earned once (a consent
-choice) for the next searches of the same profile; the bound keeps a context's memory and
-cookie history from growing without end. A replaced context hands its cookies to the next
-one of its profile (`earned`, which may outlive the browser), so consent is given once per
-profile. Profiles never share a context or a cookie.
+A context is dressed as one market and device (locale, time zone, place, proxy, user agent);
+the engines of a market share it, as one phone in that city would — their cookies are each
+engine's own site's anyway. Reuse saves a context and renderer start per search and keeps
+what a profile earned once (a consent choice) for its next searches; the bound keeps a
+context's memory and cookie history from growing without end. A replaced context hands its
+cookies to the next one of its profile (`earned`, which may outlive the browser), so consent
+is given once per profile. Profiles never share a context or a cookie.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from monitor.capture.page import (
 )
 from monitor.models import SearchTask
 
-Profile = tuple[str, str, str]  # engine, market id, device
+Profile = tuple[str, str]  # market id, device
 
 
 @dataclass
@@ -65,7 +67,7 @@ class ContextPool:
 
     @staticmethod
     def profile(task: SearchTask) -> Profile:
-        return (task.engine, task.market.id, str(task.device))
+        return (task.market.id, str(task.device))
 
     async def acquire(self, task: SearchTask) -> BrowserContext:
         """A context for the task's profile: the current one, or a new one when it is used up."""
