@@ -2,9 +2,10 @@
 `recycle_after` tasks (a long-lived Chromium only grows), and replaced at once when it crashes
 or stops answering.
 
-Tasks lease the current browser. A replaced browser is closed when its last lease ends, so a
-recycle never cuts a running task short; a crash ends its tasks with an error capture, which
-the sweep retries once on the new browser.
+Tasks lease the current browser. A recycled browser is closed when its last lease ends, so a
+recycle never cuts a running task short, and the next browser starts only then, so two are
+never up at once (the peak memory stays one browser's); a crash ends its tasks with an error
+capture, which the sweep retries once on the new browser.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class BrowserLease:
     #: the browser went away without us closing it (a crash, a kill), or stopped answering
     lost: bool = False
     _closed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: set once the browser is closed and its processes are gone
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class BrowserKeeper:
@@ -102,6 +105,7 @@ class BrowserKeeper:
             elif current is not None and current.tasks_started >= self.recycle_after:
                 self.recycles += 1
                 await self._retire(current, f"it served {current.tasks_started} tasks")
+                await current.gone.wait()  # its last tasks finish first
             if self._current is None:
                 self._current = await self._launch()
             return self._current
@@ -133,8 +137,11 @@ class BrowserKeeper:
         lease._closed.set()
         if lease in self._all:
             self._all.remove(lease)
-        # a lost browser may not answer; its contexts and process go with the connection
-        if not lease.lost:
-            await lease.contexts.close()
-        with contextlib.suppress(PlaywrightError, TimeoutError):
-            await asyncio.wait_for(lease.browser.close(), CLOSE_TIMEOUT_S)
+        try:
+            # a lost browser may not answer; its contexts and process go with the connection
+            if not lease.lost:
+                await lease.contexts.close()
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await asyncio.wait_for(lease.browser.close(), CLOSE_TIMEOUT_S)
+        finally:
+            lease.gone.set()  # whatever happened, nobody waits for it any longer
