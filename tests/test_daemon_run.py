@@ -187,6 +187,13 @@ def test_scheduled_sweeps_health_reload_and_a_single_instance(
     assert "program.yaml:" in daemon.log and "schedule.sweeps[0].interval_seconds" in daemon.log
     health = daemon.health()
     assert health["status"] == "degraded" and health["reload_error"]
+    # and an `ops` alert is queued for compliance staff, once for this breakage
+    home = Path(environment["BIDWATCH_HOME"])
+    wait_for("the refused-program alert", lambda: any(
+        r.key.startswith("alert:program:") for r in _outbox(home, "pending")), 10, daemon)
+    (alert,) = [r for r in _outbox(home, "pending") if r.key.startswith("alert:program:")]
+    assert "refused" in alert.subject and "interval_seconds" in alert.body_text
+    assert "ops" in alert.tags.split(",")
     done_before = len(sweeps_done(Path(environment["BIDWATCH_HOME"])))
     wait_for("another sweep on the old program",
              lambda: len(sweeps_done(Path(environment["BIDWATCH_HOME"]))) > done_before,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.models import Capture, CaptureStatus, Device, SearchTask, Severity
-from monitor.notify.alerts import alert_tags, queue_sweep_alerts
+from monitor.notify.alerts import alert_tags, queue_program_refused_alert, queue_sweep_alerts
 from monitor.notify.outbox import deliver_outbox
 from monitor.notify.render import TemplateSet
 from monitor.store import Store
@@ -122,3 +122,20 @@ def test_no_url_tagged_for_an_alert_keeps_it_visible(store: Store, tmp_path: Pat
     deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
     [row] = outbox_items(store, kinds=["alert"])
     assert row.status == "pending" and "tagged" in (row.last_error or "")
+
+
+def test_a_refused_program_alert_is_queued_once_per_breakage_and_inert(
+    store: Store, tmp_path: Path
+) -> None:
+    problems = ["program.yaml:12: schedule.sweeps[0].interval_seconds: must be ≥ 1",
+                f"partners.yaml:3: partners[0].name: {HOSTILE_HEADLINE}"]
+    key = queue_program_refused_alert(store, program(), problems, T0, TEMPLATE_SET)
+    assert key and key.startswith("alert:program:")
+    assert queue_program_refused_alert(store, program(), problems, T0, TEMPLATE_SET) is None
+    other = queue_program_refused_alert(store, program(), problems[:1], T0, TEMPLATE_SET)
+    assert other and other != key  # a different breakage is news again
+    (row,) = [r for r in outbox_items(store, kinds=["alert"]) if r.key == key]
+    tags = row.tags.split(",")
+    assert {"ops", "high"} <= set(tags) and "critical" not in tags
+    assert "interval_seconds" in row.body_text and "\u202e" not in row.body_text + row.subject
+    assert "\r" not in row.subject and "\n" not in row.subject

@@ -37,6 +37,7 @@ from monitor.daemon.tasks import (
 )
 from monitor.errors import ConfigError
 from monitor.incidents import escalation_of
+from monitor.notify.alerts import queue_program_refused_alert
 from monitor.policy import compile_policies
 from monitor.program import Program, ProgramError, load_program
 from monitor.settings import Settings
@@ -278,6 +279,7 @@ class Daemon:
             self.metrics.reload_failures.inc()
             log.error("reload (%s) refused: the program is invalid; keeping the last good "
                       "program %r\n%s", reason, self.deps.program.name, self.state.reload_error)
+            await self._alert_refused([str(issue) for issue in error.issues])
             return
         self.deps = replace(self.deps, program=program, judge=compile_policies(program),
                             escalation=escalation_of(program))
@@ -288,6 +290,16 @@ class Daemon:
         self._loaded(program)
         log.info("reload (%s): program %r in force, %d jobs", reason, program.name,
                  len(self.scheduler.get_jobs()))
+
+    async def _alert_refused(self, problems: list[str]) -> None:
+        """Compliance staff hear of it too (an `ops` alert), once per distinct breakage."""
+        try:
+            await asyncio.to_thread(queue_program_refused_alert, self.deps.store,
+                                    self.deps.program, problems, datetime.now(UTC))
+        except Exception:  # the alert is a courtesy; the refusal stands and is logged
+            log.exception("reload: the refused-program alert could not be queued")
+            return
+        await self.deliver_outbox()
 
     def _loaded(self, program: Program) -> None:
         now = datetime.now(UTC)

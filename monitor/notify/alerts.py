@@ -5,7 +5,7 @@ with the same retries as notices, through the apprise URLs of BIDWATCH_ALERT_URL
 is apprise's own tag mechanism, in its text-config syntax: `high=mailto://…`,
 `coverage,critical=json://…`, `always=…` (every alert). An alert carries:
 
-- its topic: `incidents` or `coverage`;
+- its topic: `incidents`, `coverage` or `ops` (the daemon refused a changed program);
 - its severity and every lower one (`critical` → critical, high, medium, low, info), so a URL
   tagged `high` receives alerts of severity high and above.
 
@@ -14,6 +14,7 @@ A URL with no tag receives nothing (apprise's rule); tag it `always` to receive 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from datetime import datetime
@@ -35,6 +36,8 @@ from monitor.store.notices import (
 )
 from monitor.store.tables import IncidentRow, OutboxRow
 
+#: problems listed in a refused-program alert (the rest: `bidwatch rules check`)
+MAX_PROBLEMS = 20
 BLOCKED_STATUSES = frozenset({"consent", "captcha", "rate_limited"})
 COVERED_STATUSES = frozenset({"ok", "no_results"})
 
@@ -146,12 +149,33 @@ def _engine_coverage(counts: dict[tuple[str, str], int]) -> tuple[EngineCoverage
                  for e, (a, c, b, f) in sorted(cells.items()))
 
 
-def _alert_row(context: AlertContext, templates: TemplateSet, now: datetime) -> OutboxRow:
+def queue_program_refused_alert(
+    store: Store,
+    program: Program,
+    problems: list[str],
+    now: datetime,
+    templates: TemplateSet | None = None,
+) -> str | None:
+    """Queue the alert that a changed program was refused (the last good one stays in force);
+    once per distinct set of problems. Returns the key, or None when already queued."""
+    context = AlertContext(
+        program_name=program.name, brand_name=program.brands[0].name,
+        reason="program_refused", severity=Severity.high.value,
+        problems=tuple(inert_text(p, 200) for p in problems[:MAX_PROBLEMS]))
+    digest = hashlib.sha256("\n".join(problems).encode()).hexdigest()[:16]
+    row = _alert_row(context, templates or _default_templates(), now,
+                     key=f"alert:program:{digest}", topic="ops")
+    return row.key if queue_item(store, row) else None
+
+
+def _alert_row(context: AlertContext, templates: TemplateSet, now: datetime, *,
+               key: str | None = None, topic: str | None = None) -> OutboxRow:
     variables = context.template_vars()
     base = f"alerts/{context.reason}"
-    topic = "incidents" if context.reason == "new_incidents" else "coverage"
+    topic = topic or ("incidents" if context.reason == "new_incidents" else "coverage")
     return OutboxRow(
-        key=f"alert:{context.sweep_id}:{context.reason}", kind="alert", channel="apprise",
+        key=key or f"alert:{context.sweep_id}:{context.reason}", kind="alert",
+        channel="apprise",
         tags=",".join(alert_tags(topic, Severity(context.severity))),
         subject=inert_text(templates.render(f"{base}.subject.j2", variables), SUBJECT_LIMIT),
         body_text=templates.render(f"{base}.txt.j2", variables),

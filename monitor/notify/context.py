@@ -520,10 +520,12 @@ class AlertContext(_Frozen):
 
     program_name: Name
     brand_name: Name
-    reason: Name  # new_incidents | blocked_share | engine_down
+    reason: Name  # new_incidents | blocked_share | engine_down | program_refused
     severity: Name
-    sweep_id: int
-    sweep_started: AwareDatetime
+    sweep_id: int = 0  # 0: not about a sweep (program_refused)
+    sweep_started: AwareDatetime | None = None
+    #: program_refused: what `rules check` says is wrong with the changed program
+    problems: tuple[Line, ...] = ()
     incidents: tuple[AlertIncident, ...] = ()
     engines: tuple[EngineCoverage, ...] = ()
     asked: int = Field(default=0, ge=0)
