@@ -132,10 +132,10 @@ class BreachView(_Frozen):
 BREACH_FIELDS = tuple(BreachView.model_fields)
 
 
-class NoticeContext(_Frozen):
+class NoticeContext(BreachView):
     """Everything a partner notice (warning, final warning, termination) may show.
 
-    The top-level breach fields are the notice's first incident; `also` holds the partner's
+    The breach fields it inherits are the notice's first incident; `also` holds the partner's
     other incidents due at the same level in the same delivery run (one message for all).
     """
 
@@ -144,24 +144,6 @@ class NoticeContext(_Frozen):
     partner_name: Name
     partner_language: LanguageCode
     level: int = Field(ge=1, le=3)
-    policy_id: Name
-    policy_title: Line
-    policy_notice: NoticeName | None = None  # Policy.notice: templates/notices/<lang>/policies/
-    clause: Line | None = None
-    agreement_document: Prose | None = None
-    incident_id: Name
-    first_seen: AwareDatetime
-    last_seen: AwareDatetime
-    sighting_count: int = Field(ge=1)
-    markets: tuple[Name, ...] = ()
-    devices: tuple[Name, ...] = ()
-    engines: tuple[Name, ...] = ()
-    ad: AdView
-    chain: tuple[HopView, ...] = ()
-    landing_url: UrlText
-    network: Name | None = None
-    publisher_id: Name | None = None
-    screenshot: Path | None = None
     sender_name: Name
     program_manager: Name
     reply_to: Name | None = None
@@ -172,11 +154,6 @@ class NoticeContext(_Frozen):
     def level_key(self) -> str:
         """The template base name for this level: warning, final_warning or termination."""
         return LEVEL_KEYS[self.level]
-
-    @property
-    def screenshot_name(self) -> str | None:
-        """The attachment's file name, which is all a template needs of the screenshot."""
-        return inert_text(self.screenshot.name, 120) if self.screenshot else None
 
     @property
     def first_breach(self) -> BreachView:
