@@ -8,29 +8,22 @@ headline and display URL are the element text, cleaned; ranks are per position.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.engines import detect_engine, get_engine
 from monitor.models import AdKind, CaptureStatus, ObservedAd
+from tests.corpus_support import CORPUS, TRUTH, corpus_html
 
-
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
-CORPUS = shared_dir() / "serp-corpus"
-if not (CORPUS / "truth.json").is_file():
+if not TRUTH:
     pytest.skip(f"shared SERP corpus not found at {CORPUS}", allow_module_level=True)
 
-PAGES: list[dict[str, Any]] = json.loads((CORPUS / "truth.json").read_text(encoding="utf-8"))
+PAGES = TRUTH
 
 
 def _html(page: dict[str, Any]) -> str:
-    return (CORPUS / "pages" / page["file"]).read_text(encoding="utf-8", errors="replace")
+    return corpus_html(page["file"])
 
 
 def _expected(ad: dict[str, Any]) -> tuple[str, int, str, str, str]:

@@ -3,10 +3,7 @@ pages give ads or nothing, quickly, and never an exception."""
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,19 +12,7 @@ from hypothesis import strategies as st
 from monitor.engines import ENGINES, get_engine
 from monitor.engines.base import PageReading
 from monitor.engines.dom import MAX_STRAYS
-
-
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
-CORPUS = shared_dir() / "serp-corpus"
-TRUTH: list[dict[str, Any]] = (
-    json.loads((CORPUS / "truth.json").read_text(encoding="utf-8"))
-    if (CORPUS / "truth.json").is_file()
-    else []
-)
-needs_corpus = pytest.mark.skipif(not TRUTH, reason=f"shared SERP corpus not found at {CORPUS}")
+from tests.corpus_support import corpus_html, needs_corpus
 
 #: one corpus page per engine
 SAMPLES = {
@@ -62,10 +47,6 @@ ORGANIC = {
 TWENTY_MB = 20 * 1024 * 1024
 
 
-def _corpus(name: str) -> str:
-    return (CORPUS / "pages" / name).read_text(encoding="utf-8", errors="replace")
-
-
 def _padded(html: str, organic: str, size: int) -> str:
     """The page with organic-looking results added before </body> until it is `size` long."""
     cut = html.rfind("</body>")
@@ -78,7 +59,7 @@ def _padded(html: str, organic: str, size: int) -> str:
 @needs_corpus
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_a_20_mb_page_is_read_in_under_three_seconds(name: str) -> None:
-    html = _corpus(SAMPLES[name])
+    html = corpus_html(SAMPLES[name])
     padded = _padded(html, ORGANIC[name], TWENTY_MB)
     engine = get_engine(name)
     assert len(padded) >= TWENTY_MB
@@ -119,7 +100,7 @@ def test_binary_empty_and_junk_pages_read_as_nothing(name: str, page: str) -> No
 @needs_corpus
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_a_page_cut_before_its_first_ad_reads_as_nothing(name: str) -> None:
-    html = _corpus(SAMPLES[name])
+    html = corpus_html(SAMPLES[name])
     ads = get_engine(name).read_ads(html)
     assert ads, "the sample page has ads"
     first_ad = min(html.find(a.link.replace("&", "&amp;")) % len(html) for a in ads)
@@ -132,7 +113,7 @@ def test_a_page_cut_before_its_first_ad_reads_as_nothing(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 @pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.9])
 def test_truncated_pages_never_raise(name: str, fraction: float) -> None:
-    html = _corpus(SAMPLES[name])
+    html = corpus_html(SAMPLES[name])
     reading = get_engine(name).read_page(html[: int(len(html) * fraction)])
 
     assert all(ad.rank >= 1 for ad in reading.ads)

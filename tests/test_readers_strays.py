@@ -3,9 +3,7 @@ ads from the reader shows up as a warning instead of silence."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,24 +11,7 @@ import pytest
 from monitor.engines import ENGINES, get_engine
 from monitor.engines.dom import MAX_STRAYS
 from monitor.models import AdKind
-
-
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
-CORPUS = shared_dir() / "serp-corpus"
-TRUTH: list[dict[str, Any]] = (
-    json.loads((CORPUS / "truth.json").read_text(encoding="utf-8"))
-    if (CORPUS / "truth.json").is_file()
-    else []
-)
-needs_corpus = pytest.mark.skipif(not TRUTH, reason=f"shared SERP corpus not found at {CORPUS}")
-
-
-def corpus_html(name: str) -> str:
-    return (CORPUS / "pages" / name).read_text(encoding="utf-8", errors="replace")
-
+from tests.corpus_support import TRUTH, corpus_html, needs_corpus
 
 #: one ad-click URL of each engine's shape
 CLICKS = {
