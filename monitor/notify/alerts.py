@@ -34,12 +34,11 @@ from monitor.store.notices import (
     sweep_capture_counts,
     sweep_row,
 )
+from monitor.store.repo import outcome_column
 from monitor.store.tables import IncidentRow, OutboxRow
 
 #: problems listed in a refused-program alert (the rest: `bidwatch rules check`)
 MAX_PROBLEMS = 20
-BLOCKED_STATUSES = frozenset({"consent", "captcha", "rate_limited"})
-COVERED_STATUSES = frozenset({"ok", "no_results"})
 
 
 def alert_tags(topic: str, severity: Severity) -> list[str]:
@@ -139,12 +138,7 @@ def _engine_coverage(counts: dict[tuple[str, str], int]) -> tuple[EngineCoverage
     for (engine, status), n in counts.items():
         cell = cells[engine]
         cell[0] += n
-        if status in COVERED_STATUSES:
-            cell[1] += n
-        elif status in BLOCKED_STATUSES:
-            cell[2] += n
-        else:
-            cell[3] += n
+        cell[outcome_column(status)] += n
     return tuple(EngineCoverage(engine=e, asked=a, captured=c, blocked=b, failed=f)
                  for e, (a, c, b, f) in sorted(cells.items()))
 

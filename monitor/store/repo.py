@@ -26,7 +26,7 @@ from monitor.incidents import (
     notice_level_due,
     status_after_sighting,
 )
-from monitor.models import Capture, Device, Finding, JudgedAd, SearchTask, Sighting
+from monitor.models import Capture, CaptureStatus, Device, Finding, JudgedAd, SearchTask, Sighting
 from monitor.program import Program
 from monitor.store.db import make_engine, migrate
 from monitor.store.tables import (
@@ -78,9 +78,9 @@ class SweepCoverage:
         self.asked += 1
         if last_status is None:
             self.never_asked += 1
-        elif last_status in ("ok", "no_results"):
+        elif CaptureStatus(last_status).covered:
             self.captured += 1
-        elif last_status in ("consent", "captcha", "rate_limited"):
+        elif CaptureStatus(last_status).blocked:
             self.blocked[last_status] = self.blocked.get(last_status, 0) + 1
         else:
             self.failed += 1
@@ -485,9 +485,7 @@ class Store:
             for engine, market, status, n in s.exec(query).all():
                 cell = table.setdefault((engine, market), [0, 0, 0, 0])
                 cell[0] += n
-                index = {"ok": 1, "no_results": 1, "consent": 2, "captcha": 2,
-                         "rate_limited": 2}.get(status, 3)
-                cell[index] += n
+                cell[outcome_column(status)] += n
         return [CoverageRow(e, m, *cells) for (e, m), cells in sorted(table.items())]
 
     def incidents_between(self, start: datetime, end: datetime) -> list[IncidentRow]:
@@ -535,6 +533,13 @@ class Store:
 
 
 # -- row builders (records in, rows out) -----------------------------------------------------
+
+
+def outcome_column(status: str) -> int:
+    """Where a stored capture status counts in asked/captured/blocked/failed columns:
+    1 captured, 2 blocked, 3 failed (CaptureStatus says which is which)."""
+    capture = CaptureStatus(status)
+    return 1 if capture.covered else 2 if capture.blocked else 3
 
 
 def _last_capture_status(s: Session, where: Any) -> dict[int, str]:
