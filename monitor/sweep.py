@@ -277,8 +277,7 @@ async def run_task(
 ) -> TaskResult:
     """Capture, read, resolve, attribute, judge and record one task."""
     engine = get_engine(task.engine)
-    result = await capture_in_pool(lease.contexts, task, engine, deps.evidence,
-                                   capture_options(deps.settings))
+    result = await capture_in_pool(lease.contexts, task, engine, deps.evidence)
     reading = engine.read_page(result.html) if result.capture.status is CaptureStatus.ok else None
     ads = reading.ads if reading else []
     strays = reading.stray_click_urls if reading else []
@@ -298,10 +297,10 @@ async def capture_in_pool(
     task: SearchTask,
     engine: Engine,
     evidence: EvidenceStore,
-    options: CaptureOptions,
 ) -> PageResult:
-    """Capture in the profile's context, on a page a finished search of the profile left
-    open when there is one; a context (or page) a search failed in is not reused."""
+    """Capture in the profile's context, with the pool's options, on a page a finished search
+    of the profile left open when there is one; a context (or page) a search failed in is
+    not reused."""
     try:
         context = await contexts.acquire(task)
     except PlaywrightError as error:  # the browser is gone: an error capture, retried
@@ -310,7 +309,7 @@ async def capture_in_pool(
     page = None
     try:
         page = await contexts.page(context)
-        result = await capture_page(context, task, engine, evidence, options, page)
+        result = await capture_page(context, task, engine, evidence, contexts.options, page)
     except PlaywrightError as error:  # no page could be opened: as above
         result = failed_capture(task, engine, error, LOST_BROWSER)
     finally:

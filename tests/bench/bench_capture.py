@@ -99,8 +99,7 @@ async def bidwatch_run(playwright: Playwright, simulator: Simulator, tasks: list
 
     async def one(task: SearchTask) -> None:
         async with keeper.lease() as lease:
-            await capture_in_pool(lease.contexts, task, get_engine(task.engine), evidence,
-                                  OPTIONS)
+            await capture_in_pool(lease.contexts, task, get_engine(task.engine), evidence)
 
     try:
         return await timed_run(tasks, concurrency, one)
@@ -175,8 +174,7 @@ async def memory_run(playwright: Playwright, simulator: Simulator, n: int, home:
 
     async def one(task: SearchTask) -> None:
         async with keeper.lease() as lease:
-            await capture_in_pool(lease.contexts, task, get_engine(task.engine), evidence,
-                                  OPTIONS)
+            await capture_in_pool(lease.contexts, task, get_engine(task.engine), evidence)
         done[0] += 1
 
     async def sample() -> None:
