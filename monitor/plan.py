@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from monitor.errors import ConfigError
 from monitor.models import Device, SearchTask
-from monitor.program import Brand, Market, Program
+from monitor.program.models import Brand, Market, Program
 
 BRAND_GROUP = "brand"
 MISSPELLING_GROUP = "misspelling"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from playwright.async_api import Browser, BrowserContext, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.attribution import attribute
+from monitor.attribute.partners import attribute
 from monitor.capture.browser import find_browser
 from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
@@ -34,12 +34,12 @@ from monitor.capture.page import (
 from monitor.engines import get_engine
 from monitor.engines.base import Engine
 from monitor.errors import BidwatchError
-from monitor.incidents import Escalation
+from monitor.judge.incidents import Escalation
+from monitor.judge.policy import Judge
 from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
-from monitor.netguard import AddressGuard
-from monitor.policy import Judge
-from monitor.program import Program
-from monitor.redirects import resolve_chain
+from monitor.program.models import Program
+from monitor.resolve.chains import resolve_chain
+from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings
 from monitor.store import RecordOutcome, Store
 

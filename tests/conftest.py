@@ -19,9 +19,9 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from monitor.capture.browser import BrowserNotFound, find_browser
-from monitor.mailsink import MailSink
+from monitor.dev.mailsink import MailSink
+from monitor.dev.simulator import DEFAULT_SCENARIO, Simulator
 from monitor.settings import Settings
-from monitor.simulator import DEFAULT_SCENARIO, Simulator
 
 # The suite is deterministic (CI must not turn red on a new random example); run
 # HYPOTHESIS_PROFILE=explore to search further and turn what it finds into fixed cases.

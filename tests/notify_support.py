@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from monitor.incidents import Escalation
+from monitor.judge.incidents import Escalation
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -35,7 +35,7 @@ from monitor.models import (
     Severity,
     Sighting,
 )
-from monitor.program import Program, load_program
+from monitor.program.models import Program, load_program
 from monitor.settings import Settings
 from monitor.store import RecordOutcome, Store
 

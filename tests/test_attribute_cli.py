@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.simulator import Simulator
+from monitor.dev.simulator import Simulator
 
 runner = CliRunner()
 KEYS = ["url", "network", "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id",

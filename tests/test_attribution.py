@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 import pytest
 
-from monitor.attribution import attribute, chain_domains, registrable_domain
+from monitor.attribute.partners import attribute, chain_domains, registrable_domain
 from monitor.models import AdKind, AdPosition, AdvertiserClass, Chain, Hop, HopHow, ObservedAd
-from monitor.program import Program
+from monitor.program.models import Program
 
 PROGRAM = Program.model_validate(
     {

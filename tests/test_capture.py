@@ -15,7 +15,6 @@ from playwright.async_api import async_playwright
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from monitor.app import opened_store
 from monitor.capture.browser import LAUNCH_ARGS
 from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
@@ -28,11 +27,12 @@ from monitor.capture.page import (
     new_task_context,
 )
 from monitor.cli import app
+from monitor.dev.simulator import Simulator
 from monitor.engines import get_engine
 from monitor.models import CaptureStatus, Device, MarketRef, SearchTask
-from monitor.services import run_sweep_command
+from monitor.services.commands import run_sweep_command
+from monitor.services.wiring import opened_store
 from monitor.settings import Settings
-from monitor.simulator import Simulator
 from monitor.store.tables import AdRow, CaptureRow, TaskRow
 
 pytestmark = pytest.mark.browser

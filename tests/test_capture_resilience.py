@@ -12,10 +12,10 @@ import psutil
 import pytest
 from sqlmodel import col, select
 
-from monitor.app import build_deps
 from monitor.capture.page import LOST_RENDERER
 from monitor.models import Capture, Device
 from monitor.plan import plan_tasks
+from monitor.services.wiring import build_deps
 from monitor.settings import Settings
 from monitor.store.tables import CaptureRow, TaskRow
 from monitor.sweep import SweepDeps, SweepReport, resume_sweep, run_sweep

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.mailsink import MailSink
+from monitor.dev.mailsink import MailSink
 from tests.conftest import RULES, shared_dir
 
 runner = CliRunner()

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from monitor.mailsink import MailSink
-from monitor.simulator import Simulator
+from monitor.dev.mailsink import MailSink
+from monitor.dev.simulator import Simulator
 from monitor.store import Store
 from monitor.store.tables import OutboxRow, SweepRow, TaskRow
 from tests.conftest import ROOT, RULES

@@ -13,10 +13,10 @@ import yaml
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.dev.simulator import Simulator
 from monitor.models import Device
-from monitor.services import incident_document, incident_summaries, run_sweep_command
+from monitor.services.commands import incident_document, incident_summaries, run_sweep_command
 from monitor.settings import Settings
-from monitor.simulator import Simulator
 from tests.conftest import RULES
 
 runner = CliRunner()

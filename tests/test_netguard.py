@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.netguard import AddressGuard, BlockedAddress, parse_ip_host, split_target
+from monitor.resolve.guard import AddressGuard, BlockedAddress, parse_ip_host, split_target
 
 PUBLIC = "93.184.215.14"
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from monitor.networks import NETWORK_NAMES, canonical_network, recognise, recognise_chain
+from monitor.attribute.networks import NETWORK_NAMES, canonical_network, recognise, recognise_chain
 
 B = "https%3A%2F%2Fwww.lumora.com%2Fsale"
 LANDING = "https://www.lumora.com/sale"

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.mailsink import MailSink
+from monitor.dev.mailsink import MailSink
 from monitor.notify.outbox import deliver_outbox
 from monitor.notify.reminders import period_start, queue_policy_reminders
 from monitor.notify.render import TemplateSet

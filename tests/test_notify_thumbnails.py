@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from monitor.app import open_store
-from monitor.mailsink import MailSink
+from monitor.dev.mailsink import MailSink
 from monitor.models import Severity
 from monitor.notify.digest import (
     Period,
@@ -32,6 +31,7 @@ from monitor.notify.thumbnails import (
     make_thumbnail,
     thumbnail_name,
 )
+from monitor.services.wiring import open_store
 from monitor.store import Store
 from tests.notify_support import TEMPLATES, Breach, notify_settings, program, record_breach
 

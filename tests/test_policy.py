@@ -12,7 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from monitor import conditions
+from monitor.judge import conditions
+from monitor.judge.policy import (
+    CONDITIONS,
+    AgreementBook,
+    BrandTerms,
+    CompileContext,
+    Condition,
+    SightingView,
+    compile_condition,
+    compile_policies,
+    domain_in,
+    requirement,
+    within_one_edit,
+)
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -31,20 +44,7 @@ from monitor.models import (
     Severity,
     Sighting,
 )
-from monitor.policy import (
-    CONDITIONS,
-    AgreementBook,
-    BrandTerms,
-    CompileContext,
-    Condition,
-    SightingView,
-    compile_condition,
-    compile_policies,
-    domain_in,
-    requirement,
-    within_one_edit,
-)
-from monitor.program import Program, load_program
+from monitor.program.models import Program, load_program
 from tests.bench.bench_judge import sighting_stream, synthetic_program
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -446,7 +446,7 @@ def test_verdict_is_deterministic_and_independent_of_policy_order(
 
 
 def test_condition_names_stay_importable_from_policy() -> None:
-    import monitor.policy as policy
+    import monitor.judge.policy as policy
 
     for name in ("CONDITIONS", "BrandTerms", "SightingView", "TermGroups", "Slug", "Domain",
                  "domain_in", "within_one_edit", "one_or_many", "CompileContext"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.models import AdvertiserClass, Device, MarketRef, Severity
-from monitor.program import (
+from monitor.program.models import (
     ProgramError,
     ProgramIssue,
     check_program,

@@ -22,8 +22,7 @@ from playwright.async_api import Browser, async_playwright
 
 from monitor.capture.browser import LAUNCH_ARGS
 from monitor.models import AdKind, AdPosition, Chain, Hop, HopHow, ObservedAd
-from monitor.netguard import AddressGuard
-from monitor.redirects import (
+from monitor.resolve.chains import (
     decode_once,
     engine_hops,
     follow,
@@ -34,6 +33,7 @@ from monitor.redirects import (
     resolve_chain,
     unwrap,
 )
+from monitor.resolve.guard import AddressGuard
 
 LANDING = "https://www.lumora.com/sale?x=1"
 PRF = f"https://prf.hn/click/camref:1100l5xYz/pubref:kw/destination:{quote(LANDING, safe='')}"

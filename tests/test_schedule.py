@@ -12,7 +12,8 @@ import pytest
 
 from monitor.daemon.jobs import job_tasks, surge_calendar, sweep_specs
 from monitor.daemon.sampling import SamplePlan, hour_of_week, parse_windows, sample_times
-from monitor.daemon.surge import (
+from monitor.daemon.triggers import SampledTrigger, SurgeTrigger
+from monitor.program.calendar import (
     SurgeCalendar,
     SurgeRule,
     black_friday,
@@ -21,8 +22,7 @@ from monitor.daemon.surge import (
     eid_al_fitr,
     ramadan,
 )
-from monitor.daemon.triggers import SampledTrigger, SurgeTrigger
-from monitor.program import check_program, load_program
+from monitor.program.models import check_program, load_program
 from tests.conftest import RULES
 
 # -- the surge calendar -------------------------------------------------------------------------

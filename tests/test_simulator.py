@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from monitor.capture.browser import LAUNCH_ARGS
-from monitor.simulator import (
+from monitor.dev.simulator import (
     DEFAULT_SCENARIO,
     Scenario,
     ScenarioError,
@@ -368,7 +368,7 @@ def test_slow_page_and_misbehave_switch() -> None:
 def test_module_prints_its_address_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitor.simulator", "--scenario", str(DEFAULT_SCENARIO)],
+        [sys.executable, "-m", "monitor.dev.simulator", "--scenario", str(DEFAULT_SCENARIO)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

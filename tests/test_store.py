@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from monitor.incidents import Escalation, IncidentStatus
+from monitor.judge.incidents import Escalation, IncidentStatus
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -36,7 +36,7 @@ from monitor.models import (
     Severity,
     Sighting,
 )
-from monitor.retention import prune_evidence
+from monitor.services.retention import prune_evidence
 from monitor.store import RecordOutcome, Store
 from monitor.store.db import alembic_config, make_engine
 from monitor.store.tables import CaptureRow

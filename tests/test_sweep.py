@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from monitor.app import build_deps, open_store
-from monitor.mailsink import MailSink
+from monitor.dev.mailsink import MailSink
 from monitor.models import Capture, Device
 from monitor.plan import plan_tasks
-from monitor.services import incident_document, incident_summaries, run_sweep_command
+from monitor.services.commands import incident_document, incident_summaries, run_sweep_command
+from monitor.services.wiring import build_deps, open_store
 from monitor.settings import Settings
 from monitor.store.tables import CaptureRow, TaskRow
 from monitor.sweep import run_sweep

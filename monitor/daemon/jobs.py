@@ -15,12 +15,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.daemon.sampling import RunsOn, SamplePlan, parse_windows
-from monitor.daemon.surge import SurgeCalendar, SurgeRule
 from monitor.daemon.triggers import SampledTrigger, SurgeTrigger
 from monitor.models import SearchTask
 from monitor.plan import plan_tasks
-from monitor.program import MARKET_ZONE, Program, Sample, SweepJob
-from monitor.program import Surge as SurgeSettings
+from monitor.program.calendar import SurgeCalendar, SurgeRule
+from monitor.program.models import MARKET_ZONE, Program, Sample, SweepJob
+from monitor.program.models import Surge as SurgeSettings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

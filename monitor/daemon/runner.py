@@ -21,7 +21,6 @@ from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.app import build_deps, templates_dir
 from monitor.daemon.health import HealthServer, HealthState, Metrics
 from monitor.daemon.jobs import SweepSpec, daily_trigger, sweep_specs
 from monitor.daemon.lock import InstanceLock
@@ -36,10 +35,12 @@ from monitor.daemon.tasks import (
     write_daily_digest,
 )
 from monitor.errors import ConfigError
-from monitor.incidents import escalation_of
+from monitor.judge.incidents import escalation_of
+from monitor.judge.policy import compile_policies
 from monitor.notify.alerts import queue_program_refused_alert
-from monitor.policy import compile_policies
-from monitor.program import Program, ProgramError, load_program
+from monitor.program.models import Program, ProgramError, load_program
+from monitor.resources import templates_dir
+from monitor.services.wiring import build_deps
 from monitor.settings import Settings
 from monitor.sweep import SweepDeps, SweepReport, resume_sweep, run_sweep
 

@@ -6,14 +6,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from monitor.app import templates_dir
-from monitor.incidents import IncidentStatus
+from monitor.judge.incidents import IncidentStatus
 from monitor.notify.digest import Period, render_digest, write_digest
 from monitor.notify.email import send_email
 from monitor.notify.outbox import DeliveryReport, deliver_outbox
 from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
-from monitor.retention import prune_evidence
+from monitor.resources import templates_dir
+from monitor.services.retention import prune_evidence
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.sweep import SweepDeps

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 
 from monitor.daemon.sampling import RunsOn, SamplePlan, sample_times
-from monitor.daemon.surge import SurgeCalendar
+from monitor.program.calendar import SurgeCalendar
 
 #: how far ahead a trigger looks for its next time before it gives up
 HORIZON = timedelta(days=400)

@@ -25,7 +25,7 @@ from monitor.models import Severity
 from monitor.notify.context import AlertContext, AlertIncident, EngineCoverage, inert_text
 from monitor.notify.email import DeliveryResult, mask_url, scrub
 from monitor.notify.render import SUBJECT_LIMIT, TemplateSet
-from monitor.program import Program
+from monitor.program.models import Program
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.notices import (
@@ -178,7 +178,7 @@ def _alert_row(context: AlertContext, templates: TemplateSet, now: datetime, *,
 
 
 def _default_templates() -> TemplateSet:
-    from monitor.app import templates_dir  # the app module wires the sweep; import late
+    from monitor.resources import templates_dir
 
     return TemplateSet(templates_dir())
 

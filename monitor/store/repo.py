@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from monitor.incidents import (
+from monitor.judge.incidents import (
     OPEN,
     Escalation,
     IncidentStatus,
@@ -27,7 +27,7 @@ from monitor.incidents import (
     status_after_sighting,
 )
 from monitor.models import Capture, CaptureStatus, Device, Finding, JudgedAd, SearchTask, Sighting
-from monitor.program import Program
+from monitor.program.models import Program
 from monitor.store.db import make_engine, migrate
 from monitor.store.tables import (
     AdRow,

@@ -5,7 +5,7 @@ Three scenarios, one JSON line each:
 - `regional`: 1,000 partners and 50 policies in the shape large programs take: each rule
   written per market (and a stricter ad-copy rule per engine), plus six special rules;
 - `synthetic`: a deliberately broad worst case built here in memory and validated by
-  monitor.program: 1,000 partners with network ids and domains, a third with agreements and
+  monitor.program.models: 1,000 partners with network ids and domains, a third with agreements and
   permissions, and 50 policies drawn from every kind of condition (engine/market/device/
   hour/weekday scoped, brand in copy, networks, regular expressions, not, partner lists,
   competitors), several near-duplicates of each other, so a sighting breaches ~9 at once.
@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.judge.policy import compile_policies
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -42,8 +43,7 @@ from monitor.models import (
     SearchTask,
     Sighting,
 )
-from monitor.policy import compile_policies
-from monitor.program import Program, load_program
+from monitor.program.models import Program, load_program
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SIGHTINGS = 1_000_000

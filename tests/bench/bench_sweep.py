@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.app import build_deps
+from monitor.dev.simulator import DEFAULT_SCENARIO, Simulator
 from monitor.plan import plan_tasks
+from monitor.services.wiring import build_deps
 from monitor.settings import Settings
-from monitor.simulator import DEFAULT_SCENARIO, Simulator
 from monitor.sweep import run_sweep
 
 RULES = Path(__file__).resolve().parents[2] / "rules"

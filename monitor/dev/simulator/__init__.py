@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.simulator.exchange import RequestRecord
-from monitor.simulator.scenario import Scenario, ScenarioError, load_scenario
-from monitor.simulator.server import RequestLog, Simulator
+from monitor.dev.simulator.exchange import RequestRecord
+from monitor.dev.simulator.scenario import Scenario, ScenarioError, load_scenario
+from monitor.dev.simulator.server import RequestLog, Simulator
 
 #: the scenario `make demo` runs: the Lumora program's partners, a competitor, a hostile ad
 DEFAULT_SCENARIO: Path = Path(__file__).parent / "scenarios" / "demo.yaml"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from monitor.simulator.scenario import Ad, Market, Misbehaviour, Scenario
+from monitor.dev.simulator.scenario import Ad, Market, Misbehaviour, Scenario
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.mailsink import MailSink, ReceivedMail
+from monitor.dev.mailsink import MailSink, ReceivedMail
+from monitor.dev.simulator import DEFAULT_SCENARIO, Simulator
 from monitor.models import Device
-from monitor.services import ProgressFactory, SweepSummary, run_sweep_command
+from monitor.resources import example_rules
+from monitor.services.commands import ProgressFactory, SweepSummary, run_sweep_command
 from monitor.settings import Settings
-from monitor.simulator import DEFAULT_SCENARIO, Simulator
 
 #: the demo sweeps the example program's main terms on desktop: every stage and every kind of
 #: partner shows up, in well under two minutes
@@ -25,11 +26,6 @@ class DemoResult:
     settings: Settings
     mail: list[ReceivedMail]
     mail_dir: Path
-
-
-def example_rules() -> Path:
-    source = Path(__file__).resolve().parent.parent / "rules"
-    return source if source.is_dir() else Path(__file__).resolve().parent / "_data" / "rules"
 
 
 def run_demo(

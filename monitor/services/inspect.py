@@ -9,11 +9,11 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
-from monitor.app import address_guard
+from monitor.attribute.networks import is_landing_marker, recognise_chain
 from monitor.capture.browser import find_browser, launch
 from monitor.models import Chain, Hop, HopHow, NetworkIds
-from monitor.networks import is_landing_marker, recognise_chain
-from monitor.redirects import follow, unwrap
+from monitor.resolve.chains import follow, unwrap
+from monitor.services.wiring import address_guard
 from monitor.settings import Settings
 from monitor.sweep import browser_args
 

@@ -12,10 +12,9 @@ from typing import Any
 
 from rich.progress import Progress
 
-from monitor.app import build_deps, opened_store, templates_dir
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
-from monitor.incidents import IncidentStatus
+from monitor.judge.incidents import IncidentStatus
 from monitor.models import Capture, Device, SearchTask
 from monitor.notify.alerts import queue_sweep_alerts
 from monitor.notify.digest import Period, render_digest, write_digest
@@ -24,7 +23,9 @@ from monitor.notify.outbox import DeliveryReport, deliver_outbox
 from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.plan import plan_tasks
-from monitor.program import load_program
+from monitor.program.models import load_program
+from monitor.resources import templates_dir
+from monitor.services.wiring import build_deps, opened_store
 from monitor.settings import Settings
 from monitor.store.tables import IncidentRow
 from monitor.sweep import SweepDeps, SweepReport, run_sweep

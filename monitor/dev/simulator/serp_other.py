@@ -13,7 +13,7 @@ import base64
 import time
 from urllib.parse import quote
 
-from monitor.simulator.markup import (
+from monitor.dev.simulator.markup import (
     Locale,
     bing_click_url,
     css_class,
@@ -21,8 +21,8 @@ from monitor.simulator.markup import (
     registrable_guess,
     token,
 )
-from monitor.simulator.matching import Organic, Search
-from monitor.simulator.scenario import Ad
+from monitor.dev.simulator.matching import Organic, Search
+from monitor.dev.simulator.scenario import Ad
 
 _DDG_AD_INFO = "https://duckduckgo.com/duckduckgo-help-pages/company/ads-by-microsoft-on-duckduckgo"
 

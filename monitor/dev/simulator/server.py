@@ -20,10 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from monitor.simulator.exchange import Reply, Request, RequestRecord
-from monitor.simulator.routes import Router
-from monitor.simulator.scenario import Scenario, load_scenario
-from monitor.simulator.tls import server_context
+from monitor.dev.simulator.exchange import Reply, Request, RequestRecord
+from monitor.dev.simulator.routes import Router
+from monitor.dev.simulator.scenario import Scenario, load_scenario
+from monitor.dev.simulator.tls import server_context
 
 log = logging.getLogger(__name__)
 

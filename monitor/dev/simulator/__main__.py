@@ -1,4 +1,4 @@
-"""`python -m monitor.simulator --scenario FILE [--port N]`: run the simulator in the foreground.
+"""`python -m monitor.dev.simulator --scenario FILE [--port N]`: the simulator, in the foreground.
 
 It prints one line, "simulator listening on 127.0.0.1:PORT", once it accepts connections, and
 stops cleanly on SIGINT or SIGTERM.
@@ -13,11 +13,11 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from monitor.simulator import DEFAULT_SCENARIO, ScenarioError, Simulator
+from monitor.dev.simulator import DEFAULT_SCENARIO, ScenarioError, Simulator
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m monitor.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m monitor.dev.simulator", description=__doc__)
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 
-from monitor.simulator.markup import Locale, bing_click_url, esc, token
-from monitor.simulator.matching import Organic, Search
-from monitor.simulator.scenario import Ad
+from monitor.dev.simulator.markup import Locale, bing_click_url, esc, token
+from monitor.dev.simulator.matching import Organic, Search
+from monitor.dev.simulator.scenario import Ad
 
 _NO_RESULTS = "There are no results for <strong>{q}</strong>"
 

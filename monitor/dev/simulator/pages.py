@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlencode, urlsplit
 
-from monitor.simulator.exchange import Reply, Request
-from monitor.simulator.markup import Locale, esc, script_string, token
-from monitor.simulator.scenario import Hop, Site
+from monitor.dev.simulator.exchange import Reply, Request
+from monitor.dev.simulator.markup import Locale, esc, script_string, token
+from monitor.dev.simulator.scenario import Hop, Site
 
 #: every reply says "do not cache": a browser that cached a 301 would skip a hop next time
 NO_STORE = ("Cache-Control", "no-store")

@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.cli_output import err, friendly_errors, out
+from monitor.cli.output import err, friendly_errors, out
 from monitor.errors import BidwatchError
 from monitor.settings import Settings
 from monitor.store import Store
@@ -37,7 +37,7 @@ class Period(StrEnum):
 
 @contextmanager
 def _store() -> Iterator[Store]:
-    from monitor.app import opened_store
+    from monitor.services.wiring import opened_store
     from monitor.store.notices import OutboxError
 
     with opened_store(Settings()) as store:
@@ -122,7 +122,7 @@ def outbox_retry(
 @friendly_errors
 def outbox_deliver() -> None:
     """Deliver every item that is due now (the sweep and the daemon do this too)."""
-    from monitor.services import deliver_now
+    from monitor.services.commands import deliver_now
 
     report = deliver_now(Settings())
     out.print(f"sent {report.sent} in {report.messages} messages, failed {report.failed}, "
@@ -178,7 +178,7 @@ def notices_remind(
     deliver: Annotated[bool, typer.Option(help="Deliver the outbox afterwards.")] = True,
 ) -> None:
     """Queue this period's policy reminder for every active partner (once per period)."""
-    from monitor.services import remind_partners
+    from monitor.services.commands import remind_partners
 
     keys, report = remind_partners(Settings(), deliver=deliver)
     out.print(f"reminders queued: {len(keys)}", markup=False)
@@ -202,7 +202,7 @@ def digest(
     send: Annotated[bool, typer.Option(help="Mail it to the program's digest recipients.")] = False,
 ) -> None:
     """Render the compliance digest (daily or weekly); --send mails it."""
-    from monitor.services import digest_command
+    from monitor.services.commands import digest_command
 
     when = date.fromisoformat(day) if day else datetime.now(UTC).date()
     result = digest_command(Settings(), when, weekly=weekly or period is Period.week,

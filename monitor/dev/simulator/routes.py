@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import unquote
 
-from monitor.simulator import pages, serp_bing, serp_google, serp_other
-from monitor.simulator.exchange import Reply, Request
-from monitor.simulator.markup import decode_bing_u, token
-from monitor.simulator.matching import (
+from monitor.dev.simulator import pages, serp_bing, serp_google, serp_other
+from monitor.dev.simulator.exchange import Reply, Request
+from monitor.dev.simulator.markup import decode_bing_u, token
+from monitor.dev.simulator.matching import (
     Organic,
     Search,
     ads_for,
@@ -20,7 +20,7 @@ from monitor.simulator.matching import (
     organic_for,
     resolve_market,
 )
-from monitor.simulator.scenario import Ad, Hop, Misbehaviour, Scenario
+from monitor.dev.simulator.scenario import Ad, Hop, Misbehaviour, Scenario
 
 PageBuilder = Callable[[Search, list[Ad], list[Ad], list[Organic]], str]
 

@@ -9,7 +9,7 @@ display URL rendered twice (once hidden); a hidden aclk anchor; scripts and CSS 
 
 from __future__ import annotations
 
-from monitor.simulator.markup import (
+from monitor.dev.simulator.markup import (
     Locale,
     css_class,
     esc,
@@ -18,8 +18,8 @@ from monitor.simulator.markup import (
     registrable_guess,
     token,
 )
-from monitor.simulator.matching import Organic, Search
-from monitor.simulator.scenario import Ad
+from monitor.dev.simulator.matching import Organic, Search
+from monitor.dev.simulator.scenario import Ad
 
 _TITLE_SUFFIX = {
     "en": "Google Search",

@@ -27,9 +27,9 @@ from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 from selectolax.lexbor import LexborHTMLParser
 
+from monitor.attribute.networks import destination_url, recognise
 from monitor.models import Chain, Hop, HopHow, ObservedAd
-from monitor.netguard import AddressGuard, BlockedAddress
-from monitor.networks import destination_url, recognise
+from monitor.resolve.guard import AddressGuard, BlockedAddress
 
 MAX_UNWRAP_DEPTH = 10
 #: request types a redirect chain never needs; the rest are aborted too, see _SUBRESOURCES_KEPT

@@ -23,10 +23,8 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitor.daemon.surge import SURGE_EVENTS
-from monitor.models import AdvertiserClass, Device, MarketRef, Severity
-from monitor.networks import NETWORK_NAMES
-from monitor.policy import (
+from monitor.attribute.networks import NETWORK_NAMES
+from monitor.judge.policy import (
     ENGINE_NAMES,
     Condition,
     ConditionNode,
@@ -38,6 +36,8 @@ from monitor.policy import (
     domain_in,
     node_model,
 )
+from monitor.models import AdvertiserClass, Device, MarketRef, Severity
+from monitor.program.calendar import SURGE_EVENTS
 
 # ---------------------------------------------------------------------------------------------
 # The models (attribute names are the contract in the project brief; do not rename).

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor import cli_notify as notify_cli
-from monitor.cli_output import err, friendly_errors, out
+from monitor.cli import notify as notify_cli
+from monitor.cli.output import err, friendly_errors, out
 from monitor.models import Capture, Device
 from monitor.settings import Settings
 
@@ -59,7 +59,7 @@ def sweep(
     rules: Annotated[Path | None, typer.Option(help="Program directory (BIDWATCH_RULES).")] = None,
 ) -> None:
     """Run one ad-hoc sweep now and print its summary."""
-    from monitor.services import run_sweep_command
+    from monitor.services.commands import run_sweep_command
 
     settings = Settings() if rules is None else Settings(rules=rules)
     summary = run_sweep_command(
@@ -76,7 +76,7 @@ def sweeps(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Recent sweeps and their coverage: asked, captured, blocked by kind, failed."""
-    from monitor.services import sweep_summaries
+    from monitor.services.commands import sweep_summaries
 
     rows = sweep_summaries(Settings(), limit)
     if as_json:
@@ -143,8 +143,8 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Forget the previous demo run first.")] = False,
 ) -> None:
     """Sweep the example program against the local simulator, mail to a local sink."""
-    from monitor.demo import run_demo
-    from monitor.services import incident_summaries
+    from monitor.dev.demo import run_demo
+    from monitor.services.commands import incident_summaries
 
     result = run_demo(home, fresh=fresh, progress_factory=_progress)
     print_summary(result.summary)
@@ -174,7 +174,7 @@ def incidents_list(
     """List incidents, most recently seen first."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.services import incident_summaries
+    from monitor.services.commands import incident_summaries
 
     rows = incident_summaries(Settings(), status=status, partner=partner)
     if as_json:
@@ -202,7 +202,7 @@ def incidents_show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
 ) -> None:
     """One incident with its sightings, ads, chains and evidence."""
-    from monitor.services import incident_document
+    from monitor.services.commands import incident_document
 
     document = incident_document(Settings(), incident_id)
     if as_json:
@@ -219,7 +219,7 @@ def incidents_set(
     note: Annotated[str, typer.Option(help="Why (kept in the history).")] = "",
 ) -> None:
     """Change an incident's status, keeping the change and the note in its history."""
-    from monitor.services import set_incident_status
+    from monitor.services.commands import set_incident_status
 
     row = set_incident_status(Settings(), incident_id, status, note)
     out.print(f"incident {row.id}: {row.status}")
@@ -256,7 +256,7 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
 ) -> None:
     """Why a sighting was (or was not) a breach: the ad, its chain, who placed it, the facts."""
-    from monitor.explain import explain_sighting
+    from monitor.services.explain import explain_sighting
 
     document = explain_sighting(Settings(), sighting_id)
     if as_json:
@@ -299,9 +299,9 @@ def rules_check(
     directory: Annotated[Path | None, typer.Argument(help="Program directory.")] = None,
 ) -> None:
     """Validate the program: every error as FILE:LINE: field.path: message."""
-    from monitor.app import templates_dir
     from monitor.notify.render import check_templates
-    from monitor.program import check_program
+    from monitor.program.models import check_program
+    from monitor.resources import templates_dir
 
     path = directory or Settings().rules
     program, issues = check_program(path, templates_dir())
@@ -331,7 +331,7 @@ def rules_test(
     as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
 ) -> None:
     """Judge a saved page under a program, offline, without touching the store."""
-    from monitor.explain import PageTest, judge_saved_page
+    from monitor.services.explain import PageTest, judge_saved_page
 
     when = datetime.fromisoformat(at) if at else None
     if when is not None and when.tzinfo is None:
@@ -363,8 +363,8 @@ def evidence_prune(
         help="Days to keep (default BIDWATCH_EVIDENCE_DAYS).")] = None,
 ) -> None:
     """Delete page HTML and screenshots past retention (open incidents keep theirs)."""
-    from monitor.app import opened_store
-    from monitor.retention import prune_evidence
+    from monitor.services.retention import prune_evidence
+    from monitor.services.wiring import opened_store
 
     settings = Settings()
     days = older_than or settings.evidence_days
@@ -386,7 +386,7 @@ def attribute(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per URL.")] = False,
 ) -> None:
     """Which network and publisher a URL names; offline unless --follow."""
-    from monitor.inspect_urls import attribute_live, attribute_offline
+    from monitor.services.inspect import attribute_live, attribute_offline
 
     documents = attribute_live(urls, Settings()) if follow else attribute_offline(urls)
     for document in documents:
@@ -414,7 +414,7 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Read the paid ads of saved result pages."""
-    from monitor.services import parse_file
+    from monitor.services.commands import parse_file
 
     for path in files:
         document = parse_file(path, str(engine))
@@ -434,10 +434,3 @@ def _print_ads(path: Path, document: dict[str, Any]) -> None:
                       escape(ad["display_url"]), escape(ad["link"]))
     out.print(table)
 
-
-def main() -> None:  # pragma: no cover - console entry for `python -m monitor`
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -3,7 +3,7 @@
 Every leaf kind of a policy's `when:` tree lives in ONE registry (`CONDITIONS`): a params type
 that pydantic validates and a build function that turns the params into a predicate
 `(SightingView) -> Fact | None`. A new kind of condition is one decorated function here; the
-tree (all/any/not), compiling and judging live in monitor.policy.
+tree (all/any/not), compiling and judging live in monitor.judge.policy.
 
 A kind whose verdict depends on one plain field of the sighting (engine, market, partner…)
 says so with `reads=`: the judge then indexes policies by that field and never evaluates a
@@ -34,14 +34,14 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.attribute.networks import NETWORK_NAMES
 from monitor.models import AdPosition, AdvertiserClass, Device, Fact, Sighting
-from monitor.networks import NETWORK_NAMES
 
 if TYPE_CHECKING:
-    from monitor.program import Brand, Program
+    from monitor.program.models import Brand, Program
 
 # ---------------------------------------------------------------------------------------------
-# Value types shared with monitor.program (they live here because condition params use them).
+# Value types shared with monitor.program.models (they live here because condition params use them).
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _DOMAIN = re.compile(

@@ -12,15 +12,15 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.app import opened_store
-from monitor.attribution import attribute
+from monitor.attribute.partners import attribute
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
+from monitor.judge.policy import compile_policies
 from monitor.models import Device, SearchTask, Sighting
 from monitor.plan import query_of
-from monitor.policy import compile_policies
-from monitor.program import load_program
-from monitor.redirects import offline_chain
+from monitor.program.models import load_program
+from monitor.resolve.chains import offline_chain
+from monitor.services.wiring import opened_store
 from monitor.settings import Settings
 
 #: search boxes of the engines, where a saved page keeps the query it answers

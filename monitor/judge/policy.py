@@ -1,7 +1,7 @@
 """The rule engine: policies and agreements compiled once, then judged against many sightings.
 
 A policy's `when:` is a tree of conditions written in YAML. `all`, `any` and `not` combine;
-every other key is a leaf kind from the registry in monitor.conditions. This module holds the
+every other key is a leaf kind from the registry in monitor.judge.conditions. This module holds the
 tree as one pydantic type, compiles it into a matcher, reads the agreements, and judges.
 
 `compile_policies(program)` returns a `Judge`; `Judge.judge(sighting)` returns the findings,
@@ -28,8 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-# re-exported: monitor.program, the CLI and the tests import these from here
-from monitor.conditions import (
+# re-exported: monitor.program.models, the CLI and the tests import these from here
+from monitor.judge.conditions import (
     BRAND_ANY,
     COMBINATORS,
     CONDITIONS,
@@ -62,7 +62,7 @@ from monitor.conditions import (
 from monitor.models import AdvertiserClass, Fact, Finding, Severity, Sighting
 
 if TYPE_CHECKING:
-    from monitor.program import Permission, Policy, Program
+    from monitor.program.models import Permission, Policy, Program
 
 __all__ = [
     "BRAND_ANY", "COMBINATORS", "CONDITIONS", "ENGINE_NAMES", "WEEKDAYS", "AgreementBook",

@@ -8,24 +8,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from monitor.capture.evidence import EvidenceStore
-from monitor.incidents import escalation_of
-from monitor.netguard import AddressGuard
-from monitor.policy import compile_policies
-from monitor.program import Program, load_program
+from monitor.judge.incidents import escalation_of
+from monitor.judge.policy import compile_policies
+from monitor.program.models import Program, load_program
+from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.sweep import SweepDeps
-
-
-def templates_dir() -> Path:
-    """templates/ of a source checkout, else the copy packaged inside monitor/_data."""
-    source = Path(__file__).resolve().parent.parent / "templates"
-    if source.is_dir():
-        return source
-    return Path(__file__).resolve().parent / "_data" / "templates"
 
 
 def open_store(settings: Settings) -> Store:

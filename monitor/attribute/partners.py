@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import tldextract
 
+from monitor.attribute.networks import canonical_network, rakuten_eaid, recognise, recognise_chain
 from monitor.models import AdvertiserClass, Attribution, Chain, NetworkIds, ObservedAd
-from monitor.networks import canonical_network, rakuten_eaid, recognise, recognise_chain
-from monitor.program import Partner, Program
+from monitor.program.models import Partner, Program
 
 # The public-suffix snapshot bundled with tldextract; never fetched over the network.
 _EXTRACT = tldextract.TLDExtract(

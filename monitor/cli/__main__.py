@@ -1,0 +1,5 @@
+"""`python -m monitor.cli`: the same as the `bidwatch` command."""
+
+from monitor.cli.main import app
+
+app()
