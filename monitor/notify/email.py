@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import apprise
 from apprise.attachment.memory import AttachMemory
 
+from monitor.errors import BidwatchError
 from monitor.notify.context import inert_text
 from monitor.notify.render import SUBJECT_LIMIT, RenderedMessage
 
@@ -72,7 +73,7 @@ def inline_images_of(msg: RenderedMessage) -> tuple[InlineImage, ...]:
     return msg.inline_images if isinstance(msg, IllustratedMessage) else ()
 
 
-class AddressError(ValueError):
+class AddressError(BidwatchError, ValueError):
     """An email address that is not one plain address (and so could smuggle headers)."""
 
 

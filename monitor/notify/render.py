@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from monitor.errors import BidwatchError
 from monitor.notify.context import (
     LEVEL_KEYS,
     AlertContext,
@@ -47,7 +48,7 @@ GENERIC_POLICY = "_generic"
 LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
 
 
-class RenderError(Exception):
+class RenderError(BidwatchError):
     """A template is missing, broken, unsafe, or rendered more than the output cap."""
 
 

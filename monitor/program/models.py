@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.attribute.networks import NETWORK_NAMES
+from monitor.errors import ConfigError
 from monitor.judge.policy import (
     ENGINE_NAMES,
     Condition,
@@ -447,7 +448,7 @@ class ProgramIssue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ProgramError(Exception):
+class ProgramError(ConfigError):
     """The program is invalid; `issues` lists every problem found."""
 
     def __init__(self, issues: list[ProgramIssue]) -> None:

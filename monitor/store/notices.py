@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_
 from sqlmodel import col, select, update
 
+from monitor.errors import BidwatchError
 from monitor.store.repo import Store
 from monitor.store.tables import (
     CaptureRow,
@@ -26,7 +27,7 @@ from monitor.store.tables import (
 WAITING = ("pending", "held", "sending")
 
 
-class OutboxError(ValueError):
+class OutboxError(BidwatchError, ValueError):
     """An outbox command that cannot apply to the items named (unknown id, wrong status)."""
 
 

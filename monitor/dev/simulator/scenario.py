@@ -23,12 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.errors import BidwatchError
+
 Engine = Literal["google", "bing", "duckduckgo", "yahoo"]
 DeviceName = Literal["desktop", "mobile"]
 Hour = Annotated[int, Field(ge=0, le=23)]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BidwatchError, ValueError):
     """A scenario file that cannot be read or does not validate; the message names the field."""
 
 
