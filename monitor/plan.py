@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from monitor.errors import ConfigError
 from monitor.models import Device, SearchTask
-from monitor.program.models import Brand, Market, Program
+from monitor.program import Program
+from monitor.program.models import Brand, Market
 
 BRAND_GROUP = "brand"
 MISSPELLING_GROUP = "misspelling"

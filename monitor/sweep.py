@@ -34,10 +34,10 @@ from monitor.capture.page import (
 from monitor.engines import get_engine
 from monitor.engines.base import Engine
 from monitor.errors import BidwatchError
+from monitor.judge import Judge
 from monitor.judge.incidents import Escalation
-from monitor.judge.policy import Judge
 from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
-from monitor.program.models import Program
+from monitor.program import Program
 from monitor.resolve.chains import resolve_chain
 from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings

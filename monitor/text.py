@@ -46,3 +46,15 @@ def clean_text(s: str) -> str:
     if not text.isprintable():
         text = " ".join("".join(_visible(ch) for ch in text).split())
     return text
+
+
+ELLIPSIS = "…"
+
+
+def inert_text(value: str, limit: int = 300) -> str:
+    """`clean_text`, capped at `limit` characters (an ellipsis marks the cut): what templates,
+    headers and messages show of a stranger's text."""
+    cleaned = clean_text(value)
+    if len(cleaned) > limit:
+        return cleaned[: limit - 1].rstrip() + ELLIPSIS
+    return cleaned

@@ -35,7 +35,7 @@ from monitor.models import (
     Severity,
     Sighting,
 )
-from monitor.program.models import Program, load_program
+from monitor.program import Program, load_program
 from monitor.settings import Settings
 from monitor.store import RecordOutcome, Store
 

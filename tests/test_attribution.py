@@ -8,7 +8,7 @@ import pytest
 
 from monitor.attribute.partners import attribute, chain_domains, registrable_domain
 from monitor.models import AdKind, AdPosition, AdvertiserClass, Chain, Hop, HopHow, ObservedAd
-from monitor.program.models import Program
+from monitor.program import Program
 
 PROGRAM = Program.model_validate(
     {

@@ -12,20 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from monitor.judge import conditions
-from monitor.judge.policy import (
-    CONDITIONS,
-    AgreementBook,
-    BrandTerms,
-    CompileContext,
-    Condition,
-    SightingView,
-    compile_condition,
-    compile_policies,
-    domain_in,
-    requirement,
-    within_one_edit,
-)
+from monitor.judge import compile_policies, conditions
+from monitor.judge.agreements import AgreementBook
+from monitor.judge.brand_terms import BrandTerms, within_one_edit
+from monitor.judge.compile import compile_condition
+from monitor.judge.conditions import CompileContext
+from monitor.judge.index import requirement
+from monitor.judge.view import SightingView
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -44,7 +37,9 @@ from monitor.models import (
     Severity,
     Sighting,
 )
-from monitor.program.models import Program, load_program
+from monitor.program import Program, load_program
+from monitor.program.conditions import CONDITIONS, Condition
+from monitor.program.fields import domain_in
 from tests.bench.bench_judge import sighting_stream, synthetic_program
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -445,12 +440,13 @@ def test_verdict_is_deterministic_and_independent_of_policy_order(
 # --- the split, the lazy view and the index ------------------------------------------------
 
 
-def test_condition_names_stay_importable_from_policy() -> None:
-    import monitor.judge.policy as policy
-
-    for name in ("CONDITIONS", "BrandTerms", "SightingView", "TermGroups", "Slug", "Domain",
-                 "domain_in", "within_one_edit", "one_or_many", "CompileContext"):
-        assert getattr(policy, name) is getattr(conditions, name)
+def test_every_kind_of_the_grammar_has_one_predicate_builder() -> None:
+    # the grammar is the program's, the builders the judge's: they must name the same kinds
+    assert conditions.PREDICATES.missing() == []
+    with pytest.raises(ValueError, match="no condition kind 'no_such_kind'"):
+        conditions.PREDICATES.builds("no_such_kind")(lambda params, ctx: lambda view: None)
+    with pytest.raises(ValueError, match="two predicate builders"):
+        conditions.PREDICATES.builds("engine")(lambda params, ctx: lambda view: None)
 
 
 def test_view_computes_texts_and_local_time_only_when_read() -> None:

@@ -11,12 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.models import AdvertiserClass, Device, MarketRef, Severity
-from monitor.program.models import (
-    ProgramError,
-    ProgramIssue,
-    check_program,
-    load_program,
-)
+from monitor.program import ProgramError, ProgramIssue, check_program, load_program
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 

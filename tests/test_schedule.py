@@ -13,6 +13,7 @@ import pytest
 from monitor.daemon.jobs import job_tasks, surge_calendar, sweep_specs
 from monitor.daemon.sampling import SamplePlan, hour_of_week, parse_windows, sample_times
 from monitor.daemon.triggers import SampledTrigger, SurgeTrigger
+from monitor.program import check_program, load_program
 from monitor.program.calendar import (
     SurgeCalendar,
     SurgeRule,
@@ -22,7 +23,6 @@ from monitor.program.calendar import (
     eid_al_fitr,
     ramadan,
 )
-from monitor.program.models import check_program, load_program
 from tests.conftest import RULES
 
 # -- the surge calendar -------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import tldextract
 
 from monitor.attribute.networks import canonical_network, rakuten_eaid, recognise, recognise_chain
 from monitor.models import AdvertiserClass, Attribution, Chain, NetworkIds, ObservedAd
-from monitor.program.models import Partner, Program
+from monitor.program import Program
+from monitor.program.models import Partner
 
 # The public-suffix snapshot bundled with tldextract; never fetched over the network.
 _EXTRACT = tldextract.TLDExtract(

@@ -300,7 +300,7 @@ def rules_check(
 ) -> None:
     """Validate the program: every error as FILE:LINE: field.path: message."""
     from monitor.notify.render import check_templates
-    from monitor.program.models import check_program
+    from monitor.program import check_program
     from monitor.resources import templates_dir
 
     path = directory or Settings().rules

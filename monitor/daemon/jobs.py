@@ -18,9 +18,10 @@ from monitor.daemon.sampling import RunsOn, SamplePlan, parse_windows
 from monitor.daemon.triggers import SampledTrigger, SurgeTrigger
 from monitor.models import SearchTask
 from monitor.plan import plan_tasks
+from monitor.program import Program
 from monitor.program.calendar import SurgeCalendar, SurgeRule
-from monitor.program.models import MARKET_ZONE, Program, Sample, SweepJob
-from monitor.program.models import Surge as SurgeSettings
+from monitor.program.schedule import MARKET_ZONE, Sample, SweepJob
+from monitor.program.schedule import Surge as SurgeSettings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

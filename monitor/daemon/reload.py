@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor.program.models import ProgramIssue
+from monitor.program import ProgramIssue
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 

@@ -35,10 +35,10 @@ from monitor.daemon.tasks import (
     write_daily_digest,
 )
 from monitor.errors import ConfigError
+from monitor.judge import compile_policies
 from monitor.judge.incidents import escalation_of
-from monitor.judge.policy import compile_policies
 from monitor.notify.alerts import queue_program_refused_alert
-from monitor.program.models import Program, ProgramError, load_program
+from monitor.program import Program, ProgramError, load_program
 from monitor.resources import templates_dir
 from monitor.services.wiring import build_deps
 from monitor.settings import Settings

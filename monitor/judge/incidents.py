@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from monitor.models import Finding, Sighting
 
 if TYPE_CHECKING:  # the store imports this module; it needs no program at run time
-    from monitor.program.models import Program
+    from monitor.program import Program
 
 MAX_LEVEL = 3  # 1 warning, 2 final warning, 3 termination notice
 

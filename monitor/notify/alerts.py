@@ -25,7 +25,7 @@ from monitor.models import Severity
 from monitor.notify.context import AlertContext, AlertIncident, EngineCoverage, inert_text
 from monitor.notify.email import DeliveryResult, mask_url, scrub
 from monitor.notify.render import SUBJECT_LIMIT, TemplateSet
-from monitor.program.models import Program
+from monitor.program import Program
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.notices import (

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from monitor.notify.context import NoticeContext
 from monitor.notify.notices import notice_context
 from monitor.notify.render import RenderError, TemplateSet
-from monitor.program.models import Partner, Program
+from monitor.program import Program
+from monitor.program.models import Partner
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.notices import incident_partners

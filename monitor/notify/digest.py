@@ -37,7 +37,7 @@ from monitor.notify.thumbnails import (
     thumbnail_name,
     write_thumbnails,
 )
-from monitor.program.models import Program
+from monitor.program import Program
 from monitor.store import Store
 from monitor.store.tables import IncidentRow as IncidentTable
 from monitor.store.tables import SightingRow

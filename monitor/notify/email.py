@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import apprise
 from apprise.attachment.memory import AttachMemory
 
-from monitor.errors import BidwatchError
+from monitor.addresses import AddressError, checked_address
 from monitor.notify.context import inert_text
 from monitor.notify.render import SUBJECT_LIMIT, RenderedMessage
 
@@ -44,9 +43,6 @@ EMAIL_SCHEMES = ("mailto", "mailtos")
 # Query arguments send_email sets itself; the configured URL may not override them.
 _OWN_ARGUMENTS = frozenset({"to", "cc", "reply", "from", "name", "format"})
 # A bare address: no display name, no whitespace, no list or header punctuation.
-_ADDRESS = re.compile(r"^[^@\s,;:<>()\[\]\"\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
-
-
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     ok: bool
@@ -71,20 +67,6 @@ class IllustratedMessage(RenderedMessage):
 
 def inline_images_of(msg: RenderedMessage) -> tuple[InlineImage, ...]:
     return msg.inline_images if isinstance(msg, IllustratedMessage) else ()
-
-
-class AddressError(BidwatchError, ValueError):
-    """An email address that is not one plain address (and so could smuggle headers)."""
-
-
-# ----------------------------------------------------------------------------- addresses
-
-
-def checked_address(value: str) -> str:
-    """The address itself, or AddressError: 'a@x.com', never 'a@x.com\\r\\nBcc: …'."""
-    if not _ADDRESS.fullmatch(value):
-        raise AddressError(f"not a plain email address: {inert_text(value, 80)!r}")
-    return value
 
 
 def notice_key_hash(message_id_key: str) -> str:

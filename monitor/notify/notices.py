@@ -6,7 +6,8 @@ import json
 from zoneinfo import ZoneInfo
 
 from monitor.notify.context import AdView, HopView, NoticeContext
-from monitor.program.models import Partner, Program
+from monitor.program import Program
+from monitor.program.models import Partner
 from monitor.settings import Settings
 from monitor.store import IncidentDetail
 

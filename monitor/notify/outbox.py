@@ -31,7 +31,7 @@ from monitor.notify.batch import Batch, notice_batches, render_batch
 from monitor.notify.email import DeliveryResult, build_email, send_email
 from monitor.notify.reminders import render_reminder
 from monitor.notify.render import RenderedMessage, TemplateSet, direction_of
-from monitor.program.models import Program
+from monitor.program import Program
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.notices import due_items, hold_unapproved_notices, save_rows

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 
 from monitor.notify.context import PolicyLine, ReminderContext
 from monitor.notify.render import RenderError, TemplateSet
-from monitor.program.models import Partner, Program
+from monitor.program import Program
+from monitor.program.models import Partner
 from monitor.store import Store
 from monitor.store.notices import queue_item
 from monitor.store.tables import OutboxRow

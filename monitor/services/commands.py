@@ -23,7 +23,7 @@ from monitor.notify.outbox import DeliveryReport, deliver_outbox
 from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.plan import plan_tasks
-from monitor.program.models import load_program
+from monitor.program import load_program
 from monitor.resources import templates_dir
 from monitor.services.wiring import build_deps, opened_store
 from monitor.settings import Settings

@@ -15,10 +15,10 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor.attribute.partners import attribute
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
-from monitor.judge.policy import compile_policies
+from monitor.judge import compile_policies
 from monitor.models import Device, SearchTask, Sighting
 from monitor.plan import query_of
-from monitor.program.models import load_program
+from monitor.program import load_program
 from monitor.resolve.chains import offline_chain
 from monitor.services.wiring import opened_store
 from monitor.settings import Settings

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from monitor.capture.evidence import EvidenceStore
+from monitor.judge import compile_policies
 from monitor.judge.incidents import escalation_of
-from monitor.judge.policy import compile_policies
-from monitor.program.models import Program, load_program
+from monitor.program import Program, load_program
 from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings
 from monitor.store import Store

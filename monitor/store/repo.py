@@ -27,7 +27,7 @@ from monitor.judge.incidents import (
     status_after_sighting,
 )
 from monitor.models import Capture, CaptureStatus, Device, Finding, JudgedAd, SearchTask, Sighting
-from monitor.program.models import Program
+from monitor.program import Program
 from monitor.store.db import make_engine, migrate
 from monitor.store.tables import (
     AdRow,

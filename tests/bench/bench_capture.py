@@ -41,7 +41,7 @@ from monitor.dev.simulator import DEFAULT_SCENARIO, Simulator
 from monitor.engines import get_engine
 from monitor.models import SearchTask
 from monitor.plan import plan_tasks
-from monitor.program.models import load_program
+from monitor.program import load_program
 from monitor.settings import Settings
 from monitor.sweep import capture_in_pool
 from tests.bench.bench_sweep import rss_mb_with_children

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.judge.policy import compile_policies
+from monitor.judge import compile_policies
 from monitor.models import (
     AdKind,
     AdPosition,
@@ -43,7 +43,7 @@ from monitor.models import (
     SearchTask,
     Sighting,
 )
-from monitor.program.models import Program, load_program
+from monitor.program import Program, load_program
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SIGHTINGS = 1_000_000

@@ -1,0 +1,115 @@
+"""The judge: every policy and agreement of a program compiled once, then applied to sightings.
+
+`compile_policies(program)` returns a `Judge`; `Judge.judge(sighting)` returns the findings,
+sorted by policy id. Judging is pure: no I/O, no clock, no randomness. An index over the
+plain fields each policy needs picks the policies a sighting can match; the index never
+changes a verdict, it only skips work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.judge.agreements import AgreementBook
+from monitor.judge.compile import compile_condition
+from monitor.judge.conditions import CompileContext, Matcher
+from monitor.judge.index import _CACHE_LIMIT, PolicyIndex, Requirement, _both, requirement
+from monitor.judge.view import SightingView
+from monitor.models import (
+    AdvertiserClass,
+    Fact,
+    Finding,
+    Severity,
+    Sighting,
+)
+from monitor.program import Program
+from monitor.program.fields import domain_in
+from monitor.program.models import Policy
+
+#: tuple.__new__ builds the Finding named tuple from all its fields in C, skipping the
+#: generated Python __new__ (Finding._make without its length check; the tuple is literal)
+_new_tuple = tuple.__new__
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    id: str
+    title: str
+    severity: Severity
+    clause: str | None
+    notice: str | None
+    match: Matcher
+
+    def finding(
+        self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
+    ) -> Finding:
+        return _new_tuple(Finding, (self.id, self.severity, offender, partner, term_group,
+                                    self.title, self.clause, self.notice, facts))
+
+
+def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:
+    return CompiledPolicy(
+        policy.id, policy.title, policy.severity, policy.clause, policy.notice,
+        compile_condition(policy.when, ctx),
+    )
+
+
+class Judge:
+    """The compiled program. `judge` is pure; its caches only remember answers, so it is
+    safe to call from many threads."""
+
+    def __init__(self, program: Program) -> None:
+        self._ctx = CompileContext(program)
+        self._ignore = frozenset(program.ignore)
+        self._allow = frozenset(program.allowlist)
+        self._exempt_domains: dict[str, bool] = {}
+        self._book = AgreementBook(program)
+        ordered = sorted(program.policies, key=lambda p: p.id)
+        self.policies = tuple(compile_policy(p, self._ctx) for p in ordered)
+        self.index = PolicyIndex(self.policies, [_policy_needs(p, self._ctx) for p in ordered])
+
+    def judge(self, sighting: Sighting) -> list[Finding]:
+        """Every policy the sighting breaches and no agreement permits, sorted by policy id."""
+        attribution = sighting.attribution
+        if attribution.advertiser_class is AdvertiserClass.brand:
+            return []
+        if self._exempt(attribution.display_domain) or self._exempt(attribution.landing_domain):
+            return []
+        view = SightingView(sighting, self._ctx.brand_terms(sighting.task.brand))
+        candidates = self.index.candidates(view)
+        if not candidates:
+            return []
+        offender, partner, group = sighting.offender, view.partner, view.term_group
+        # only a policy the partner has some permission for needs the agreement looked up
+        granted, permits, findings = self._book.granted(partner), self._book.permits, []
+        for policy in candidates:
+            facts = policy.match(view)
+            if facts is None or (policy.id in granted and permits(policy.id, view)):
+                continue
+            findings.append(policy.finding(offender, partner, group, facts))
+        return findings
+
+    def _exempt(self, domain: str | None) -> bool:
+        """On the ignore list or the allowlist: never judged. Remembered per domain."""
+        if not domain:
+            return False
+        known = self._exempt_domains.get(domain)
+        if known is None:
+            folded = domain.casefold()
+            known = bool(domain_in(folded, self._ignore) or domain_in(folded, self._allow))
+            if len(self._exempt_domains) >= _CACHE_LIMIT:
+                self._exempt_domains.clear()
+            self._exempt_domains[domain] = known
+        return known
+
+
+def _policy_needs(policy: Policy, ctx: CompileContext) -> Requirement:
+    """The tree's needs plus `applies_to`: a policy is never judged for other classes."""
+    classes = frozenset(str(c) for c in policy.applies_to)
+    applies = Requirement({"advertiser_class": lambda value: value in classes}, exact=True)
+    return _both([applies, requirement(policy.when, ctx)])
+
+
+def compile_policies(program: Program) -> Judge:
+    """Compile every policy and agreement of a (validated) program once."""
+    return Judge(program)

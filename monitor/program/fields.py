@@ -1,0 +1,109 @@
+"""The value types the program's fields share: ids, domains, engine names, addresses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    get_args,
+)
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from monitor.addresses import checked_address
+from monitor.engines import ENGINES
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
+)
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a valid id: use lower-case letters, digits, '-' and '_' "
+            "(e.g. 'no-brand-bidding')"
+        )
+    return value
+
+
+def _domain(value: str) -> str:
+    value = value.strip().lower().rstrip(".")
+    if not _DOMAIN.fullmatch(value):
+        raise ValueError(f"'{value}' is not a domain name (e.g. 'lumora.com'; no scheme or path)")
+    return value
+
+
+def _domain_or_brand(value: str) -> str:
+    return value if value.strip() == "brand" else _domain(value)
+
+
+#: an id: lower-case letters, digits, '-' and '_', e.g. "no-brand-bidding"
+Slug = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_slug)]
+#: a host name or registrable domain, lower-cased, e.g. "lumora.co.id"
+Domain = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_domain)]
+#: a domain, or the word `brand` for the brand's own domains
+DomainOrBrand = Annotated[
+    str, StringConstraints(strip_whitespace=True), AfterValidator(_domain_or_brand)
+]
+#: the engines bidwatch can ask, from the engine registry (one line there adds one here)
+ENGINE_NAMES: tuple[str, ...] = tuple(ENGINES)
+if TYPE_CHECKING:
+    EngineName = str
+else:
+    EngineName = Literal[ENGINE_NAMES]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+#: a path into the program's data, as pydantic reports it: ("partners", 2, "network_ids", 0)
+Loc = tuple[str | int, ...]
+#: an email address, by the same rule the sender applies (a,b@x.com is refused here already)
+Email = Annotated[str, AfterValidator(checked_address)]
+Text = Annotated[str, Field(min_length=1)]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
+class Model(BaseModel):
+    """Every program model: unknown keys refused, values frozen, strings stripped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def unique(values: Iterable[object], what: str) -> None:
+    """Refuse a list naming one value twice."""
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} '{value}' is listed twice")
+        seen.add(value)
+
+
+def _listify(value: object) -> object:
+    """Let a one-item list be written as a bare scalar: `engine: google`."""
+    return [value] if isinstance(value, str | bool | int) else value
+
+
+def one_or_many(item: Any) -> Any:
+    """A non-empty list of `item`, where a single value may be written without brackets."""
+    return Annotated[list[item], BeforeValidator(_listify), Field(min_length=1)]
+
+
+
+def domain_in(domain: str, wanted: frozenset[str]) -> str | None:
+    """The entry of `wanted` that `domain` is, or is a subdomain of; None when there is none."""
+    while domain:
+        if domain in wanted:
+            return domain
+        domain = domain.partition(".")[2]
+    return None

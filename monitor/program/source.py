@@ -1,0 +1,299 @@
+"""Reading rules/*.yaml: YAML nodes to data, with a map of where every path is.
+
+Lines come from PyYAML's node tree (`compose`), which also reveals duplicate keys that plain
+loading would silently drop. Problems become `ProgramIssue`s naming file, line and field.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import (
+    Annotated,
+    Any,
+    Union,
+    get_args,
+    get_origin,
+)
+
+import yaml
+from pydantic import (
+    BaseModel,
+)
+
+from monitor.errors import ConfigError
+from monitor.program.conditions import ConditionNode, node_model
+from monitor.program.fields import Loc
+from monitor.program.models import Program
+
+
+@dataclass(frozen=True, order=True)
+class ProgramIssue:
+    """One problem: `FILE:LINE: field.path: message` (line 0 when no line applies)."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ProgramError(ConfigError):
+    """The program is invalid; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[ProgramIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+def format_path(loc: Loc) -> str:
+    """('partners', 2, 'network_ids', 0) -> 'partners[2].network_ids[0]'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the files: YAML nodes -> data, with a map of where every path is.
+
+
+@dataclass
+class Source:
+    """What the YAML files gave: merged data, where each path is, and the problems so far."""
+
+    root: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    lines: dict[Loc, int] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # top-level key -> file
+    issues: list[ProgramIssue] = field(default_factory=list)
+    unreadable: bool = False  # some file could not be parsed: structure checks would mislead
+
+    def fail(self, issue: ProgramIssue) -> None:
+        """An issue that leaves the data incomplete (a file could not be read or parsed)."""
+        self.issues.append(issue)
+        self.unreadable = True
+
+    def issue(self, loc: Loc, message: str) -> None:
+        self.issues.append(self.locate(loc, message))
+
+    def locate(self, loc: Loc, message: str) -> ProgramIssue:
+        """An issue at the node nearest to `loc` (parts that name no node are skipped)."""
+        nearest: Loc = ()
+        for part in loc:
+            if (*nearest, part) in self.lines:
+                nearest = (*nearest, part)
+        file = self.files.get(str(loc[0]), str(self.root)) if loc else str(self.root)
+        return ProgramIssue(file, self.lines.get(nearest, 0), format_path(_clean(loc)), message)
+
+
+def _clean(loc: Loc) -> Loc:
+    """Drop the tags pydantic adds for tagged unions ('when', 'all', 'all', 0 -> one 'all')."""
+    out: list[str | int] = []
+    for part in loc:
+        if out and part == out[-1] and isinstance(part, str) and node_model(part) is not None:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def read_sources(root: Path) -> Source:
+    """Parse every *.yaml under `root` into one Source; problems become issues, never raise."""
+    source = Source(root)
+    if not root.exists():
+        source.fail(ProgramIssue(str(root), 0, "", "rules directory does not exist"))
+    elif not root.is_dir():
+        source.fail(ProgramIssue(str(root), 0, "", "not a directory"))
+    else:
+        files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            source.fail(ProgramIssue(str(root), 0, "", "no *.yaml files in the directory"))
+        for path in files:
+            _read_file(path, source)
+    return source
+
+
+def _read_file(path: Path, source: Source) -> None:
+    name = str(path)
+    text = _decode(path, source)
+    if text is None:
+        return
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:  # an empty file (or only comments) defines nothing
+            return
+        _check_duplicate_keys(node, name, source)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        source.fail(_yaml_issue(name, err))
+        return
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        line = node.start_mark.line + 1
+        source.fail(ProgramIssue(name, line, "", "the top level must be a mapping of keys"))
+        return
+    _merge(name, node, data, source)
+
+
+def _decode(path: Path, source: Source) -> str | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        source.fail(ProgramIssue(str(path), 0, "", f"cannot read the file: {err.strerror}"))
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        message = f"not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}); save it as UTF-8"
+        source.fail(ProgramIssue(str(path), line, "", message))
+        return None
+
+
+def _yaml_issue(file: str, err: yaml.MarkedYAMLError) -> ProgramIssue:
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark is not None else 0
+    parts = [p for p in (err.context, err.problem) if p]
+    return ProgramIssue(file, line, "", "YAML syntax: " + ", ".join(parts))
+
+
+def _check_duplicate_keys(node: yaml.Node, file: str, source: Source) -> None:
+    """PyYAML keeps the last of two equal keys without a word; here they are an error."""
+    for mapping in _mappings(node, set()):
+        first_line: dict[object, int] = {}
+        for key, _value in mapping.value:
+            if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                continue
+            line = key.start_mark.line + 1
+            if key.value in first_line:
+                message = f"duplicate key '{key.value}' (first at line {first_line[key.value]})"
+                source.issues.append(ProgramIssue(file, line, "", message))
+            else:
+                first_line[key.value] = line
+
+
+def _mappings(node: yaml.Node, seen: set[int]) -> Iterator[yaml.MappingNode]:
+    if id(node) in seen:  # aliases share nodes; visit each once
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        yield node
+        for key, value in node.value:
+            yield from _mappings(key, seen)
+            yield from _mappings(value, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _mappings(item, seen)
+
+
+def _merge(file: str, node: yaml.MappingNode, data: dict[Any, Any], source: Source) -> None:
+    """Add one file's top-level keys, refusing a key another file already defines."""
+    for key_node, value_node in node.value:
+        key, line = key_node.value, key_node.start_mark.line + 1
+        if not isinstance(key, str) or key not in data:  # `<<`, or a key YAML made a bool/int
+            source.issues.append(ProgramIssue(file, line, str(key), _unknown_key((str(key),))))
+            continue
+        if source.files.get(key) == file:  # a duplicate key, already reported
+            continue
+        if key in source.files:
+            other = source.files[key]
+            source.issues.append(ProgramIssue(
+                file, line, str(key), f"already defined in {other}:{source.lines[(key,)]}"))
+            continue
+        source.files[key] = file
+        source.data[key] = data[key]
+        source.lines[(key,)] = line
+        _record_lines(value_node, (key,), source.lines)
+
+
+def _record_lines(
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], seen: set[int] | None = None
+) -> None:
+    """Where each path starts: a key's line for mapping entries, an item's line in lists.
+    An aliased node is walked once, so a file of nested aliases cannot blow up the walk."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and (*loc, key.value) not in lines:
+                lines[(*loc, key.value)] = key.start_mark.line + 1
+                _record_lines(value, (*loc, key.value), lines, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = item.start_mark.line + 1
+            _record_lines(item, (*loc, index), lines, seen)
+
+
+
+
+def _unknown_key(loc: Loc) -> str:
+    key = str(loc[-1])
+    known = _fields_at(loc[:-1])
+    where = "top-level key" if len(loc) == 1 else "key"
+    close = get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    if not close and known:
+        hint = "; expected one of: " + ", ".join(known)
+    return f"unknown {where} '{key}'{hint}"
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """The keys the model at `loc` accepts (follows lists, optionals and condition tags)."""
+    current: Any = Program
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    model = _model_of(current)
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    if isinstance(part, str) and _is_condition(annotation):
+        return node_model(part)
+    model = _model_of(annotation)
+    if isinstance(part, str) and model is not None:
+        by_alias = {f.alias or name: f for name, f in model.model_fields.items()}
+        found = by_alias.get(part)
+        return found.annotation if found else None
+    args = [a for a in get_args(_strip(annotation)) if a is not type(None)]
+    if isinstance(part, int) and get_origin(_strip(annotation)) is list:
+        return args[0]
+    return None
+
+
+def _strip(annotation: Any) -> Any:
+    """Unwrap Annotated and Optional to the type inside."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _strip(args[0])
+    return annotation
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    inner = _strip(annotation)
+    return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+
+
+def _is_condition(annotation: Any) -> bool:
+    """True for the condition union (a union of ConditionNode models)."""
+    inner = _strip(annotation)
+    if get_origin(inner) not in (Union, types.UnionType):
+        return False
+    members = [_strip(a) for a in get_args(inner)]
+    return all(isinstance(m, type) and issubclass(m, ConditionNode) for m in members)
