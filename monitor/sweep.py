@@ -38,7 +38,7 @@ from monitor.judge import Judge
 from monitor.judge.incidents import Escalation
 from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
 from monitor.program import Program
-from monitor.resolve.chains import resolve_chain
+from monitor.resolve.follow import resolve_chain
 from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings
 from monitor.store import RecordOutcome, Store

@@ -22,18 +22,15 @@ from playwright.async_api import Browser, async_playwright
 
 from monitor.capture.browser import LAUNCH_ARGS
 from monitor.models import AdKind, AdPosition, Chain, Hop, HopHow, ObservedAd
-from monitor.resolve.chains import (
+from monitor.resolve.follow import follow, meta_refresh, parse_refresh, resolve_chain
+from monitor.resolve.guard import AddressGuard
+from monitor.resolve.unwrap import (
     decode_once,
     engine_hops,
-    follow,
     is_engine_click_url,
     join_chains,
-    meta_refresh,
-    parse_refresh,
-    resolve_chain,
     unwrap,
 )
-from monitor.resolve.guard import AddressGuard
 
 LANDING = "https://www.lumora.com/sale?x=1"
 PRF = f"https://prf.hn/click/camref:1100l5xYz/pubref:kw/destination:{quote(LANDING, safe='')}"

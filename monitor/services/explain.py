@@ -19,7 +19,7 @@ from monitor.judge import compile_policies
 from monitor.models import Device, SearchTask, Sighting
 from monitor.plan import query_of
 from monitor.program import load_program
-from monitor.resolve.chains import offline_chain
+from monitor.resolve.unwrap import offline_chain
 from monitor.services.wiring import opened_store
 from monitor.settings import Settings
 

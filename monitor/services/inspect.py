@@ -12,7 +12,8 @@ from playwright.async_api import async_playwright
 from monitor.attribute.networks import is_landing_marker, recognise_chain
 from monitor.capture.browser import find_browser, launch
 from monitor.models import Chain, Hop, HopHow, NetworkIds
-from monitor.resolve.chains import follow, unwrap
+from monitor.resolve.follow import follow
+from monitor.resolve.unwrap import unwrap
 from monitor.services.wiring import address_guard
 from monitor.settings import Settings
 from monitor.sweep import browser_args
