@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from monitor.attribute.networks import NETWORK_NAMES, canonical_network, recognise, recognise_chain
+from monitor.attribute import networks
+from monitor.attribute.networks import (
+    DECODERS,
+    NETWORK_NAMES,
+    PATTERNS,
+    TABLE_PATH,
+    NetworkTableError,
+    canonical_network,
+    compile_table,
+    load_table,
+    parse_table,
+    recognise,
+    recognise_chain,
+)
 
 B = "https%3A%2F%2Fwww.lumora.com%2Fsale"
 LANDING = "https://www.lumora.com/sale"
@@ -493,3 +507,83 @@ def test_chain_without_click_uses_landing_marker() -> None:
 )
 def test_canonical_network_names(written: str, canonical: str) -> None:
     assert canonical_network(written) == canonical
+
+
+# ---- the table as data: networks.yaml validates, and a bad row says where it is ------------
+
+GOOD_TABLE = """\
+networks:
+  cj: {aliases: [Commission Junction]}
+click_urls:
+  - network: cj
+    hosts: 'www\\.tkqlhce\\.com'
+    path: '/click-(?P<publisher_id>\\d+)-(?P<creative_id>\\d+)'
+    params: {sub_id: [sid]}
+landing_markers:
+  - network: cj
+    params: {click_id: [cjevent]}
+    requires: [cjevent]
+"""
+
+
+def test_shipped_table_validates_and_is_what_recognise_uses() -> None:
+    table = load_table()
+    assert TABLE_PATH.parent == Path(networks.__file__).parent  # inside the package: in the wheel
+    assert tuple(table.networks) == NETWORK_NAMES
+    assert set(NETWORK_NAMES) >= ISSUE_NETWORKS
+    assert len(PATTERNS) == len(table.click_urls) + len(table.landing_markers)
+    assert {row.decode for row in (*table.click_urls, *table.landing_markers)} - {None} <= set(
+        DECODERS
+    )
+
+
+def test_a_small_table_parses_and_matches() -> None:
+    table = parse_table(GOOD_TABLE)
+    assert [p.network for p in compile_table(table)] == ["cj", "cj"]
+    assert table.networks["cj"].aliases == ("Commission Junction",)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "where", "complaint"),
+    [
+        ("(?P<creative_id>\\d+)'", "(?P<creative_id>\\d+'", 6, "click_urls row 1 (cj): path:",
+         "not a regular expression"),
+        ("params: {sub_id: [sid]}", "params: {sub_idd: [sid]}", 7,
+         "click_urls row 1 (cj): params.sub_idd:", "'publisher_id'"),
+        ("    requires: [cjevent]\n", "    requires: [cjevent]\n    decode: nope\n", 12,
+         "landing_markers row 1 (cj): decode:", "no decoder named 'nope'; known: "),
+        ("  - network: cj\n    hosts", "  - network: awin\n    hosts", 4,
+         "click_urls row 1 (awin): network:", "'awin' is not listed under networks:"),
+        ("    hosts:", "    hostz:", 5, "click_urls row 1 (cj): hostz:", "Extra inputs"),
+        ("    params: {click_id: [cjevent]}\n    requires: [cjevent]\n",
+         "    params: {click_id: [cjevent]}\n", 9, "landing_markers row 1 (cj):",
+         "would match every URL"),
+        ("(?P<publisher_id>", "(?P<publisher>", 4, "click_urls row 1 (cj):",
+         "path: group(s) publisher are not id fields"),
+        ("    requires: [cjevent]\n", "    requires: [cjevent]\n    split: {field: click_id}\n", 12,
+         "landing_markers row 1 (cj): split.at:", "Field required"),
+    ],
+    ids=["regex", "id-field", "decoder", "network", "typo", "matches-all", "group", "split"],
+)
+def test_a_bad_row_names_file_line_row_and_field(
+    old: str, new: str, line: int, where: str, complaint: str
+) -> None:
+    assert old in GOOD_TABLE
+    with pytest.raises(NetworkTableError) as raised:
+        parse_table(GOOD_TABLE.replace(old, new, 1), "networks.yaml")
+    message = str(raised.value)
+    assert f"networks.yaml, line {line}: {where}" in message, message
+    assert complaint in message, message
+
+
+def test_table_level_mistakes_are_named() -> None:
+    unused = GOOD_TABLE.replace("networks:\n", "networks:\n  awin: {}\n")
+    with pytest.raises(NetworkTableError, match=r"line 2: networks: awin: no click_urls"):
+        parse_table(unused)
+    clash = GOOD_TABLE.replace("networks:\n", "networks:\n  awin: {aliases: [C.J.]}\n")
+    with pytest.raises(NetworkTableError, match=r"networks: awin: aliases: 'C.J.' already names"):
+        parse_table(clash)
+    with pytest.raises(NetworkTableError, match="not valid YAML"):
+        parse_table("networks: [")
+    with pytest.raises(NetworkTableError, match="expected a mapping"):
+        parse_table("- a row")

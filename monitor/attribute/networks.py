@@ -1,12 +1,13 @@
-"""Affiliate-network recognisers: one table of patterns, a few small functions for odd fields.
+"""Affiliate-network recognisers: the table is data (networks.yaml); this module validates it,
+holds the few decoders a row may name, and matches URLs against the rows.
 
 A row says which hosts (a regex, or any host), which path shape (a regex whose named groups
 are NetworkIds fields) and which query parameters (case-insensitive, first present wins) carry
 the ids. `values` pins a parameter to a shape (a common name such as clickid or clickref counts
 only in the shape its network gives it); `query_shape` reads queries that are not key=value.
 Click rows describe the network's own tracking URL; landing rows describe what the network
-appends to the merchant's landing page (awc, cjevent, irclickid…). A new network is a new row;
-a `refine` function only when a value needs splitting or decoding.
+appends to the merchant's landing page (awc, cjevent, irclickid…). A new network is a new row
+in networks.yaml; a decoder here only when a value needs decoding or parsing (DECODERS).
 
 Canonical network names (use these in rules/partners.yaml): see NETWORK_NAMES.
 """
@@ -18,60 +19,62 @@ import binascii
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.errors import ConfigError
 from monitor.models import NetworkIds
 
 Fields = dict[str, str | None]
-ID_FIELDS = ("publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id", "landing_url")
+IdField = Literal[
+    "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id", "landing_url"
+]
+ID_FIELDS: tuple[str, ...] = get_args(IdField)
+TABLE_PATH = Path(__file__).with_name("networks.yaml")
+
+
+class NetworkTableError(ConfigError):
+    """networks.yaml is not a valid table; the message names the file, line, row and field."""
+
+
+# ---- decoders: values that need decoding or parsing, named by the rows that use them -------
+
+DecodeFn = Callable[[Fields], Fields]
 
 
 @dataclass(frozen=True, slots=True)
-class Pattern:
-    network: str
-    hosts: str | None  # regex matched against the whole host; None = any host
-    path: str | None = None  # regex searched at the start of the path; named groups → fields
-    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # field → param names
-    requires: tuple[str, ...] = ()  # at least one of these parameters must be present
-    values: Mapping[str, str] = field(default_factory=dict)  # param → regex it must fullmatch
-    query_shape: str | None = None  # regex searched in the raw query; named groups → fields
-    landing: bool = False  # marks a merchant landing page, not a click URL
-    aggregator: bool = False
-    refine: Callable[[Fields], Fields] | None = None
-    host_re: re.Pattern[str] | None = field(init=False, default=None)
-    path_re: re.Pattern[str] | None = field(init=False, default=None)
-    query_re: re.Pattern[str] | None = field(init=False, default=None)
-    value_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, default=())
-
-    def __post_init__(self) -> None:
-        # Compile once, when the table is built.
-        if self.hosts is not None:
-            object.__setattr__(self, "host_re", re.compile(self.hosts, re.IGNORECASE))
-        if self.path is not None:
-            object.__setattr__(self, "path_re", re.compile(self.path, re.IGNORECASE))
-        if self.query_shape is not None:
-            object.__setattr__(self, "query_re", re.compile(self.query_shape, re.IGNORECASE))
-        checks = tuple((k, re.compile(v, re.IGNORECASE)) for k, v in self.values.items())
-        object.__setattr__(self, "value_res", checks)
+class Decoder:
+    decode: DecodeFn
+    reads: frozenset[str]  # named regex groups it consumes that are not id fields
 
 
-# ---- refiners: values that need splitting or decoding -------------------------------------
+DECODERS: dict[str, Decoder] = {}
 
 
-def _split_first(field_name: str, into: str, sep: str) -> Callable[[Fields], Fields]:
-    """Split `field_name` at `sep`: the head stays, the tail goes to `into` when unset."""
+def decoder(name: str, *, reads: tuple[str, ...] = ()) -> Callable[[DecodeFn], DecodeFn]:
+    """Register `decode` under `name`, for a row's `decode:` to refer to."""
 
-    def refine(found: Fields) -> Fields:
-        value = found.get(field_name)
-        if value and sep in value:
-            head, tail = value.split(sep, 1)
-            found[field_name] = head
-            found[into] = found.get(into) or tail
-        return found
+    def register(decode: DecodeFn) -> DecodeFn:
+        DECODERS[name] = Decoder(decode, frozenset(reads))
+        return decode
 
-    return refine
+    return register
 
 
+@decoder("awin_click")
 def _awc(found: Fields) -> Fields:
     # awc = {advertiser MID}_{unix time}_{hash}: the advertiser is readable, the click is whole.
     click = found.get("click_id") or ""
@@ -80,14 +83,7 @@ def _awc(found: Fields) -> Fields:
     return found
 
 
-def _rakuten_offer(found: Fields) -> Fields:
-    # offerid = {MID}.{link id}
-    offer = found.get("advertiser_id") or ""
-    if "." in offer:
-        found["advertiser_id"], found["creative_id"] = offer.split(".", 1)
-    return found
-
-
+@decoder("rakuten_site")
 def _rakuten_site(found: Fields) -> Fields:
     # ranSiteID = {EAID with * and / written as . and _}-{random}; the click is whole.
     site = found.get("click_id") or ""
@@ -105,6 +101,7 @@ def rakuten_eaid(value: str | None) -> str | None:
 _PJ_LETTERS = str.maketrans("BEFGHIJKLMN", "-0123456789")
 
 
+@decoder("pepperjam_token", reads=("token",))
 def _pepperjam_token(found: Fields) -> Fields:
     # token = {type}-{program}-{publisher}-{creative}, plain or letter-coded (E..N = 0..9,
     # B = '-'); inferred from observed links, so an unknown shape keeps no ids.
@@ -117,10 +114,11 @@ def _pepperjam_token(found: Fields) -> Fields:
     return found
 
 
+@decoder("partnerstack_key")
 def _partnerstack_key(found: Fields) -> Fields:
-    # gspk is the partner key in base64.
+    # gspk is the partner key in base64; a value that does not decode is kept as written.
     key = found.get("publisher_id")
-    if key and found.pop("encoded", None):
+    if key:
         try:
             padded = key + "=" * (-len(key) % 4)
             found["publisher_id"] = base64.b64decode(padded, validate=True).decode("utf-8")
@@ -129,11 +127,7 @@ def _partnerstack_key(found: Fields) -> Fields:
     return found
 
 
-def _mark_encoded(found: Fields) -> Fields:
-    found["encoded"] = "1"
-    return _partnerstack_key(found)
-
-
+@decoder("partnerize_path", reads=("segments",))
 def _partnerize_path(found: Fields) -> Fields:
     # /click/camref:X/pubref:Y/creativeref:Z/destination:URL — key:value path segments.
     segments = found.pop("segments", None) or ""
@@ -148,6 +142,7 @@ def _partnerize_path(found: Fields) -> Fields:
     return found
 
 
+@decoder("tradedoubler_parens", reads=("parens",))
 def _tradedoubler_parens(found: Fields) -> Fields:
     # Older links spell the query as p(123)a(456)g(789)epi(kw)url(https://…): url( comes last
     # and may itself hold parentheses, so it takes the rest.
@@ -162,7 +157,301 @@ def _tradedoubler_parens(found: Fields) -> Fields:
     return found
 
 
-def _chain(*steps: Callable[[Fields], Fields]) -> Callable[[Fields], Fields]:
+def _splitter(field_name: str, into: str, sep: str) -> DecodeFn:
+    """A row's `split`: cut `field_name` at `sep`; the head stays, the tail goes to `into`
+    when unset."""
+
+    def split(found: Fields) -> Fields:
+        value = found.get(field_name)
+        if value and sep in value:
+            head, tail = value.split(sep, 1)
+            found[field_name] = head
+            found[into] = found.get(into) or tail
+        return found
+
+    return split
+
+
+# ---- the table's schema (networks.yaml) -----------------------------------------------------
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value, re.IGNORECASE)
+    except re.error as error:
+        raise ValueError(f"not a regular expression: {error}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+# Query names are lower-cased before matching, so a row's names are too.
+ParamName = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True, to_lower=True)]
+# canonical_network() keeps only these characters, so a name with others could never be named.
+NetworkName = Annotated[str, StringConstraints(pattern=r"^[0-9a-z]+$")]
+
+
+def _name_key(name: str) -> str:
+    """A network name as canonical_network compares it: lower case, letters and digits only."""
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+class Network(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aliases: tuple[str, ...] = ()  # other spellings rules may use ("Commission Junction")
+    aggregator: bool = False  # re-wraps other networks' links: its publisher is a sub-affiliate
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_have_letters(cls, aliases: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in aliases:
+            if not _name_key(alias):
+                raise ValueError(f"alias {alias!r} has no letters or digits")
+        return aliases
+
+
+class Split(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: IdField
+    at: str = Field(min_length=1)
+    into: IdField
+
+    @model_validator(mode="after")
+    def _into_another_field(self) -> Split:
+        if self.field == self.into:
+            raise ValueError(f"into must name another field than {self.field!r}")
+        return self
+
+
+class Row(BaseModel):
+    """One pattern: how a URL of `network` looks and where its ids are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    network: NetworkName
+    hosts: Regex | None = None  # whole host, case-insensitive; None = any host
+    path: Regex | None = None  # matched at the start of the path; named groups → fields
+    query_shape: Regex | None = None  # searched in the raw query; named groups → fields
+    params: dict[IdField, tuple[ParamName, ...]] = {}  # field → parameter names, first wins
+    requires: tuple[ParamName, ...] = ()  # at least one of these parameters is present
+    values: dict[ParamName, Regex] = {}  # parameter → regex its value must fullmatch
+    split: Split | None = None
+    decode: str | None = None  # a name in DECODERS
+
+    @field_validator("params")
+    @classmethod
+    def _names_given(cls, params: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, names in params.items():
+            if not names:
+                raise ValueError(f"{name}: give at least one parameter name")
+        return params
+
+    @field_validator("decode")
+    @classmethod
+    def _known_decoder(cls, name: str | None) -> str | None:
+        if name is not None and name not in DECODERS:
+            raise ValueError(f"no decoder named {name!r}; known: {', '.join(sorted(DECODERS))}")
+        return name
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> Row:
+        if not (self.hosts or self.path or self.query_shape or self.requires or self.values):
+            raise ValueError(
+                "give hosts, path, query_shape, requires or values: "
+                "a row without any of them would match every URL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _groups_are_fields(self) -> Row:
+        # A named group that no one reads would be dropped silently; say so instead.
+        reads = DECODERS[self.decode].reads if self.decode else frozenset()
+        for name in ("path", "query_shape"):
+            regex = getattr(self, name)
+            groups = set(re.compile(regex).groupindex) if regex else set()
+            unknown = sorted(groups - set(ID_FIELDS) - reads)
+            if unknown:
+                raise ValueError(
+                    f"{name}: group(s) {', '.join(unknown)} are not id fields "
+                    f"({', '.join(ID_FIELDS)}) nor read by the row's decoder"
+                )
+        return self
+
+
+class NetworkTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    networks: dict[NetworkName, Network] = Field(min_length=1)
+    click_urls: tuple[Row, ...] = ()
+    landing_markers: tuple[Row, ...] = ()
+
+
+SECTIONS = ("click_urls", "landing_markers")
+
+
+def load_table(path: Path = TABLE_PATH) -> NetworkTable:
+    """Read and check the network table; NetworkTableError names file, line, row and field."""
+    return parse_table(path.read_text(encoding="utf-8"), str(path))
+
+
+# libyaml's loader when PyYAML has it: the table is read at every import of this module.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_table(text: str, source: str = "networks.yaml") -> NetworkTable:
+    try:
+        data = yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError as error:
+        raise NetworkTableError(f"{source}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise NetworkTableError(
+            f"{source}: expected a mapping with networks, click_urls, landing_markers"
+        )
+    try:
+        table = NetworkTable.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            (tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in error.errors()
+        ]
+        raise NetworkTableError(_describe(source, text, data, problems)) from None
+    problems = _cross_check(table)
+    if problems:
+        raise NetworkTableError(_describe(source, text, data, problems))
+    return table
+
+
+def _cross_check(table: NetworkTable) -> list[tuple[tuple[str | int, ...], str]]:
+    """What one row cannot check alone: names declared, each network used, aliases unique."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    used: set[str] = set()
+    for section in SECTIONS:
+        for index, row in enumerate(getattr(table, section)):
+            used.add(row.network)
+            if row.network not in table.networks:
+                problems.append(
+                    ((section, index, "network"), f"{row.network!r} is not listed under networks:")
+                )
+    owners = {name: name for name in table.networks}
+    for name, network in table.networks.items():
+        if name not in used:
+            problems.append((("networks", name), "no click_urls or landing_markers row uses it"))
+        for alias in network.aliases:
+            owner = owners.setdefault(_name_key(alias), name)
+            if owner != name:
+                problems.append(
+                    (("networks", name, "aliases"), f"{alias!r} already names {owner!r}")
+                )
+    return problems
+
+
+def _describe(
+    source: str, text: str, data: Any, problems: list[tuple[tuple[Any, ...], str]]
+) -> str:
+    """One line per problem: file, line, row (with its network) and field."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)  # only now: line numbers cost a parse
+    lines = [f"{source}: {len(problems)} problem(s) in the network table:"]
+    for loc, message in problems:
+        where = f"{source}, line {_line(root, loc)}" if root is not None else source
+        if len(loc) >= 2 and loc[0] in SECTIONS and isinstance(loc[1], int):
+            row = data[loc[0]][loc[1]]
+            network = row.get("network") if isinstance(row, dict) else None
+            what = f"{loc[0]} row {loc[1] + 1}" + (f" ({network})" if network else "")
+            fields = loc[2:]
+        elif len(loc) >= 2 and loc[0] == "networks":
+            what, fields = f"networks: {loc[1]}", loc[2:]
+        else:
+            what, fields = (str(loc[0]) if loc else "table"), loc[1:]
+        field_path = ".".join(str(part) for part in fields if part != "[key]")
+        lines.append(f"  {where}: {what}: " + (f"{field_path}: " if field_path else "") + message)
+    return "\n".join(lines)
+
+
+def _line(root: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest node `loc` reaches in the composed YAML."""
+    node = root
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+# ---- the compiled table -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A row of the table, compiled for matching."""
+
+    network: str
+    hosts: str | None  # regex matched against the whole host; None = any host
+    path: str | None = None  # regex searched at the start of the path; named groups → fields
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # field → param names
+    requires: tuple[str, ...] = ()  # at least one of these parameters must be present
+    values: Mapping[str, str] = field(default_factory=dict)  # param → regex it must fullmatch
+    query_shape: str | None = None  # regex searched in the raw query; named groups → fields
+    landing: bool = False  # marks a merchant landing page, not a click URL
+    aggregator: bool = False
+    refine: DecodeFn | None = None
+    host_re: re.Pattern[str] | None = field(init=False, default=None)
+    path_re: re.Pattern[str] | None = field(init=False, default=None)
+    query_re: re.Pattern[str] | None = field(init=False, default=None)
+    value_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        # Compile once, when the table is built.
+        if self.hosts is not None:
+            object.__setattr__(self, "host_re", re.compile(self.hosts, re.IGNORECASE))
+        if self.path is not None:
+            object.__setattr__(self, "path_re", re.compile(self.path, re.IGNORECASE))
+        if self.query_shape is not None:
+            object.__setattr__(self, "query_re", re.compile(self.query_shape, re.IGNORECASE))
+        checks = tuple((k, re.compile(v, re.IGNORECASE)) for k, v in self.values.items())
+        object.__setattr__(self, "value_res", checks)
+
+
+def compile_table(table: NetworkTable) -> tuple[Pattern, ...]:
+    """Click rows first, then landing markers, each in the file's order: first match wins."""
+    return tuple(
+        _compile_row(
+            row,
+            landing=section == "landing_markers",
+            aggregator=table.networks[row.network].aggregator,
+        )
+        for section in SECTIONS
+        for row in getattr(table, section)
+    )
+
+
+def _compile_row(row: Row, *, landing: bool, aggregator: bool) -> Pattern:
+    steps = [_splitter(row.split.field, row.split.into, row.split.at)] if row.split else []
+    if row.decode:
+        steps.append(DECODERS[row.decode].decode)
+    params = {str(name): names for name, names in row.params.items()}
+    return Pattern(
+        row.network,
+        row.hosts,
+        row.path,
+        params,
+        row.requires,
+        dict(row.values),
+        row.query_shape,
+        landing=landing,
+        aggregator=aggregator,
+        refine=_in_turn(steps),
+    )
+
+
+def _in_turn(steps: list[DecodeFn]) -> DecodeFn | None:
+    if len(steps) <= 1:
+        return steps[0] if steps else None
+
     def refine(found: Fields) -> Fields:
         for step in steps:
             found = step(found)
@@ -171,450 +460,18 @@ def _chain(*steps: Callable[[Fields], Fields]) -> Callable[[Fields], Fields]:
     return refine
 
 
-# ---- the table ------------------------------------------------------------------------------
-
-CJ_HOSTS = (
-    r"(?:www\.)?(?:anrdoezrs\.net|jdoqocy\.com|tkqlhce\.com|dpbolvw\.net|kqzyfj\.com|"
-    r"qksrv\.net|apmebf\.com|awltovhc\.com|ftjcfx\.com|lduhtrp\.net|tqlkg\.com|yceml\.net)"
-)
-# Impact's shared click domains, where a vanity short link carries no ids in the URL.
-IMPACT_HOSTS = r"[\w-]+\.(?:sjv\.io|pxf\.io|7eer\.net|ojrq\.net|evyy\.net)"
-AMAZON_HOSTS = (
-    r"(?:[\w-]+\.)*amazon\.(?:com|ca|com\.mx|com\.br|co\.uk|de|fr|it|es|nl|se|pl|"
-    r"com\.tr|ae|sa|eg|in|co\.jp|sg|com\.au|cn|com\.be)"
-)
-EBAY_HOSTS = (
-    r"(?:[\w-]+\.)*ebay\.(?:com|co\.uk|de|fr|it|es|at|ch|ie|nl|pl|ca|com\.au|com\.sg|"
-    r"com\.my|ph|com\.hk|in|be)"
-)
-
-PATTERNS: tuple[Pattern, ...] = (
-    Pattern(
-        "partnerize",
-        r"(?:[\w-]+\.)?prf\.hn",
-        r"/click/(?P<segments>camref:.+)",
-        refine=_partnerize_path,
-    ),
-    Pattern(
-        "cj",
-        CJ_HOSTS,
-        r"/click-(?P<publisher_id>\d+)-(?P<creative_id>\d+)",
-        {"sub_id": ("sid",), "landing_url": ("url",)},
-    ),
-    Pattern(
-        "cj",
-        CJ_HOSTS,
-        r"/links/(?P<publisher_id>\d+)/type/dlg/(?:sid/(?P<sub_id>[^/]+)/)?(?P<landing_url>.+)",
-    ),
-    Pattern(
-        "awin",
-        r"(?:www\.)?awin1\.com",
-        r"/(?:cread|awclick|pclick)\.php",
-        {
-            "publisher_id": ("awinaffid", "id", "a", "r"),
-            "advertiser_id": ("awinmid", "mid", "m", "v"),
-            "creative_id": ("linkid", "s"),
-            "sub_id": ("clickref", "pref1"),
-            "landing_url": ("ued", "p"),
-        },
-    ),
-    Pattern("awin", r"tidd\.ly", r"/\w{4,}/?$"),
-    Pattern(
-        "shareasale",
-        r"(?:www\.)?shareasale\.com",
-        r"/(?:r|u|m-pr)\.cfm",
-        {
-            "publisher_id": ("u", "userid"),
-            "advertiser_id": ("m", "merchantid"),
-            "creative_id": ("b", "productid"),
-            "sub_id": ("afftrack",),
-            "landing_url": ("urllink",),
-        },
-    ),
-    Pattern(
-        "rakuten",
-        r"(?:click\.)?linksynergy\.(?:[\w-]+\.)?com",
-        r"/(?:fs-bin/click|deeplink|link)",
-        {
-            "publisher_id": ("id",),
-            "advertiser_id": ("mid", "offerid"),
-            "sub_id": ("u1", "subid"),
-            "landing_url": ("murl",),
-        },
-        refine=_rakuten_offer,
-    ),
-    Pattern(
-        "tradedoubler",
-        r"[\w-]+\.tradedoubler\.com",
-        r"/click",
-        {
-            "publisher_id": ("a",),
-            "advertiser_id": ("p",),
-            "creative_id": ("g",),
-            "sub_id": ("epi",),
-            "landing_url": ("url", "_td_deeplink"),
-        },
-        requires=("a", "p"),
-    ),
-    Pattern(
-        "tradedoubler",
-        r"[\w-]+\.tradedoubler\.com",
-        r"/click",
-        query_shape=r"^(?P<parens>p\(\d+\).*)",
-        refine=_tradedoubler_parens,
-    ),
-    Pattern(
-        "admitad",
-        r"(?:[\w-]+\.)?admitad\.com",
-        r"/(?:g|goto)/(?P<publisher_id>[0-9a-f]+)",
-        {"sub_id": ("subid",), "landing_url": ("ulp",)},
-        aggregator=True,
-    ),
-    Pattern(
-        "skimlinks",
-        r"go\.(?:skimresources|redirectingat)\.com",
-        None,
-        {"publisher_id": ("id",), "sub_id": ("xcust",), "landing_url": ("url",)},
-        requires=("id",),
-        aggregator=True,
-        refine=_split_first("publisher_id", "creative_id", "X"),
-    ),
-    Pattern(
-        "sovrn",
-        r"redirect\.viglink\.com",
-        None,
-        {"publisher_id": ("key",), "sub_id": ("cuid",), "landing_url": ("u",)},
-        requires=("key",),
-        aggregator=True,
-    ),
-    Pattern(
-        "pepperjam",
-        r"(?:www\.)?(?:pntra|pjtra|gopjn|pjatr|pntrs|pntrac)\.com",
-        r"/t/(?P<token>[^/?#]+)",
-        {"sub_id": ("sid",), "landing_url": ("url",)},
-        refine=_pepperjam_token,
-    ),
-    Pattern(
-        "webgains",
-        r"track\.webgains\.com",
-        r"/click\.html",
-        {
-            "publisher_id": ("wgcampaignid",),
-            "advertiser_id": ("wgprogramid",),
-            "sub_id": ("clickref",),
-            "landing_url": ("wgtarget",),
-        },
-    ),
-    Pattern(
-        "flexoffers",
-        r"track\.flexlinks(?:pro)?\.com",
-        r"/a\.ashx",
-        {"publisher_id": ("foid",), "sub_id": ("fobs", "fobs1"), "landing_url": ("url",)},
-        refine=_split_first("publisher_id", "advertiser_id", "."),
-    ),
-    Pattern(
-        "avantlink",
-        r"(?:[\w-]+\.)?avantlink\.com",
-        r"/click\.php",
-        {
-            "publisher_id": ("pw",),
-            "advertiser_id": ("mi",),
-            "sub_id": ("ctc",),
-            "landing_url": ("url",),
-        },
-    ),
-    Pattern(
-        "commissionfactory",
-        r"t\.cfjump\.com",
-        r"/(?P<publisher_id>\d+)/(?:t/(?P<advertiser_id>\d+)|b/(?P<creative_id>\d+))",
-        {"sub_id": ("uniqueid",), "landing_url": ("url",)},
-    ),
-    Pattern(
-        "button",
-        r"r\.bttn\.io",
-        None,
-        {"publisher_id": ("btn_ref",), "sub_id": ("btn_pub_ref",), "landing_url": ("btn_url",)},
-        requires=("btn_ref",),
-    ),
-    Pattern(
-        "partnerstack", r"[\w-]+\.grsm\.io", r"/(?P<publisher_id>[\w-]+)", {"sub_id": ("sid",)}
-    ),
-    Pattern("amazon", r"amzn\.(?:to|eu|asia)|a\.co", r"/(?:d/)?\w+"),
-    Pattern(
-        "amazon",
-        AMAZON_HOSTS,
-        r"/exec/obidos/(?:asin|redirect)/\w+/(?P<publisher_id>[\w-]+-2\d)\b",
-    ),
-    Pattern(
-        "amazon",
-        AMAZON_HOSTS,
-        None,
-        {"publisher_id": ("tag",), "sub_id": ("ascsubtag",)},
-        requires=("tag",),
-    ),
-    Pattern("ebay", r"ebay\.us", r"/\w{4,}/?$"),
-    Pattern(
-        "ebay",
-        r"rover\.ebay\.com",
-        r"/rover/\d+/(?P<advertiser_id>[\d-]+)/",
-        {"publisher_id": ("campid",), "sub_id": ("customid",), "landing_url": ("mpre",)},
-    ),
-    Pattern(
-        "ebay",
-        EBAY_HOSTS,
-        None,
-        {"publisher_id": ("campid",), "advertiser_id": ("mkrid",), "sub_id": ("customid",)},
-        requires=("campid",),
-    ),
-    Pattern("impact", IMPACT_HOSTS, r"/[A-Za-z0-9]{4,10}/?$"),
-    # Rows on any host come after the host-specific ones: they match by shape alone.
-    Pattern(
-        "admitad",
-        None,
-        r"/(?:g|goto)/(?P<publisher_id>[0-9a-f]{30})(?:/|$)",
-        {"sub_id": ("subid",), "landing_url": ("ulp",)},
-        aggregator=True,
-    ),
-    Pattern(
-        "impact",
-        None,
-        r"/c/(?P<publisher_id>\d+)/(?P<creative_id>\d+)/(?P<advertiser_id>\d+)",
-        {"sub_id": ("subid1", "subid"), "landing_url": ("u",)},
-    ),
-    Pattern(
-        "tune",
-        None,
-        r"/aff_c\b",
-        {
-            "publisher_id": ("aff_id",),
-            "advertiser_id": ("offer_id",),
-            "sub_id": ("aff_sub", "aff_sub1"),
-            "landing_url": ("url",),
-        },
-        requires=("offer_id",),
-    ),
-    Pattern(
-        "postaffiliatepro",
-        None,
-        r"/(?:affiliate/)?scripts/click\.php",
-        {
-            "publisher_id": ("a_aid", "ref"),
-            "creative_id": ("a_bid",),
-            "sub_id": ("data1", "chan"),
-            "landing_url": ("desturl",),
-        },
-        requires=("a_aid", "ref"),
-    ),
-    Pattern(
-        "everflow",
-        None,
-        r"(?-i:/(?P<publisher_id>[0-9A-Z]{4,7})/(?P<advertiser_id>[0-9A-Z]{4,7})/?$)",
-        {"sub_id": ("sub1",), "landing_url": ("url",)},
-        requires=("sub1", "sub2", "sub3", "source_id"),
-    ),
-    # Landing-page markers: what a network appends when it sends the user on.
-    Pattern(
-        "cj",
-        None,
-        None,
-        # Advertisers may append PID/AID/SID next to cjevent; read them only beside it.
-        {
-            "click_id": ("cjevent",),
-            "publisher_id": ("pid", "cj_pid"),
-            "creative_id": ("aid", "cj_aid"),
-            "sub_id": ("sid", "cj_sid"),
-        },
-        ("cjevent",),
-        landing=True,
-    ),
-    Pattern(
-        "awin",
-        None,
-        None,
-        {"click_id": ("awc",)},
-        ("awc",),
-        landing=True,
-        refine=_awc,
-    ),
-    Pattern(
-        "impact",
-        None,
-        None,
-        {"click_id": ("irclickid",), "publisher_id": ("irpid",), "creative_id": ("iradid",)},
-        ("irclickid",),
-        landing=True,
-    ),
-    Pattern(
-        "impact",
-        None,
-        None,
-        {"click_id": ("clickid",), "publisher_id": ("irpid",), "creative_id": ("iradid",)},
-        ("clickid",),
-        values={"irgwc": r"1"},
-        landing=True,
-    ),
-    Pattern("shareasale", None, None, {"click_id": ("sscid",)}, ("sscid",), landing=True),
-    Pattern(
-        "rakuten",
-        None,
-        None,
-        {"click_id": ("ransiteid",), "publisher_id": ("raneaid",), "advertiser_id": ("ranmid",)},
-        ("ransiteid", "raneaid"),
-        landing=True,
-        refine=_rakuten_site,
-    ),
-    Pattern("tradedoubler", None, None, {"click_id": ("tduid",)}, ("tduid",), landing=True),
-    Pattern(
-        "admitad",
-        None,
-        None,
-        {"click_id": ("admitad_uid",)},
-        ("admitad_uid",),
-        landing=True,
-        aggregator=True,
-    ),
-    Pattern("avantlink", None, None, {"click_id": ("avad",)}, ("avad",), landing=True),
-    Pattern(
-        "webgains",
-        None,
-        None,
-        {"click_id": ("wgu",), "publisher_id": ("siteid",)},
-        ("wgu",),
-        landing=True,
-    ),
-    Pattern(
-        "everflow",
-        None,
-        None,
-        {
-            "click_id": ("_ef_transaction_id",),
-            "publisher_id": ("affid",),
-            "advertiser_id": ("oid",),
-        },
-        ("_ef_transaction_id",),
-        landing=True,
-    ),
-    Pattern(
-        "refersion",
-        None,
-        None,
-        {"publisher_id": ("rfsn",)},
-        ("rfsn",),
-        landing=True,
-        refine=_split_first("publisher_id", "click_id", "."),
-    ),
-    Pattern(
-        "partnerstack",
-        None,
-        None,
-        {"publisher_id": ("gspk",), "click_id": ("gsxid", "ps_xid")},
-        ("gspk",),
-        landing=True,
-        refine=_mark_encoded,
-    ),
-    Pattern(
-        "partnerstack",
-        None,
-        None,
-        {"publisher_id": ("ps_partner_key",), "click_id": ("ps_xid", "gsxid")},
-        ("ps_partner_key", "ps_xid"),
-        landing=True,
-    ),
-    Pattern(
-        "tapfiliate",
-        None,
-        None,
-        {"publisher_id": ("tap_a",), "sub_id": ("tap_s",)},
-        ("tap_a",),
-        landing=True,
-    ),
-    Pattern(
-        "postaffiliatepro",
-        None,
-        None,
-        {"publisher_id": ("a_aid",), "creative_id": ("a_bid",)},
-        ("a_aid",),
-        landing=True,
-    ),
-    Pattern("button", None, None, {"click_id": ("btn_ref",)}, ("btn_ref",), landing=True),
-    Pattern(
-        "tune",
-        None,
-        None,
-        {
-            "click_id": ("transaction_id",),
-            "publisher_id": ("aff_id",),
-            "advertiser_id": ("offer_id",),
-        },
-        ("aff_id",),
-        values={"transaction_id": r"[\w-]{6,}"},
-        landing=True,
-    ),
-    # clickId is a common name: Ascend's only with its source mark, or in its numeric shape.
-    Pattern(
-        "pepperjam",
-        None,
-        None,
-        {"click_id": ("clickid",)},
-        ("clickid",),
-        values={"source": r"pepperjam|ascend"},
-        landing=True,
-    ),
-    Pattern(
-        "pepperjam",
-        None,
-        None,
-        {"click_id": ("clickid",)},
-        ("clickid",),
-        values={"utm_source": r"pepperjam|ascend"},
-        landing=True,
-    ),
-    Pattern(
-        "pepperjam",
-        None,
-        None,
-        {"click_id": ("clickid",)},
-        values={"clickid": r"\d{9,12}"},
-        landing=True,
-    ),
-    # Partnerize clickrefs read {digits}l{token}; a bare clickref of another shape is not theirs.
-    Pattern(
-        "partnerize",
-        None,
-        None,
-        {"click_id": ("clickref",)},
-        values={"clickref": r"\d{3,5}l\w+"},
-        landing=True,
-    ),
-)
-
-NETWORK_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p.network for p in PATTERNS))
-
+# Loaded once, at import: the sweep matches every hop of every chain against these rows.
+TABLE: NetworkTable = load_table()
+PATTERNS: tuple[Pattern, ...] = compile_table(TABLE)
+NETWORK_NAMES: tuple[str, ...] = tuple(TABLE.networks)
 _ALIASES = {
-    "commissionjunction": "cj",
-    "cjaffiliate": "cj",
-    "awinshareasale": "awin",
-    "linkshare": "rakuten",
-    "rakutenadvertising": "rakuten",
-    "rakutenlinkshare": "rakuten",
-    "impactradius": "impact",
-    "ascend": "pepperjam",
-    "ascendpartner": "pepperjam",
-    "viglink": "sovrn",
-    "sovrncommerce": "sovrn",
-    "hasoffers": "tune",
-    "amazonassociates": "amazon",
-    "ebaypartnernetwork": "ebay",
-    "epn": "ebay",
-    "pap": "postaffiliatepro",
-    "cf": "commissionfactory",
-    "performancehorizon": "partnerize",
+    _name_key(alias): name for name, network in TABLE.networks.items() for alias in network.aliases
 }
 
 
 def canonical_network(name: str) -> str:
     """The canonical name for a network as written in rules ("Commission Junction" → "cj")."""
-    key = re.sub(r"[^0-9a-z]", "", name.casefold())
+    key = _name_key(name)
     return _ALIASES.get(key, key)
 
 
@@ -660,10 +517,6 @@ def merge(click: NetworkIds, landing: NetworkIds) -> NetworkIds:
     return replace(click, **updates)
 
 
-_CLICK_ROWS = tuple(p for p in PATTERNS if not p.landing)
-_LANDING_ROWS = tuple(p for p in PATTERNS if p.landing)
-
-
 def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
     """(is a landing-page marker, ids) for the first row that matches `url`."""
     parts = urlsplit(url.strip())
@@ -671,7 +524,7 @@ def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
     if not host:
         return None
     query = _query(parts.query, parts.fragment)
-    for pattern in (*_CLICK_ROWS, *_LANDING_ROWS):
+    for pattern in PATTERNS:  # click rows, then landing markers
         found = _match(pattern, host, parts, query)
         if found is not None:
             return pattern.landing, _ids(pattern, found, url)
