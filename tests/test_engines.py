@@ -287,3 +287,104 @@ def test_truncated_and_mutated_pages_never_raise(
         assert len(reading.stray_click_urls) == len(set(reading.stray_click_urls)) <= 50
         assert isinstance(engine.classify("https://x.example/", 200, html), CaptureStatus)
     detect_engine(html)
+
+
+# ---- click URLs -----------------------------------------------------------------------------
+
+#: each engine's paid click-URL shapes, every era the corpus pages (and research) show
+CLICK_SHAPES: dict[str, list[str]] = {
+    "google": [
+        "http://www.google.com/aclk?sa=l&ai=COX_h8XGbUu&adurl=http://www.airasia.com/",  # 2013
+        "/aclk?sa=l&ai=DChcSEwiLvNzg&sig=AOD64_0i&adurl=",  # 2016 (a relative href)
+        "https://www.googleadservices.com/pagead/aclk?sa=L&ai=DChcSEwjV&adurl=",  # 2021
+        "https://www.google.com/aclk?sa=L&pf=1&ai=DChsSEwiW&sig=AOD64_2",  # 2023-2026
+        "https://www.google.co.uk/aclk?sa=l&ai=x",
+    ],
+    "bing": [
+        # 2015, as Yahoo's RU= still carried it in 2016 (yahoo_brave_1)
+        "http://51000061.r.msn.com/?ld=d3hMT_vk&u=http%3a%2f%2findex.about.com%2fslp%3fq%3dnand",
+        "https://www.bing.com/aclick?ld=e8_Ych11&u=a1aHR0cHM6Ly9zaG9wLmV4YW1wbGUv",  # 2019, 2021
+        "https://www.bing.com/aclk?ld=e8abc&u=https%3A%2F%2Fshop.example%2F",  # 2020
+        "https://cn.bing.com/aclick?ld=e8abc&u=a1aHR0cHM6Ly9zaG9wLmV4YW1wbGUv",
+    ],
+    "yahoo": [
+        "http://r.search.yahoo.com/cbclk2/dWU9OTRF/RV=2/RE=1455464359/RO=10/RU=http%3a%2f%2f"
+        "51000061.r.msn.com%2f%3fld%3dd3hM/RK=0/RS=Z1v-;_ylc=cnQDMQ--?p=NAND",  # 2016
+        "https://r.search.yahoo.com/cbclk/dWU9MzYw/RV=2/RE=1568411854/RO=10/RU=https%3a%2f%2f"
+        "www.bing.com%2faclick%3fld%3de3vw/RK=2/RS=UGlQ-",  # 2019, inside DuckDuckGo's u3
+        "https://r.search.yahoo.co.jp/cbclk/dWU9/RV=2/RO=10/RU=https%3a%2f%2fshop.example%2f/RK=2",
+    ],
+    "duckduckgo": [
+        "https://duckduckgo.com/y.js?u3=https%3A%2F%2Fr.search.yahoo.com%2Fcbclk%2FdWU9&vqd=3-2",
+        "https://html.duckduckgo.com/y.js?ad_domain=shop.example&ad_provider=bingv7aa&u3=x",
+        "//duckduckgo.com/y.js?ad_domain=shop.example&u3=x",
+        "/y.js?ad_domain=shop.example&u3=x",
+    ],
+}
+
+#: organic results go through the same redirectors, but a click on one charges no one
+YAHOO_ORGANIC = "https://r.search.yahoo.com/_ylt=AwrE;_ylu=Y29s/RV=2/RO=10/RU=https%3a%2f%2fx.example%2f/RK=2"
+DDG_ORGANIC = "https://duckduckgo.com/l/?uddg=https%3A%2F%2Fnews.example%2F"
+
+#: engine URLs that are no paid click (organic redirects, searches) and look-alikes elsewhere
+NOT_CLICKS = [
+    "https://www.google.com/url?q=https://news.example/&sa=U",
+    "https://www.google.com/search?q=aclk",
+    "https://shop.example/aclk?adurl=https://x.example/",
+    "https://www.bing.com/search?q=aclick",
+    YAHOO_ORGANIC,
+    DDG_ORGANIC,
+    "https://shop.example/y.js?u3=x",
+    "http://[::1/aclk?x",  # unparseable: never a click, never a crash
+]
+
+
+@pytest.mark.parametrize(("name", "url"), [(n, u) for n, us in CLICK_SHAPES.items() for u in us])
+def test_each_click_shape_belongs_to_its_engine_alone(name: str, url: str) -> None:
+    owners = [engine.name for engine in ENGINES.values() if engine.is_click_url(url)]
+    assert owners == [name]
+
+
+@pytest.mark.parametrize("url", NOT_CLICKS)
+def test_organic_redirects_and_look_alikes_are_no_engine_click(url: str) -> None:
+    assert not any(engine.is_click_url(url) for engine in ENGINES.values())
+
+
+SHOP = "https://shop.example/"
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "destination"),
+    [
+        ("google", "https://www.google.co.uk/aclk?sa=l&adurl=https://shop.example/", SHOP),
+        ("google", "/url?q=https://news.example/&sa=U", "https://news.example/"),
+        ("bing", CLICK_SHAPES["bing"][0], "http://index.about.com/slp?q=nand"),
+        ("bing", CLICK_SHAPES["bing"][1], SHOP),
+        ("bing", CLICK_SHAPES["bing"][2], SHOP),
+        ("yahoo", CLICK_SHAPES["yahoo"][2], SHOP),
+        ("yahoo", YAHOO_ORGANIC, "https://x.example/"),
+        ("duckduckgo", "https://duckduckgo.com/y.js?u3=https%3A%2F%2Fshop.example%2F", SHOP),
+        ("duckduckgo", DDG_ORGANIC, "https://news.example/"),
+    ],
+)
+def test_click_destination_is_what_the_engines_wrapper_carries(
+    name: str, url: str, destination: str
+) -> None:
+    assert get_engine(name).click_destination(url) == destination
+
+
+def test_bing_2015_r_msn_com_ad_is_read_with_its_click_url() -> None:
+    """The reader and the chain code share one shape: an r.msn.com headline makes an ad."""
+    click = CLICK_SHAPES["bing"][0]
+    html = (
+        '<html><body><ol id="b_results"><li class="b_ad"><ul><li><div class="sb_add">'
+        f'<h2><a href="{click.replace("&", "&amp;")}">Acme NAND flash storage</a></h2>'
+        "<cite>www.acme.example</cite><p>Fast storage for every budget, shipped worldwide.</p>"
+        '</div></li></ul></li><li class="b_algo"><h2><a href="https://news.example/">News</a>'
+        "</h2></li></ol></body></html>"
+    )
+    reading = get_engine("bing").read_page(html)
+    assert [(ad.headline, ad.click_url) for ad in reading.ads] == [
+        ("Acme NAND flash storage", click)
+    ]
+    assert reading.stray_click_urls == []

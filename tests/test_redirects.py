@@ -10,27 +10,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.server
+import re
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from monitor.capture.browser import LAUNCH_ARGS
+from monitor.engines import detect_engine, get_engine, is_engine_click_url
 from monitor.models import AdKind, AdPosition, Chain, Hop, HopHow, ObservedAd
+from monitor.resolve import follow as follow_module
 from monitor.resolve.follow import follow, meta_refresh, parse_refresh, resolve_chain
 from monitor.resolve.guard import AddressGuard
-from monitor.resolve.unwrap import (
-    decode_once,
-    engine_hops,
-    is_engine_click_url,
-    join_chains,
-    unwrap,
-)
+from monitor.resolve.unwrap import decode_once, engine_hops, join_chains, unwrap
+from tests.corpus_support import CORPUS, needs_corpus
 
 LANDING = "https://www.lumora.com/sale?x=1"
 PRF = f"https://prf.hn/click/camref:1100l5xYz/pubref:kw/destination:{quote(LANDING, safe='')}"
@@ -406,3 +404,62 @@ def test_when_following_cannot_start_the_offline_destination_stands_in() -> None
     chain = join_chains(offline[0].url, offline, refused)
     assert chain.landing_url == "https://lumora.co.id/x"
     assert chain.hops[-1].how is HopHow.decoded and chain.error
+
+
+# ---- engine click URLs are never followed unless the program says so -----------------------
+
+#: a 2016 Yahoo ad (yahoo_brave_1): Yahoo's cbclk2 carries a 2015-era Bing r.msn.com click
+YAHOO_VIA_MSN = (
+    "http://r.search.yahoo.com/cbclk2/dWU9OTRF/RV=2/RE=1455464359/RO=10/RU="
+    + quote("http://51000061.r.msn.com/?ld=d3hMT_vk&u=" + quote(LANDING, safe=""), safe="")
+    + "/RK=0/RS=Z1v-"
+)
+
+
+def test_a_bing_r_msn_com_click_is_decoded_offline_never_the_place_to_start_following() -> None:
+    ad = replace(_ad(None), link=YAHOO_VIA_MSN)
+    hops = engine_hops(ad)
+    assert [h.url.split("?")[0] for h in hops] == [
+        YAHOO_VIA_MSN, "http://51000061.r.msn.com/", "https://www.lumora.com/sale"
+    ]
+    assert is_engine_click_url(hops[1].url)
+    assert not is_engine_click_url(hops[-1].url)
+
+
+#: where an engine charges for a click, independently of the engines' own definitions
+_ENGINE_CLICK_HOST = re.compile(
+    r"(?:.+\.)?(?:google\.[a-z.]+|googleadservices\.com|bing\.com|r\.msn\.com|duckduckgo\.com)"
+    r"|r\.search\.yahoo\.[a-z.]+"
+)
+
+
+def _requested_with_click_following_off(ads: list[ObservedAd]) -> list[str]:
+    """The URLs resolve_chain would ask the browser for, every ad, follow_click_urls off."""
+    requested: list[str] = []
+
+    async def recording_follow(context: Any, url: str, **_: Any) -> Chain:
+        requested.append(url)
+        return Chain(start_url=url, hops=(Hop(url, HopHow.start),), landing_url=url)
+
+    async def resolve_all() -> None:
+        for ad in ads:
+            await resolve_chain(ad, context=cast(BrowserContext, None), guard=AddressGuard(),
+                                follow_click_urls=False, max_hops=10, timeout_s=1)  # fmt: skip
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(follow_module, "follow", recording_follow)
+        asyncio.run(resolve_all())
+    return requested
+
+
+@needs_corpus
+def test_no_corpus_ad_of_any_era_has_its_engine_click_requested() -> None:
+    pages = sorted((CORPUS / "pages").glob("*.html"))
+    ads = []
+    for page in pages:
+        html = page.read_text("utf-8", "replace")
+        ads += get_engine(detect_engine(html) or "google").read_ads(html)
+    assert len({ad.click_url or ad.link for ad in ads}) > 60
+    requested = _requested_with_click_following_off(ads)
+    assert requested  # the advertisers' own URLs are followed
+    assert [u for u in requested if _ENGINE_CLICK_HOST.fullmatch(urlsplit(u).hostname or "")] == []

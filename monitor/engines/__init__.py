@@ -27,6 +27,20 @@ def get_engine(name: str) -> Engine:
         raise KeyError(f"unknown engine {name!r}; known engines: {known}") from None
 
 
+def is_engine_click_url(url: str) -> bool:
+    """True for any engine's paid click URL: requesting it may charge the advertiser."""
+    return any(engine.is_click_url(url) for engine in ENGINES.values())
+
+
+def engine_click_destination(url: str) -> str | None:
+    """The destination any engine's click redirect carries (as carried), or None."""
+    for engine in ENGINES.values():
+        found = engine.click_destination(url)
+        if found:
+            return found
+    return None
+
+
 def detect_engine(html: str) -> str | None:
     """The name of the engine whose result page this is, or None when none recognises it."""
     for name in _DETECTION_ORDER:
@@ -38,4 +52,12 @@ def detect_engine(html: str) -> str | None:
     return None
 
 
-__all__ = ["ENGINES", "Engine", "accept_language", "detect_engine", "get_engine"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "accept_language",
+    "detect_engine",
+    "engine_click_destination",
+    "get_engine",
+    "is_engine_click_url",
+]

@@ -1,4 +1,5 @@
-"""The engine seam: how to ask an engine (a URL for a task) and how to read its answer."""
+"""The engine seam: how to ask an engine (a URL for a task), how to read its answer, and
+which URLs are its paid clicks and where they lead."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ class Engine:
     markers: PageMarkers
     #: True when a saved page looks like this engine's (for `parse --engine auto`)
     recognises: Callable[[str], bool]
+    #: True for the engine's paid ad-click URL: requesting it may charge the advertiser
+    #: (the reader finds ads by it; the chain code never follows one unless told to)
+    is_click_url: Callable[[str], bool]
+    #: the destination one of the engine's click redirects (paid or organic) carries, as
+    #: carried (the caller checks it is an absolute URL), or None for any other URL
+    click_destination: Callable[[str], str | None]
 
     def read_ads(self, html: str) -> list[ObservedAd]:
         """Every paid ad on a result page; never raises on bad markup."""

@@ -1,4 +1,5 @@
-"""Bing: how to ask (mkt/setlang) and how to read (paid ads, page status).
+"""Bing: how to ask (mkt/setlang), how to read (paid ads, page status) and what its click
+URLs are and where they lead.
 
 Reading, most durable first (research/serp-ad-markup.md):
 1. placement: ol#b_results (top, or bottom when the block is marked b_adBottom or follows
@@ -11,6 +12,7 @@ Product carousels (pa_*, adsMvCarousel) are shopping ads, never text ads.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
@@ -41,6 +43,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
+from monitor.engines.urls import UrlParts, base64url_text, query_value, url_parts
 from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 HOSTS = ("www.bing.com", "bing.com")
@@ -68,10 +71,43 @@ def search_url(task: SearchTask) -> str:
     return "https://www.bing.com/search?" + query_string(params)
 
 
-def is_click_url(url: str) -> bool:
-    """Bing's paid-click shapes: bing.com/aclick?ld=…&u=…, bing.com/aclk?ld=…, *.r.msn.com."""
+# ---- click URLs ----------------------------------------------------------------------------
+
+#: bing.com and its country hosts (cn.bing.com …) serve /aclick and /aclk
+_CLICK_HOSTS = re.compile(r"(?:[\w-]+\.)*bing\.com")
+#: the 2015 era: <account>.r.msn.com/?ld=…&u=<landing>, as Yahoo's RU= still carried in 2016
+_MSN_CLICK_HOSTS = re.compile(r"(?:[\w-]+\.)+r\.msn\.com")
+_AD_CLICK_PATH = re.compile(r"/acl(?:ic)?k", re.IGNORECASE)  # /aclick and /aclk
+#: a relative href on Bing's page: only /aclick (a relative /aclk is Google's shape)
+_RELATIVE_AD_CLICK_PATH = re.compile(r"/aclick", re.IGNORECASE)
+
+
+def _click_parts(url: str) -> UrlParts | None:
     lowered = url.lower()
-    return "/aclick?" in lowered or "bing.com/aclk?" in lowered or ".r.msn.com/" in lowered
+    if "aclk" not in lowered and "aclick" not in lowered and "r.msn.com" not in lowered:
+        return None  # the readers ask this of every link: most are answered here
+    parts = url_parts(url)
+    if not parts.host:
+        return parts if _RELATIVE_AD_CLICK_PATH.match(parts.path) else None
+    if _MSN_CLICK_HOSTS.fullmatch(parts.host):
+        return parts
+    on_bing = _CLICK_HOSTS.fullmatch(parts.host) is not None
+    return parts if on_bing and _AD_CLICK_PATH.match(parts.path) else None
+
+
+def is_click_url(url: str) -> bool:
+    """Bing's paid clicks, every era: bing.com/aclick?ld=…&u=… (2019+), bing.com/aclk?ld=…
+    (2020), <id>.r.msn.com/?ld=…&u=… (2015)."""
+    return _click_parts(url) is not None
+
+
+def click_destination(url: str) -> str | None:
+    """Where a Bing click goes: its `u`, a URL as is, or base64url of it after "a1"."""
+    parts = _click_parts(url)
+    value = query_value(parts.query, "u") if parts is not None else None
+    if value and value.startswith("a1"):
+        return base64url_text(value[2:])
+    return value
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -290,4 +326,6 @@ ENGINE = Engine(
     read_page=read_page,
     markers=MARKERS,
     recognises=recognises,
+    is_click_url=is_click_url,
+    click_destination=click_destination,
 )

@@ -1,4 +1,5 @@
-"""DuckDuckGo: how to ask (the no-JS /html/ endpoint with a kl region) and how to read.
+"""DuckDuckGo: how to ask (the no-JS /html/ endpoint with a kl region), how to read, and
+what its click URLs are and where they lead.
 
 DDG's ads are syndicated (Microsoft/Yahoo) and every one links through duckduckgo.com/y.js.
 Reading, most durable first: result blocks whose title link has the y.js ad shape; ad markers
@@ -9,6 +10,7 @@ main ad block (#ads: top), the sidebar (right), and document order against organ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
@@ -36,6 +38,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
+from monitor.engines.urls import UrlParts, query_value, url_parts
 from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 HOSTS = ("duckduckgo.com", "html.duckduckgo.com", "www.duckduckgo.com")
@@ -110,9 +113,35 @@ def search_url(task: SearchTask) -> str:
     return "https://duckduckgo.com/html/?" + query_string(params)
 
 
+# ---- click URLs ----------------------------------------------------------------------------
+
+#: duckduckgo.com and its no-JS host html.duckduckgo.com
+_CLICK_HOSTS = re.compile(r"(?:[\w-]+\.)*duckduckgo\.com")
+
+
+def _ddg_parts(url: str) -> UrlParts | None:
+    """The parts of a URL on a DDG host, or of a relative href (DDG's page links /y.js?…
+    relatively); None for any other host."""
+    parts = url_parts(url)
+    return parts if not parts.host or _CLICK_HOSTS.fullmatch(parts.host) else None
+
+
 def is_click_url(url: str) -> bool:
     """DDG's ad click: duckduckgo.com/y.js?… (absolute, protocol-relative or relative)."""
-    return "duckduckgo.com/y.js?" in url or url.startswith("/y.js?")
+    if "y.js" not in url:  # the readers ask this of every link: most are answered here
+        return False
+    parts = _ddg_parts(url)
+    return parts is not None and parts.path == "/y.js"
+
+
+def click_destination(url: str) -> str | None:
+    """Where a DDG click goes: an ad click's `u3`, an organic /l/ redirect's `uddg`."""
+    parts = _ddg_parts(url)
+    if parts is None:
+        return None
+    if parts.path == "/y.js":
+        return query_value(parts.query, "u3")
+    return query_value(parts.query, "uddg") if parts.path.startswith("/l/") else None
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -281,4 +310,6 @@ ENGINE = Engine(
     read_page=read_page,
     markers=MARKERS,
     recognises=recognises,
+    is_click_url=is_click_url,
+    click_destination=click_destination,
 )

@@ -1,4 +1,5 @@
-"""Google: how to ask (a localised /search URL) and how to read (paid ads, page status).
+"""Google: how to ask (a localised /search URL), how to read (paid ads, page status) and
+what its click URLs are and where they lead.
 
 Reading is layered, most durable first (see research/serp-ad-markup.md):
 1. containers by id: #tads (top), #tadsb/#bottomads (bottom), #mbEnd/#rhs (right), stable
@@ -17,6 +18,7 @@ reused, and per-ad work stays inside the ad.
 from __future__ import annotations
 
 import base64
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
+from monitor.engines.urls import UrlParts, query_value, url_parts
 from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 HOSTS = ("www.google.com", "google.com")
@@ -113,6 +116,38 @@ def search_url(task: SearchTask) -> str:
         params.append(("start", str((task.page - 1) * 10)))
     # uule is sent literally, as Google's own links carry it ("w+CAIQICI…")
     return "https://www.google.com/search?" + query_string(params, literal=frozenset({"uule"}))
+
+
+# ---- click URLs ----------------------------------------------------------------------------
+
+#: hosts Google's click redirects are served from (every country TLD, and the ad server)
+_CLICK_HOSTS = re.compile(r"(?:www\.)?google\.[a-z.]+|(?:www\.)?googleadservices\.com")
+_AD_CLICK_PATH = re.compile(r"/(?:pagead/)?aclk")
+
+
+def _google_parts(url: str) -> UrlParts | None:
+    """The parts of a URL on a Google host, or of a relative href (Google's own page links
+    /aclk?… and /url?… relatively in no-JS and saved pages); None for any other host."""
+    parts = url_parts(url)
+    return parts if not parts.host or _CLICK_HOSTS.fullmatch(parts.host) else None
+
+
+def is_click_url(url: str) -> bool:
+    """Google's paid clicks: /aclk?… and /pagead/aclk?… (google.*, googleadservices.com)."""
+    if "aclk" not in url:  # the readers ask this of every link: most are answered here
+        return False
+    parts = _google_parts(url)
+    return parts is not None and _AD_CLICK_PATH.match(parts.path) is not None
+
+
+def click_destination(url: str) -> str | None:
+    """Where a Google click goes: an ad click's `adurl`, an organic /url's `q` (or `url`)."""
+    parts = _google_parts(url)
+    if parts is None:
+        return None
+    if _AD_CLICK_PATH.match(parts.path):
+        return query_value(parts.query, "adurl")
+    return query_value(parts.query, "q", "url") if parts.path == "/url" else None
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -187,16 +222,12 @@ def _headline_node(item: Node, page: _Page) -> Node | None:
     )
 
 
-def _is_click_url(url: str) -> bool:
-    return "/aclk?" in url or "/pagead/aclk" in url
-
-
 def _heading_is_ad(heading: Node) -> bool:
     """A heading whose link (around or inside it) is shaped like a Google ad click."""
     around = closest(heading, lambda n: n.tag == "a")
     anchors = [around] if around is not None else []
     anchors += heading.css("a")
-    return any(attr(a, "data-rw") or _is_click_url(attr(a, "href")) for a in anchors)
+    return any(attr(a, "data-rw") or is_click_url(attr(a, "href")) for a in anchors)
 
 
 def _grow(heading: Node, peer_count: dict[int, int], stop: set[int]) -> Node:
@@ -343,7 +374,7 @@ def _click_url(item: Node, heading: Node, link: Node) -> str | None:
     if hidden is not None and attr(hidden, "href") != attr(link, "href"):
         return attr(hidden, "href")
     href = attr(link, "href")
-    return href if _is_click_url(href) else None
+    return href if is_click_url(href) else None
 
 
 def _display_node(item: Node, under_heading: set[int]) -> Node | None:
@@ -445,7 +476,7 @@ def _advertiser(display: Node | None, headline: str) -> str | None:
 
 
 def _is_sitelink(anchor: Node) -> bool:
-    if attr(anchor, "data-rw") or _is_click_url(attr(anchor, "href")):
+    if attr(anchor, "data-rw") or is_click_url(attr(anchor, "href")):
         return True
     previous = anchor.prev
     return previous is not None and previous.tag == "a" and is_hidden(previous)
@@ -501,7 +532,7 @@ def _read_unit(unit: Node, kind: AdKind, position: AdPosition) -> ObservedAd | N
     if not title:  # an empty tile (still loading, or a placeholder) is not an ad to report
         return None
     href = attr(link, "href")
-    rewrite = attr(link, "data-rw") or (href if _is_click_url(href) else "")
+    rewrite = attr(link, "data-rw") or (href if is_click_url(href) else "")
     return ObservedAd(
         kind=kind,
         position=position,
@@ -544,7 +575,7 @@ def read_page(html: str) -> PageReading:
     ads = ranked(ad for _, ad in found)
     recognised = [node for node, _ in found] + [u for units in page.units.values() for u in units]
     strays = click_urls_outside(
-        page.clicks, ("href", "data-rw"), _is_click_url, recognised, ad_urls(ads)
+        page.clicks, ("href", "data-rw"), is_click_url, recognised, ad_urls(ads)
     )
     return PageReading(ads, strays)
 
@@ -587,4 +618,6 @@ ENGINE = Engine(
     read_page=read_page,
     markers=MARKERS,
     recognises=recognises,
+    is_click_url=is_click_url,
+    click_destination=click_destination,
 )

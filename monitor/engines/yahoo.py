@@ -1,4 +1,5 @@
-"""Yahoo: how to ask (the regional search host) and how to read (paid ads, page status).
+"""Yahoo: how to ask (the regional search host), how to read (paid ads, page status) and
+what its click URLs are and where they lead.
 
 Reading, most durable first: a title link with Yahoo's paid-click shape
 (r.search.yahoo.com/cbclk…, or data-matarget="ad…" in the 2023+ markup) makes an ad; the ad
@@ -8,7 +9,9 @@ placement, else the right rail (#right) or document order against the organic li
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -36,6 +39,7 @@ from monitor.engines.dom import (
     unique,
 )
 from monitor.engines.markets import query_string
+from monitor.engines.urls import UrlParts, url_parts
 from monitor.models import AdKind, AdPosition, ObservedAd, SearchTask, Sitelink
 
 #: Yahoo's regional search hosts (the region is chosen by subdomain, not by a parameter)
@@ -85,9 +89,35 @@ def search_url(task: SearchTask) -> str:
     return f"https://{host}/search?" + query_string(params)
 
 
+# ---- click URLs ----------------------------------------------------------------------------
+
+#: Yahoo's click redirector: r.search.yahoo.com everywhere, r.search.yahoo.co.jp in Japan
+_REDIRECT_HOSTS = re.compile(r"r\.search\.yahoo(?:\.[a-z]{2,})+")
+
+
+def _redirect_parts(url: str) -> UrlParts | None:
+    parts = url_parts(url)
+    return parts if _REDIRECT_HOSTS.fullmatch(parts.host) else None
+
+
 def is_click_url(url: str) -> bool:
-    """Yahoo's paid clicks: r.search.yahoo.com/cbclk/… or /cbclk2/… (and _ylt variants)."""
-    return "/cbclk" in url and "yahoo." in url
+    """Yahoo's paid clicks: r.search.yahoo.com/cbclk/… or /cbclk2/… (and _ylt variants).
+
+    Organic results go through the same redirector (/_ylt=…/RU=…) and are no paid click.
+    """
+    if "/cbclk" not in url:  # the readers ask this of every link: most are answered here
+        return False
+    parts = _redirect_parts(url)
+    return parts is not None and "/cbclk" in parts.path  # after a /_ylt=… segment, too
+
+
+def click_destination(url: str) -> str | None:
+    """Where a Yahoo click (paid or organic) goes: its /RU=<URL-encoded destination>/ segment."""
+    parts = _redirect_parts(url)
+    if parts is None:
+        return None
+    segment = next((s for s in parts.path.split("/") if s.startswith("RU=")), None)
+    return unquote(segment[3:]) if segment else None
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -264,4 +294,6 @@ ENGINE = Engine(
     read_page=read_page,
     markers=MARKERS,
     recognises=recognises,
+    is_click_url=is_click_url,
+    click_destination=click_destination,
 )

@@ -27,9 +27,10 @@ from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 from selectolax.lexbor import LexborHTMLParser
 
+from monitor.engines import is_engine_click_url
 from monitor.models import Chain, Hop, HopHow, ObservedAd
 from monitor.resolve.guard import AddressGuard, BlockedAddress
-from monitor.resolve.unwrap import engine_hops, is_engine_click_url, join_chains
+from monitor.resolve.unwrap import engine_hops, join_chains
 
 #: request types a redirect chain never needs; the rest are aborted too, see _SUBRESOURCES_KEPT
 _SUBRESOURCES_KEPT = frozenset({"Script", "XHR", "Fetch"})

@@ -1,40 +1,19 @@
 """Where an ad leads, decoded without a request: engine click wrappers, then the destinations
 network URLs carry.
+
+The engines own their click-URL shapes and how to decode them (`monitor.engines`); this
+module only asks them, and the network table, one wrapper at a time.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import replace
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from monitor.attribute.networks import destination_url, recognise
+from monitor.engines import engine_click_destination, is_engine_click_url
 from monitor.models import Chain, Hop, HopHow, ObservedAd
 
 MAX_UNWRAP_DEPTH = 10
-
-
-# ---- engine click URLs ----------------------------------------------------------------------
-
-_GOOGLE_HOST = re.compile(r"(?:www\.)?google\.[a-z.]+|(?:www\.)?googleadservices\.com")
-_ENGINE_CLICKS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (_GOOGLE_HOST, re.compile(r"/(?:pagead/)?aclk")),
-    (re.compile(r"(?:www\.)?bing\.com"), re.compile(r"/aclic?k")),
-    (re.compile(r"r\.search\.yahoo\.com"), re.compile(r"/")),
-    (re.compile(r"(?:www\.)?duckduckgo\.com"), re.compile(r"/y\.js")),
-)
-
-
-def is_engine_click_url(url: str) -> bool:
-    """True for an engine's paid click URL: requesting it may charge the advertiser."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return any(h.fullmatch(host) and p.match(parts.path) for h, p in _ENGINE_CLICKS)
-
-
-# ---- offline unwrapping ---------------------------------------------------------------------
 
 
 def unwrap(url: str) -> list[Hop]:
@@ -53,58 +32,11 @@ def unwrap(url: str) -> list[Hop]:
 
 def decode_once(url: str) -> str | None:
     """The destination one wrapper of `url` carries, or None when it carries none."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    for decoder in (_google, _bing, _yahoo, _duckduckgo):
-        found = decoder(host, parts.path, parts.query)
-        if found:
-            return destination_url(found)
+    found = engine_click_destination(url)
+    if found:
+        return destination_url(found)
     ids = recognise(url)
     return ids.landing_url if ids else None
-
-
-def _param(query: str, *names: str) -> str | None:
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    return next((params[n] for n in names if params.get(n)), None)
-
-
-def _google(host: str, path: str, query: str) -> str | None:
-    if not _GOOGLE_HOST.fullmatch(host):
-        return None
-    if re.match(r"/(?:pagead/)?aclk", path):
-        return _param(query, "adurl")
-    return _param(query, "q", "url") if path == "/url" else None
-
-
-def _bing(host: str, path: str, query: str) -> str | None:
-    if not re.fullmatch(r"(?:www\.)?bing\.com", host) or not re.match(r"/aclic?k", path):
-        return None
-    value = _param(query, "u")
-    if value and value.startswith("a1"):
-        return _base64url(value[2:])
-    return value
-
-
-def _base64url(value: str) -> str | None:
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
-def _yahoo(host: str, path: str, query: str) -> str | None:
-    if host != "r.search.yahoo.com":
-        return None
-    segment = next((s for s in path.split("/") if s.startswith("RU=")), None)
-    return unquote(segment[3:]) if segment else None
-
-
-def _duckduckgo(host: str, path: str, query: str) -> str | None:
-    if not re.fullmatch(r"(?:www\.)?duckduckgo\.com", host):
-        return None
-    if path == "/y.js":
-        return _param(query, "u3")
-    return _param(query, "uddg") if path.startswith("/l/") else None
 
 
 def offline_chain(ad: ObservedAd) -> Chain:
