@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import async_playwright
-from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from monitor.capture.browser import LAUNCH_ARGS
@@ -33,7 +32,6 @@ from monitor.models import CaptureStatus, Device, MarketRef, SearchTask
 from monitor.services.commands import run_sweep_command
 from monitor.services.wiring import opened_store
 from monitor.settings import Settings
-from monitor.store.tables import AdRow, CaptureRow, TaskRow
 
 pytestmark = pytest.mark.browser
 US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
@@ -161,17 +159,13 @@ def test_a_sweep_against_blocks_counts_them_as_blocked_not_as_no_ads(
         by_sweep = store.sweep_coverage(report.sweep_id)
         assert (by_sweep.asked, by_sweep.captured, by_sweep.failed) == (6, 2, 1)
         assert by_sweep.blocked == {"captcha": 1, "rate_limited": 1, "consent": 1}
-        with store.session() as session:
-            blocked = session.exec(select(CaptureRow).where(
-                col(CaptureRow.status).not_in(("ok", "no_results")))).all()
-            assert len(blocked) == 7  # every attempt's evidence is kept
-            ads_on_blocked = session.exec(select(AdRow).where(
-                AdRow.capture_id.in_([c.id for c in blocked]))).all()  # type: ignore[union-attr]
-            assert ads_on_blocked == []
-            retry = session.exec(select(TaskRow).where(TaskRow.status == "failed")).all()
-            assert {t.query for t in retry} == {"bidwatch test captcha", "bidwatch test rate limit",
-                                                "bidwatch test consent wall",
-                                                "bidwatch test hang"}
+        blocked = [c for c in store.captures() if c.status not in ("ok", "no_results")]
+        assert len(blocked) == 7  # every attempt's evidence is kept
+        assert store.capture_ads(c.id for c in blocked) == []
+        retry = [t for t in store.tasks() if t.status == "failed"]
+        assert {t.query for t in retry} == {"bidwatch test captcha", "bidwatch test rate limit",
+                                            "bidwatch test consent wall",
+                                            "bidwatch test hang"}
     assert ("blocked", "captcha 1, consent 1, rate_limited 1") in summary.rows()
     # and shown afterwards, per sweep: `bidwatch sweeps --json`
     shown = CliRunner().invoke(app, ["sweeps", "--json"],

@@ -10,14 +10,12 @@ from collections.abc import Callable
 
 import psutil
 import pytest
-from sqlmodel import col, select
 
 from monitor.capture.page import LOST_RENDERER
 from monitor.models import Capture, Device
 from monitor.plan import plan_tasks
 from monitor.services.wiring import build_deps
 from monitor.settings import Settings
-from monitor.store.tables import CaptureRow, TaskRow
 from monitor.sweep import SweepDeps, SweepReport, resume_sweep, run_sweep
 
 pytestmark = pytest.mark.browser
@@ -49,8 +47,7 @@ def sweep(settings: Settings, terms: list[str], progress: Callable[[Capture, int
 
 
 def task_statuses(deps: SweepDeps) -> list[str]:
-    with deps.store.session() as session:
-        return [t.status for t in session.exec(select(TaskRow)).all()]
+    return [t.status for t in deps.store.tasks()]
 
 
 def test_a_killed_browser_loses_no_finished_task_and_the_sweep_goes_on(
@@ -94,8 +91,7 @@ def test_a_page_that_crashes_its_renderer_is_asked_once_more_then_recorded(
     report, deps = sweep(settings, ["bidwatch test crash"], engines=("google",),
                          markets=("us-en",))
     assert (report.tasks, report.failed, report.retries, report.browser_restarts) == (1, 1, 1, 0)
-    with deps.store.session() as session:
-        errors = [c.error or "" for c in session.exec(select(CaptureRow)).all()]
+    errors = [c.error or "" for c in deps.store.captures()]
     assert len(errors) == 2 and all(e.startswith(LOST_RENDERER) for e in errors)
 
 
@@ -123,13 +119,11 @@ def test_an_interrupted_sweep_is_resumed_without_asking_a_task_twice(
     report = asyncio.run(resume_sweep(deps, sweep_id))
     assert report.tasks == len(tasks) - done_before  # only the tasks never asked
     assert task_statuses(deps) == ["done"] * len(tasks)
-    with deps.store.session() as session:
-        per_task = session.exec(select(CaptureRow.task_id)).all()
+    per_task = [c.task_id for c in deps.store.captures()]
     assert len(per_task) == len(set(per_task)) == len(tasks)  # none captured twice
     row = deps.store.sweep(sweep_id)
     assert row is not None and row.status == "done" and row.captured == len(tasks)
     assert deps.store.unfinished_sweeps(deps.program.name) == []
     keys = [r.key for r in deps.store.outbox(kind="notice")]
     assert len(keys) == len(set(keys)) >= notices_before
-    with deps.store.session() as session:
-        assert session.exec(select(TaskRow).where(col(TaskRow.status) != "done")).all() == []
+    assert [t for t in deps.store.tasks() if t.status != "done"] == []

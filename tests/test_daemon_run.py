@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
 
 from monitor.dev.mailsink import MailSink
 from monitor.dev.simulator import Simulator
-from monitor.store import Store
-from monitor.store.tables import OutboxRow, SweepRow, TaskRow
+from monitor.store import OutboxItem, Store, SweepRecord, TaskRecord
 from tests.conftest import ROOT, RULES
 
 pytestmark = pytest.mark.browser
@@ -138,11 +136,10 @@ def daemons() -> Iterator[list[Daemon]]:
             daemon.process.wait(10)
 
 
-def sweeps_done(home: Path) -> list[SweepRow]:
+def sweeps_done(home: Path) -> list[SweepRecord]:
     store = Store(f"sqlite:///{home / 'bidwatch.db'}")
     try:
-        with store.session() as s:
-            return list(s.exec(select(SweepRow).where(SweepRow.status == "done")).all())
+        return store.recent_sweeps(10_000, status="done")
     finally:
         store.close()
 
@@ -215,11 +212,10 @@ def test_sigterm_mid_sweep_then_restart_loses_no_task_and_sends_no_notice_twice(
     daemon = Daemon(environment, tmp_path / "daemon.log").start()
     daemons.append(daemon)
 
-    def tasks() -> list[TaskRow]:
+    def tasks() -> list[TaskRecord]:
         store = Store(f"sqlite:///{home / 'bidwatch.db'}")
         try:
-            with store.session() as s:
-                return list(s.exec(select(TaskRow).where(TaskRow.sweep_id == 1)).all())
+            return store.tasks(1)
         finally:
             store.close()
 
@@ -252,10 +248,9 @@ def test_sigterm_mid_sweep_then_restart_loses_no_task_and_sends_no_notice_twice(
     assert "resume: sweep 1 has unfinished tasks" in restarted.log
 
 
-def _outbox(home: Path, status: str) -> list[OutboxRow]:
+def _outbox(home: Path, status: str) -> list[OutboxItem]:
     store = Store(f"sqlite:///{home / 'bidwatch.db'}")
     try:
-        with store.session() as s:
-            return list(s.exec(select(OutboxRow).where(OutboxRow.status == status)).all())
+        return store.outbox(status=status)
     finally:
         store.close()

@@ -13,7 +13,6 @@ from monitor.notify.alerts import alert_tags, queue_program_refused_alert, queue
 from monitor.notify.outbox import deliver_outbox
 from monitor.notify.render import TemplateSet
 from monitor.store import Store
-from monitor.store.notices import outbox_items
 from tests.notify_support import (
     HOSTILE_HEADLINE,
     MARKETS,
@@ -110,7 +109,7 @@ def test_a_failing_webhook_is_retried_then_delivered(store: Store, tmp_path: Pat
         later = T0 + timedelta(minutes=5)
         second = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=later)
     assert (first.failed, second.sent) == (1, 1)
-    [row] = outbox_items(store, kinds=["alert"])
+    [row] = store.outbox_items(kinds=["alert"])
     assert (row.status, row.attempts) == ("sent", 2)
     assert len(hook.bodies("x")) == 2  # the refused post, then the accepted one
 
@@ -120,7 +119,7 @@ def test_no_url_tagged_for_an_alert_keeps_it_visible(store: Store, tmp_path: Pat
     settings = notify_settings(tmp_path, alert_urls="json://127.0.0.1:9/untagged")
     queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET)
     deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
-    [row] = outbox_items(store, kinds=["alert"])
+    [row] = store.outbox_items(kinds=["alert"])
     assert row.status == "pending" and "tagged" in (row.last_error or "")
 
 
@@ -134,7 +133,7 @@ def test_a_refused_program_alert_is_queued_once_per_breakage_and_inert(
     assert queue_program_refused_alert(store, program(), problems, T0, TEMPLATE_SET) is None
     other = queue_program_refused_alert(store, program(), problems[:1], T0, TEMPLATE_SET)
     assert other and other != key  # a different breakage is news again
-    (row,) = [r for r in outbox_items(store, kinds=["alert"]) if r.key == key]
+    (row,) = [r for r in store.outbox_items(kinds=["alert"]) if r.key == key]
     tags = row.tags.split(",")
     assert {"ops", "high"} <= set(tags) and "critical" not in tags
     assert "interval_seconds" in row.body_text and "\u202e" not in row.body_text + row.subject

@@ -24,7 +24,6 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from monitor.store import Store
-from monitor.store.notices import outbox_items
 from tests.notify_support import ROOT, RULES, Breach, record_breach
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -84,7 +83,7 @@ def test_killed_delivery_then_restart_sends_each_notice_once(tmp_path: Path) -> 
         first.send_signal(signal.SIGKILL)
         first.wait(10)
 
-        statuses = Counter(r.status for r in outbox_items(store))
+        statuses = Counter(r.status for r in store.outbox_items())
         assert statuses == {"sent": 2, "sending": 1, "pending": 1}
         assert len(sink.received) == 2
 
@@ -97,10 +96,10 @@ def test_killed_delivery_then_restart_sends_each_notice_once(tmp_path: Path) -> 
         time.sleep(0.05)
         controller.stop()
 
-    assert {r.status for r in outbox_items(store)} == {"sent"}
+    assert {r.status for r in store.outbox_items()} == {"sent"}
     first_recipients = Counter(rcpts[0] for rcpts in sink.received)
     assert len(sink.received) == 4 and set(first_recipients.values()) == {1}
-    interrupted = [r for r in outbox_items(store) if r.last_error]
+    interrupted = [r for r in store.outbox_items() if r.last_error]
     assert len(interrupted) == 1 and "may be a duplicate" in (interrupted[0].last_error or "")
     assert b"sent 2 in 2 messages" in output
     store.close()

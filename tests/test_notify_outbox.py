@@ -19,7 +19,6 @@ from monitor.notify.outbox import deliver_outbox
 from monitor.notify.reminders import period_start, queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.store import Store
-from monitor.store.notices import decide, outbox_items, requeue
 from tests.notify_support import RULES as RULES_DIR
 from tests.notify_support import (
     TEMPLATES,
@@ -63,7 +62,7 @@ def test_a_partner_gets_one_message_for_every_incident_due(
     html = english.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "This notice covers 3 ads" in html and "Breach 3 of 3" in html
     assert "(+2 more)" in str(english["Subject"])
-    rows = outbox_items(store, kinds=["notice"], partner="sleepsaver")
+    rows = store.outbox_items(kinds=["notice"], partner="sleepsaver")
     assert {r.status for r in rows} == {"sent"} and len({r.batch_key for r in rows}) == 1
     # each incident's screenshot, once: two of the three were seen on the same page
     assert len(list(english.iter_attachments())) == 2
@@ -96,20 +95,20 @@ def test_notices_wait_for_approval_and_rejected_ones_never_go(
     first = deliver_outbox(store, program(rules), settings, TEMPLATE_SET, now=T0)
     assert (first.held, first.sent, len(mail_sink.received)) == (4, 0, 0)
 
-    held = outbox_items(store, statuses=["held"])
+    held = store.outbox_items(statuses=["held"])
     kupon = [r.id or 0 for r in held if r.partner == "kuponhemat"]
     others = [r.id or 0 for r in held if r.partner == "sleepsaver"]
     assert (len(kupon), len(others)) == (1, 3)
-    approved = decide(store, kupon, approve=True, by="dana", note="checked", now=T0)
-    rejected = decide(store, others, approve=False, by="dana", note="false positive", now=T0)
+    approved = store.decide_held(kupon, approve=True, by="dana", note="checked", now=T0)
+    rejected = store.decide_held(others, approve=False, by="dana", note="false positive", now=T0)
     assert {r.status for r in approved} == {"pending"} and {r.decided_by for r in approved} == {
         "dana"}
     with pytest.raises(ValueError, match="only held notices"):
-        decide(store, kupon, approve=True, by="dana", note="", now=T0)
+        store.decide_held(kupon, approve=True, by="dana", note="", now=T0)
 
     second = deliver_outbox(store, program(rules), settings, TEMPLATE_SET, now=T0)
     assert second.sent == len(kupon) and len(mail_sink.received) == 1
-    assert {r.status for r in outbox_items(store, statuses=["rejected"])} == {"rejected"}
+    assert {r.status for r in store.outbox_items(statuses=["rejected"])} == {"rejected"}
     assert all(r.decision_note == "false positive" for r in rejected)
 
 
@@ -122,11 +121,11 @@ def test_failing_channel_makes_items_dead_then_retry_requeues(
     settings = notify_settings(home, notice_url=closed, outbox_max_attempts=2)
     for minute in (0, 1):
         deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0 + timedelta(minutes=minute))
-    [row] = outbox_items(store)
+    [row] = store.outbox_items()
     assert (row.status, row.attempts) == ("dead", 2) and row.last_error
     assert "hunter2secret" not in row.last_error
 
-    requeue(store, [], dead=True, now=T0)
+    store.requeue_dead([], every=True, now=T0)
     working = notify_settings(home, notice_url=mail_sink.apprise_url())
     report = deliver_outbox(store, program(), working, TEMPLATE_SET, now=T0 + timedelta(hours=1))
     assert report.sent == 1 and len(mail_sink.received) == 1
@@ -143,7 +142,7 @@ def test_dry_run_renders_and_keeps_eml_but_sends_nothing(
     [eml] = report.eml_paths
     kept = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert 'dir="rtl"' in kept.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert outbox_items(store)[0].status == "pending"  # still owed: nothing was sent
+    assert store.outbox_items()[0].status == "pending"  # still owed: nothing was sent
 
 
 # -- policy reminders ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from monitor.capture.browser import find_browser, launch
-from monitor.notify.alerts import _alert_row
+from monitor.notify.alerts import _alert_item
 from monitor.notify.context import (
     AlertContext,
     AlertIncident,
@@ -87,7 +87,7 @@ def test_alerts_with_hostile_values_are_inert(reason: str) -> None:
     ctx = AlertContext(program_name=HOSTILE_HEADLINE, brand_name=HOSTILE_HEADLINE,
                        reason=reason, severity="high", sweep_id=3,
                        sweep_started=datetime.now(UTC), incidents=(incident,))
-    row = _alert_row(ctx, TEMPLATE_SET, datetime.now(UTC))
+    row = _alert_item(ctx, TEMPLATE_SET, datetime.now(UTC))
     _assert_inert(row.body_text, html=False)
     assert "\n" not in row.subject and len(row.subject) <= 200
 

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import select
 
 from monitor.judge.incidents import Escalation, IncidentStatus
 from monitor.models import (
@@ -37,9 +36,8 @@ from monitor.models import (
     Sighting,
 )
 from monitor.services.retention import prune_evidence
-from monitor.store import RecordOutcome, Store
+from monitor.store import Coverage, CoverageRow, RecordOutcome, Store
 from monitor.store.db import alembic_config, make_engine
-from monitor.store.tables import CaptureRow
 
 T0 = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 US = MarketRef(id="us-en", country="US", language="en", timezone="America/New_York")
@@ -142,8 +140,8 @@ def test_hostile_text_is_stored_as_is_and_times_stay_utc(store: Store) -> None:
     (ad,) = detail.ads.values()
     assert ad.headline == "Lumora <b>Sale</b> \u202e"
     assert detail.sightings[0].seen_at == T0 and detail.sightings[0].seen_at.tzinfo is not None
-    chain, hops = detail.chains[ad.id or 0]
-    assert [h.how for h in hops] == ["start", "meta", "http"]
+    chain = detail.chains[ad.id]
+    assert [h.how for h in chain.hops] == ["start", "meta", "http"]
     assert chain.landing_url == "https://www.lumora.com/sale"
 
 
@@ -177,6 +175,23 @@ def test_blocked_capture_counts_in_coverage_not_as_captured(store: Store) -> Non
     assert (row.engine, row.asked, row.captured, row.blocked, row.failed) == ("google", 1, 0, 1, 0)
 
 
+def test_coverage_counts_each_task_once_by_its_last_capture_in_every_report(
+    store: Store,
+) -> None:
+    retried, walled, never = task("a"), task("b"), task("c", engine="bing")
+    sweep_id, ids = store.begin_sweep("p", [retried, walled, never], dry_run=False, now=T0)
+    for t, status in ((retried, CaptureStatus.captcha), (retried, CaptureStatus.ok),
+                      (walled, CaptureStatus.consent)):
+        store.record_task(ids[t.key], capture(t, T0, status), [], queue_notices=True)
+    expected = Coverage(asked=2, captured=1, blocked={"consent": 1})
+    assert store.sweep_coverage_by_engine(sweep_id) == {
+        "google": expected, "bing": Coverage(asked=1, never_asked=1)}
+    whole = store.sweep_coverage(sweep_id)
+    assert (whole.asked, whole.captured, whole.blocked_total, whole.never_asked) == (3, 1, 1, 1)
+    (row,) = store.coverage(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert row == CoverageRow("google", "us-en", asked=2, captured=1, blocked=1, failed=0)
+
+
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         store.begin_sweep("p", [], dry_run=False, now=datetime(2026, 1, 1))
@@ -205,9 +220,7 @@ def test_upgrading_from_the_first_revision_keeps_the_data(tmp_path: Path) -> Non
 
 def send_all(store: Store, at: datetime) -> None:
     """What a successful delivery run does to the outbox."""
-    for row in store.due_outbox(at):
-        row.status, row.sent_at = "sent", at
-        store.save_outbox(row)
+    store.save_outbox([replace(item, status="sent", sent_at=at) for item in store.due_outbox(at)])
 
 
 def levels(store: Store) -> dict[str, int]:
@@ -298,7 +311,6 @@ def test_evidence_past_retention_goes_unless_an_open_incident_or_a_newer_capture
     left = sorted(p.name for p in (home / "evidence" / "aa").iterdir())
     assert left == ["new.html.gz", "open.html.gz", "open.png", "shared.png"]
     assert (report.files_deleted, report.files_kept_shared) == (1, 1)
-    with store.session() as session:
-        pruned = [c for c in session.exec(select(CaptureRow)).all() if c.html_path is None]
+    pruned = [c for c in store.captures() if c.html_path is None]
     assert len(pruned) == 1
     store.close()

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
 
 from monitor.dev.mailsink import MailSink
 from monitor.models import Capture, Device
@@ -16,7 +15,6 @@ from monitor.plan import plan_tasks
 from monitor.services.commands import incident_document, incident_summaries, run_sweep_command
 from monitor.services.wiring import build_deps, open_store
 from monitor.settings import Settings
-from monitor.store.tables import CaptureRow, TaskRow
 from monitor.sweep import run_sweep
 
 pytestmark = pytest.mark.browser
@@ -125,9 +123,8 @@ def test_ctrl_c_keeps_finished_tasks_and_marks_the_sweep_interrupted(
     store = open_store(sim_settings)
     sweep = store.sweep(1)
     assert sweep is not None and sweep.status == "interrupted" and sweep.finished_at
-    with store.session() as session:
-        statuses = [t.status for t in session.exec(select(TaskRow)).all()]
-        captures = session.exec(select(CaptureRow)).all()
+    statuses = [t.status for t in store.tasks()]
+    captures = store.captures()
     assert statuses.count("done") >= 1 and "pending" in statuses
     assert len(captures) == statuses.count("done") + statuses.count("failed")
     deps.store.close()

@@ -20,8 +20,7 @@ from rich.table import Table
 from monitor.cli.output import err, friendly_errors, out
 from monitor.errors import BidwatchError
 from monitor.settings import Settings
-from monitor.store import Store
-from monitor.store.tables import OutboxRow
+from monitor.store import OutboxError, OutboxItem, Store
 
 outbox_app = typer.Typer(help="The outbox: notices, reminders and alerts waiting or sent.",
                          invoke_without_command=True)
@@ -38,7 +37,6 @@ class Period(StrEnum):
 @contextmanager
 def _store() -> Iterator[Store]:
     from monitor.services.wiring import opened_store
-    from monitor.store.notices import OutboxError
 
     with opened_store(Settings()) as store:
         try:
@@ -47,7 +45,7 @@ def _store() -> Iterator[Store]:
             raise BidwatchError(str(error)) from None
 
 
-def outbox_document(row: OutboxRow) -> dict[str, Any]:
+def outbox_document(row: OutboxItem) -> dict[str, Any]:
     """An outbox item as `bidwatch outbox --json` prints it (no message bodies)."""
     return {
         "id": row.id, "key": row.key, "kind": row.kind, "status": row.status,
@@ -83,11 +81,9 @@ def outbox_list(
     """List outbox items: status, kind, key, attempts, next attempt, last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.store.notices import outbox_items
-
     with _store() as store:
-        rows = outbox_items(store, statuses=status or [], kinds=kind or [], partner=partner,
-                            limit=limit)
+        rows = store.outbox_items(statuses=status or [], kinds=kind or [], partner=partner,
+                                  limit=limit)
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(outbox_document(row), ensure_ascii=False) + "\n")
@@ -108,12 +104,10 @@ def outbox_retry(
     dead: Annotated[bool, typer.Option("--dead", help="Every dead item.")] = False,
 ) -> None:
     """Put dead items back in the queue with a fresh set of attempts."""
-    from monitor.store.notices import requeue
-
     if not ids and not dead:
         raise BidwatchError("name the items to retry, or --dead for all of them")
     with _store() as store:
-        rows = requeue(store, ids or [], dead=dead, now=datetime.now(UTC))
+        rows = store.requeue_dead(ids or [], every=dead, now=datetime.now(UTC))
     out.print(f"requeued {len(rows)}: {', '.join(str(r.id) for r in rows) or '-'}",
               markup=False)
 
@@ -147,10 +141,9 @@ def notices_approve(
     note: Annotated[str, typer.Option(help="Why (kept on the item).")] = "",
 ) -> None:
     """Approve held notices: they go out at the next delivery."""
-    from monitor.store.notices import decide
-
     with _store() as store:
-        rows = decide(store, ids, approve=True, by=by or _who(), note=note, now=datetime.now(UTC))
+        rows = store.decide_held(ids, approve=True, by=by or _who(), note=note,
+                                 now=datetime.now(UTC))
     out.print(f"approved {len(rows)}: {', '.join(str(r.id) for r in rows)}", markup=False)
 
 
@@ -162,13 +155,11 @@ def notices_reject(
     by: Annotated[str | None, typer.Option(help="Who rejects (default: your login).")] = None,
 ) -> None:
     """Reject held notices: they are never sent (kept, with who, when and why)."""
-    from monitor.store.notices import decide
-
     if not note.strip():
         raise BidwatchError("--note is required: say why the notice must not go out")
     with _store() as store:
-        rows = decide(store, ids, approve=False, by=by or _who(), note=note,
-                      now=datetime.now(UTC))
+        rows = store.decide_held(ids, approve=False, by=by or _who(), note=note,
+                                 now=datetime.now(UTC))
     out.print(f"rejected {len(rows)}: {', '.join(str(r.id) for r in rows)}", markup=False)
 
 

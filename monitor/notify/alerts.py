@@ -15,8 +15,6 @@ A URL with no tag receives nothing (apprise's rule); tag it `always` to receive 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import defaultdict
 from datetime import datetime
 
 import apprise
@@ -27,15 +25,7 @@ from monitor.notify.email import DeliveryResult, mask_url, scrub
 from monitor.notify.render import SUBJECT_LIMIT, TemplateSet
 from monitor.program import Program
 from monitor.settings import Settings
-from monitor.store import Store
-from monitor.store.notices import (
-    incidents_first_seen_in_sweep,
-    queue_item,
-    sweep_capture_counts,
-    sweep_row,
-)
-from monitor.store.repo import outcome_column
-from monitor.store.tables import IncidentRow, OutboxRow
+from monitor.store import Coverage, IncidentRecord, OutboxItem, Store
 
 #: problems listed in a refused-program alert (the rest: `bidwatch rules check`)
 MAX_PROBLEMS = 20
@@ -58,7 +48,7 @@ def queue_sweep_alerts(
     templates: TemplateSet | None = None,
 ) -> list[str]:
     """Queue the alerts a finished sweep calls for; returns the keys newly queued."""
-    sweep = sweep_row(store, sweep_id)
+    sweep = store.sweep(sweep_id)
     if sweep is None:
         return []
     templates = templates or _default_templates()
@@ -70,9 +60,9 @@ def queue_sweep_alerts(
     ]
     queued = []
     for context in contexts:
-        row = _alert_row(context, templates, now)
-        if queue_item(store, row):
-            queued.append(row.key)
+        item = _alert_item(context, templates, now)
+        if store.queue_outbox(item):
+            queued.append(item.key)
     return queued
 
 
@@ -80,7 +70,7 @@ def _incident_alert(
     store: Store, program: Program, settings: Settings, sweep_id: int, base: dict[str, object]
 ) -> list[AlertContext]:
     least = Severity(settings.alert_min_severity)
-    serious = [i for i in incidents_first_seen_in_sweep(store, sweep_id)
+    serious = [i for i in store.incidents_first_seen_in_sweep(sweep_id)
                if _severity(i).rank >= least.rank]
     if not serious:
         return []
@@ -91,15 +81,17 @@ def _incident_alert(
         base | {"reason": "new_incidents", "severity": top.value, "incidents": rows})]
 
 
-def _severity(incident: IncidentRow) -> Severity:
+def _severity(incident: IncidentRecord) -> Severity:
     try:
         return Severity(incident.severity)
     except ValueError:
         return Severity.info
 
 
-def _alert_incident(store: Store, incident: IncidentRow, names: dict[str, str]) -> AlertIncident:
-    detail = store.incident(incident.id or 0)
+def _alert_incident(
+    store: Store, incident: IncidentRecord, names: dict[str, str]
+) -> AlertIncident:
+    detail = store.incident(incident.id)
     headline = ""
     if detail and detail.sightings:
         ad = detail.ads.get(detail.sightings[-1].ad_id)
@@ -108,14 +100,14 @@ def _alert_incident(store: Store, incident: IncidentRow, names: dict[str, str]) 
         incident_id=f"INC-{incident.id:05d}", severity=incident.severity,
         offender=incident.offender, partner_name=names.get(incident.partner or ""),
         policy_title=incident.title or incident.policy, engine=incident.engine,
-        markets=tuple(json.loads(incident.markets_json)), headline=headline,
+        markets=incident.markets, headline=headline,
     )
 
 
 def _coverage_alerts(
     store: Store, settings: Settings, sweep_id: int, base: dict[str, object]
 ) -> list[AlertContext]:
-    engines = _engine_coverage(sweep_capture_counts(store, sweep_id))
+    engines = _engine_coverage(store.sweep_coverage_by_engine(sweep_id))
     asked = sum(e.asked for e in engines)
     blocked = sum(e.blocked for e in engines)
     alerts = []
@@ -133,14 +125,12 @@ def _coverage_alerts(
     return alerts
 
 
-def _engine_coverage(counts: dict[tuple[str, str], int]) -> tuple[EngineCoverage, ...]:
-    cells: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for (engine, status), n in counts.items():
-        cell = cells[engine]
-        cell[0] += n
-        cell[outcome_column(status)] += n
-    return tuple(EngineCoverage(engine=e, asked=a, captured=c, blocked=b, failed=f)
-                 for e, (a, c, b, f) in sorted(cells.items()))
+def _engine_coverage(by_engine: dict[str, Coverage]) -> tuple[EngineCoverage, ...]:
+    # asked: the tasks that were asked (a task the sweep never reached says nothing about
+    # an engine's health)
+    return tuple(EngineCoverage(engine=engine, asked=c.asked - c.never_asked,
+                                captured=c.captured, blocked=c.blocked_total, failed=c.failed)
+                 for engine, c in sorted(by_engine.items()))
 
 
 def queue_program_refused_alert(
@@ -157,17 +147,17 @@ def queue_program_refused_alert(
         reason="program_refused", severity=Severity.high.value,
         problems=tuple(inert_text(p, 200) for p in problems[:MAX_PROBLEMS]))
     digest = hashlib.sha256("\n".join(problems).encode()).hexdigest()[:16]
-    row = _alert_row(context, templates or _default_templates(), now,
-                     key=f"alert:program:{digest}", topic="ops")
-    return row.key if queue_item(store, row) else None
+    item = _alert_item(context, templates or _default_templates(), now,
+                       key=f"alert:program:{digest}", topic="ops")
+    return item.key if store.queue_outbox(item) else None
 
 
-def _alert_row(context: AlertContext, templates: TemplateSet, now: datetime, *,
-               key: str | None = None, topic: str | None = None) -> OutboxRow:
+def _alert_item(context: AlertContext, templates: TemplateSet, now: datetime, *,
+                key: str | None = None, topic: str | None = None) -> OutboxItem:
     variables = context.template_vars()
     base = f"alerts/{context.reason}"
     topic = topic or ("incidents" if context.reason == "new_incidents" else "coverage")
-    return OutboxRow(
+    return OutboxItem(
         key=key or f"alert:{context.sweep_id}:{context.reason}", kind="alert",
         channel="apprise",
         tags=",".join(alert_tags(topic, Severity(context.severity))),
@@ -196,15 +186,15 @@ def alert_notifier(alert_urls: str) -> apprise.Apprise:
     return notifier
 
 
-def send_alert(alert_urls: str, row: OutboxRow) -> DeliveryResult:
+def send_alert(alert_urls: str, item: OutboxItem) -> DeliveryResult:
     """Deliver one alert to every URL its tags select. Never raises; no secrets in errors."""
-    tags = [t for t in row.tags.split(",") if t]
+    tags = [t for t in item.tags.split(",") if t]
     try:
         notifier = alert_notifier(alert_urls)
         if not list(notifier.find(tag=tags or None)):
             return DeliveryResult(ok=False, error=f"no alert URL is tagged for any of: "
                                   f"{', '.join(tags)} (tag one 'always' to get every alert)")
-        result = notifier.notify(body=row.body_text, title=row.subject,
+        result = notifier.notify(body=item.body_text, title=item.subject,
                                  body_format=apprise.NotifyFormat.TEXT, tag=tags or None)
     except Exception as exc:  # a plugin bug must not take the outbox worker down
         return DeliveryResult(ok=False, error=_scrubbed(f"apprise failed: {exc}", alert_urls))

@@ -8,10 +8,9 @@ sends the same message (the .eml kept on disk) to the same people.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.notify.context import NoticeContext
 from monitor.notify.notices import notice_context
@@ -19,55 +18,55 @@ from monitor.notify.render import RenderError, TemplateSet
 from monitor.program import Program
 from monitor.program.models import Partner
 from monitor.settings import Settings
-from monitor.store import Store
-from monitor.store.notices import incident_partners
-from monitor.store.tables import OutboxRow
+from monitor.store import OutboxItem, Store
 
 
 @dataclass
 class Batch:
-    """Outbox rows delivered as one message; `key` names the message (Message-ID, .eml)."""
+    """Outbox items delivered as one message; `key` names the message (Message-ID, .eml).
+    Its items are frozen records: each step of delivery puts the changed ones back."""
 
     key: str
-    rows: list[OutboxRow]
+    items: list[OutboxItem]
     error: str | None = None  # the rows cannot be rendered (a removed partner, a bad template)
 
 
 def notice_batches(
-    store: Store, rows: Sequence[OutboxRow], *, per_partner: bool
+    store: Store, items: Sequence[OutboxItem], *, per_partner: bool
 ) -> list[Batch]:
-    """Group due notice rows: rows already rendered keep their batch; the others are grouped
+    """Group due notices: items already rendered keep their batch; the others are grouped
     by partner and level (or stay alone when batching is off)."""
-    partners = incident_partners(store, (r.incident_id or 0 for r in rows if not r.partner))
-    groups: dict[tuple[str, ...], list[OutboxRow]] = defaultdict(list)
-    for row in rows:
-        row.partner = row.partner or partners.get(row.incident_id or 0)
-        if row.batch_key:
-            groups[("rendered", row.batch_key)].append(row)
-        elif per_partner and row.partner:
-            groups[("new", row.partner, str(row.level))].append(row)
+    partners = store.incident_partners(i.incident_id or 0 for i in items if not i.partner)
+    groups: dict[tuple[str, ...], list[OutboxItem]] = defaultdict(list)
+    for item in items:
+        item = replace(item, partner=item.partner or partners.get(item.incident_id or 0))
+        if item.batch_key:
+            groups[("rendered", item.batch_key)].append(item)
+        elif per_partner and item.partner:
+            groups[("new", item.partner, str(item.level))].append(item)
         else:
-            groups[("alone", row.key)].append(row)
-    return [Batch(_batch_key(key, items), items) for key, items in groups.items()]
+            groups[("alone", item.key)].append(item)
+    return [Batch(_batch_key(key, members), members) for key, members in groups.items()]
 
 
-def _batch_key(group: tuple[str, ...], rows: list[OutboxRow]) -> str:
+def _batch_key(group: tuple[str, ...], items: list[OutboxItem]) -> str:
     if group[0] == "rendered":
         return group[1]
-    if len(rows) == 1:
-        return rows[0].key  # one notice: named as before batching existed
+    if len(items) == 1:
+        return items[0].key  # one notice: named as before batching existed
     _new, partner, level = group
-    return f"batch:{partner}:{level}:{min(r.id or 0 for r in rows)}"
+    return f"batch:{partner}:{level}:{min(i.id or 0 for i in items)}"
 
 
 def render_batch(
     batch: Batch, store: Store, program: Program, settings: Settings, templates: TemplateSet
 ) -> Batch:
-    """Render the batch's message into each of its rows (unless rendered in an earlier run)."""
-    if all(r.subject and r.batch_key == batch.key for r in batch.rows):
+    """Render the batch's message into each of its items (unless rendered in an earlier
+    run)."""
+    if all(i.subject and i.batch_key == batch.key for i in batch.items):
         return batch
     try:
-        contexts = [_context(row, store, program, settings) for row in batch.rows]
+        contexts = [_context(item, store, program, settings) for item in batch.items]
     except (LookupError, RenderError) as exc:
         batch.error = str(exc)
         return batch
@@ -78,19 +77,20 @@ def render_batch(
     except RenderError as exc:
         batch.error = str(exc)
         return batch
-    for row in batch.rows:
-        row.batch_key, row.partner, row.language = batch.key, partner.id, message.language
-        row.recipients_json = json.dumps([c.email for c in partner.contacts])
-        row.cc_json = json.dumps(list(program.notices.cc))
-        row.subject, row.body_text, row.body_html = message.subject, message.text, message.html
-        row.attachments_json = json.dumps([str(p) for p in context.screenshots])
+    batch.items = [
+        replace(item, batch_key=batch.key, partner=partner.id, language=message.language,
+                recipients=tuple(c.email for c in partner.contacts),
+                cc=tuple(program.notices.cc), subject=message.subject, body_text=message.text,
+                body_html=message.html, attachments=tuple(str(p) for p in context.screenshots))
+        for item in batch.items
+    ]
     return batch
 
 
 def _context(
-    row: OutboxRow, store: Store, program: Program, settings: Settings
+    item: OutboxItem, store: Store, program: Program, settings: Settings
 ) -> tuple[NoticeContext, Partner]:
-    detail = store.incident(row.incident_id or 0)
+    detail = store.incident(item.incident_id or 0)
     if detail is None:
-        raise LookupError(f"outbox item {row.key} names missing incident {row.incident_id}")
-    return notice_context(detail, row.level, program, settings)
+        raise LookupError(f"outbox item {item.key} names missing incident {item.incident_id}")
+    return notice_context(detail, item.level, program, settings)

@@ -7,7 +7,6 @@ beside the HTML file and points the file's <img> there.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -38,9 +37,7 @@ from monitor.notify.thumbnails import (
     write_thumbnails,
 )
 from monitor.program import Program
-from monitor.store import Store
-from monitor.store.tables import IncidentRow as IncidentTable
-from monitor.store.tables import SightingRow
+from monitor.store import IncidentRecord, SightingRecord, Store
 
 OPEN_STATUSES = frozenset({"new", "notified", "acknowledged"})
 #: thumbnails in one digest, most severe then newest first: keeps the mail small
@@ -191,13 +188,13 @@ def _local_sources(html: str, images: Sequence[InlineImage], folder_name: str) -
     return html
 
 
-def _is_breach(incident: IncidentTable) -> bool:
+def _is_breach(incident: IncidentRecord) -> bool:
     # competitors on brand terms are listed on their own, not as partner breaches
     return incident.severity != "info"
 
 
-def _incident_row(store: Store, incident: IncidentTable, names: dict[str, str]) -> IncidentRow:
-    detail = store.incident(incident.id or 0)
+def _incident_row(store: Store, incident: IncidentRecord, names: dict[str, str]) -> IncidentRow:
+    detail = store.incident(incident.id)
     last_ad = None
     if detail and detail.sightings:
         last_ad = detail.ads.get(detail.sightings[-1].ad_id)
@@ -209,18 +206,18 @@ def _incident_row(store: Store, incident: IncidentTable, names: dict[str, str]) 
         severity=incident.severity,
         level=incident.level,
         engines=(incident.engine,),
-        markets=tuple(json.loads(incident.markets_json)),
+        markets=incident.markets,
         first_seen=incident.first_seen,
         last_seen=incident.last_seen,
         sighting_count=max(incident.sighting_count, 1),
         headline=last_ad.headline if last_ad else "",
         display_url=last_ad.display_url if last_ad else "",
-        evidence=store.latest_screenshot(incident.id or 0),
+        evidence=store.latest_screenshot(incident.id),
     )
 
 
 def _repeat_offenders(store: Store, names: dict[str, str]) -> tuple[OffenderRow, ...]:
-    by_partner: dict[str, list[IncidentTable]] = defaultdict(list)
+    by_partner: dict[str, list[IncidentRecord]] = defaultdict(list)
     for incident in store.incidents(limit=10_000):
         if incident.partner and _is_breach(incident):
             by_partner[incident.partner].append(incident)
@@ -234,7 +231,7 @@ def _repeat_offenders(store: Store, names: dict[str, str]) -> tuple[OffenderRow,
 
 
 def _partners(
-    incidents: list[IncidentTable], sightings: list[SightingRow], names: dict[str, str]
+    incidents: list[IncidentRecord], sightings: list[SightingRecord], names: dict[str, str]
 ) -> tuple[PartnerRow, ...]:
     counts = Counter(i.partner for i in incidents if i.partner and _is_breach(i))
     seen = Counter(s.offender for s in sightings if s.advertiser_class == "partner")
@@ -243,8 +240,10 @@ def _partners(
     return tuple(sorted(rows, key=lambda r: (-r.incidents, -r.sightings, r.partner_name)))
 
 
-def _competitors(sightings: list[SightingRow], program: Program) -> tuple[CompetitorRow, ...]:
-    by_domain: dict[str, list[SightingRow]] = defaultdict(list)
+def _competitors(
+    sightings: list[SightingRecord], program: Program
+) -> tuple[CompetitorRow, ...]:
+    by_domain: dict[str, list[SightingRecord]] = defaultdict(list)
     for s in sightings:
         if s.advertiser_class == "competitor":
             by_domain[s.offender].append(s)
@@ -286,9 +285,9 @@ def _history(store: Store, period: Period) -> tuple[HistoryPoint, ...]:
     return tuple(points)
 
 
-def _evidence(store: Store, incident: IncidentTable) -> EvidenceRef:
+def _evidence(store: Store, incident: IncidentRecord) -> EvidenceRef:
     return EvidenceRef(
         incident_id=f"INC-{incident.id:05d}",
         label=f"{incident.engine} · {incident.offender} · {incident.policy}",
-        location=store.latest_screenshot(incident.id or 0) or "(no screenshot)",
+        location=store.latest_screenshot(incident.id) or "(no screenshot)",
     )

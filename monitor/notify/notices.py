@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from zoneinfo import ZoneInfo
 
 from monitor.notify.context import AdView, HopView, NoticeContext
@@ -27,8 +26,8 @@ def notice_context(
     sighting = detail.sightings[-1]
     ad = detail.ads[sighting.ad_id]
     capture = detail.captures[sighting.capture_id]
-    chain, hops = detail.chains[ad.id or 0]
-    attribution = detail.attributions.get(ad.id or 0)
+    chain = detail.chains[ad.id]
+    attribution = detail.attributions.get(ad.id)
     brand = program.brand(sighting.brand) or program.brands[0]
     market = program.market(sighting.market)
     local = sighting.seen_at.astimezone(ZoneInfo(market.timezone)) if market else sighting.seen_at
@@ -42,14 +41,14 @@ def notice_context(
         agreement_document=version.document if version else None,
         incident_id=f"INC-{incident.id:05d}", first_seen=incident.first_seen,
         last_seen=incident.last_seen, sighting_count=max(incident.sighting_count, 1),
-        markets=tuple(json.loads(incident.markets_json)),
-        devices=tuple(json.loads(incident.devices_json)),
+        markets=incident.markets,
+        devices=incident.devices,
         engines=tuple(sorted({s.engine for s in detail.sightings})),
         ad=AdView(headline=ad.headline, description=ad.description,
                   display_url=ad.display_url, link=ad.link, engine=sighting.engine,
                   market=sighting.market, device=sighting.device, position=ad.position,
                   seen_at=sighting.seen_at),
-        chain=tuple(HopView(url=h.url, how=h.how, status=h.status) for h in hops),
+        chain=tuple(HopView(url=h.url, how=h.how, status=h.status) for h in chain.hops),
         landing_url=chain.landing_url,
         network=attribution.network if attribution else None,
         publisher_id=attribution.publisher_id if attribution else None,

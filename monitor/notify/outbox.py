@@ -17,14 +17,10 @@ X-Bidwatch-Notice-Key header, so such a duplicate is recognisable; its last_erro
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col, update
 
 from monitor.notify.alerts import send_alert
 from monitor.notify.batch import Batch, notice_batches, render_batch
@@ -33,9 +29,7 @@ from monitor.notify.reminders import render_reminder
 from monitor.notify.render import RenderedMessage, TemplateSet, direction_of
 from monitor.program import Program
 from monitor.settings import Settings
-from monitor.store import Store
-from monitor.store.notices import due_items, hold_unapproved_notices, save_rows
-from monitor.store.tables import OutboxRow
+from monitor.store import OutboxItem, Store
 
 INTERRUPTED = "interrupted while sending (the process stopped): sent again, may be a duplicate"
 
@@ -63,16 +57,16 @@ def deliver_outbox(
     now = now or datetime.now(UTC)
     report = DeliveryReport()
     if program.notices.require_approval:
-        report.held = hold_unapproved_notices(store)
+        report.held = store.hold_unapproved_notices()
     timeout = timedelta(seconds=settings.outbox_sending_timeout_s)
-    for batch in _batches(store, due_items(store, now, sending_timeout=timeout), program):
+    for batch in _batches(store, store.due_outbox(now, sending_timeout=timeout), program):
         _deliver_batch(batch, store, program, settings, templates, report, now)
     return report
 
 
-def _batches(store: Store, rows: list[OutboxRow], program: Program) -> list[Batch]:
-    notices = [r for r in rows if r.kind == "notice"]
-    others = [Batch(r.key, [r]) for r in rows if r.kind != "notice"]
+def _batches(store: Store, items: list[OutboxItem], program: Program) -> list[Batch]:
+    notices = [i for i in items if i.kind == "notice"]
+    others = [Batch(i.key, [i]) for i in items if i.kind != "notice"]
     per_partner = program.notices.batch_per_partner
     return notice_batches(store, notices, per_partner=per_partner) + others
 
@@ -86,16 +80,16 @@ def _deliver_batch(
     report: DeliveryReport,
     now: datetime,
 ) -> None:
-    interrupted = any(r.status == "sending" for r in batch.rows)
+    interrupted = any(i.status == "sending" for i in batch.items)
     batch = _rendered(batch, store, program, settings, templates)
     if batch.error:
         _finish(batch, store, DeliveryResult(ok=False, error=batch.error), settings, report,
                 now, final=True)
         return
-    if batch.rows[0].eml_path:
-        report.eml_paths.append(Path(batch.rows[0].eml_path))
+    if batch.items[0].eml_path:
+        report.eml_paths.append(Path(batch.items[0].eml_path))
     if settings.dry_run or not _channel_ready(batch, settings):
-        report.waiting += len(batch.rows)
+        report.waiting += len(batch.items)
         return
     if not claim(store, batch, now, interrupted=interrupted):
         return  # another delivery run took it
@@ -108,19 +102,20 @@ def _deliver_batch(
 def _rendered(
     batch: Batch, store: Store, program: Program, settings: Settings, templates: TemplateSet
 ) -> Batch:
-    kind = batch.rows[0].kind
+    kind = batch.items[0].kind
     if kind == "notice":
         batch = render_batch(batch, store, program, settings, templates)
-    elif kind == "reminder" and not batch.rows[0].subject:
-        batch.error = render_reminder(batch.rows[0], program, templates)
+    elif kind == "reminder" and not batch.items[0].subject:
+        reminder, batch.error = render_reminder(batch.items[0], program, templates)
+        batch.items = [reminder]
     if not batch.error:
         write_eml(batch, program, settings)
-        save_rows(store, batch.rows)
+        batch.items = store.save_outbox(batch.items)
     return batch
 
 
 def _channel_ready(batch: Batch, settings: Settings) -> bool:
-    if batch.rows[0].kind == "alert":
+    if batch.items[0].kind == "alert":
         return bool(settings.alert_urls.strip())
     return bool(settings.notice_url)
 
@@ -129,32 +124,21 @@ def claim(store: Store, batch: Batch, now: datetime, *, interrupted: bool) -> bo
     """Mark the batch `sending` in one committed update, only if nobody else has: True when
     this run owns it now."""
     expected = "sending" if interrupted else "pending"
-    ids = [r.id for r in batch.rows]
-    query = (
-        update(OutboxRow)
-        .where(col(OutboxRow.id).in_(ids), col(OutboxRow.status) == expected)
-        .values(status="sending", next_attempt_at=now)
-    )
-    with store.session() as s:
-        result = s.exec(query)  # type: ignore[call-overload]
-        if (result.rowcount or 0) != len(ids):
-            s.rollback()
-            return False
-        s.commit()
-    for row in batch.rows:  # what the database now holds, without marking the rows changed
-        set_committed_value(row, "status", "sending")
-        set_committed_value(row, "next_attempt_at", now)
+    if not store.claim_outbox([i.id or 0 for i in batch.items], now, expected=expected):
+        return False
+    # what the database now holds
+    batch.items = [replace(i, status="sending", next_attempt_at=now) for i in batch.items]
     return True
 
 
 def _send(batch: Batch, program: Program, settings: Settings) -> DeliveryResult:
-    row = batch.rows[0]
-    if row.kind == "alert":
-        return send_alert(settings.alert_urls, row)
+    item = batch.items[0]
+    if item.kind == "alert":
+        return send_alert(settings.alert_urls, item)
     notices = program.notices
     return send_email(
-        settings.notice_url or "", message_of(row), to=json.loads(row.recipients_json),
-        cc=json.loads(row.cc_json), reply_to=notices.reply_to, attachments=_attachments(row),
+        settings.notice_url or "", message_of(item), to=list(item.recipients),
+        cc=list(item.cc), reply_to=notices.reply_to, attachments=_attachments(item),
         sender=notices.sender_email, sender_name=notices.sender_name,
         message_id_key=batch.key,
     )
@@ -170,31 +154,36 @@ def _finish(
     *,
     final: bool = False,
 ) -> None:
-    """Save the outcome on every row of the batch at once."""
-    for row in batch.rows:
-        row.attempts += 1
-        row.last_error = result.error
-        if result.ok:
-            row.status, row.sent_at = "sent", now
-            continue
-        backoff = timedelta(seconds=settings.outbox_backoff_s) * 2 ** (row.attempts - 1)
-        row.next_attempt_at = now + backoff
-        dead = final or row.attempts >= settings.outbox_max_attempts
-        row.status = "dead" if dead else "pending"
-    save_rows(store, batch.rows)
+    """Save the outcome on every item of the batch at once."""
+    batch.items = store.save_outbox(
+        [_outcome(item, result, settings, now, final=final) for item in batch.items])
     _count(batch, result, report)
     if result.ok:
-        for row in batch.rows:
-            if row.kind == "notice" and row.incident_id is not None:
-                store.mark_notified(row.incident_id, row.level, now)
+        for item in batch.items:
+            if item.kind == "notice" and item.incident_id is not None:
+                store.mark_notified(item.incident_id, item.level, now)
+
+
+def _outcome(
+    item: OutboxItem, result: DeliveryResult, settings: Settings, now: datetime, *, final: bool
+) -> OutboxItem:
+    """The item after a delivery attempt: sent, or pending again with backoff, or dead."""
+    attempts = item.attempts + 1
+    if result.ok:
+        return replace(item, attempts=attempts, last_error=result.error, status="sent",
+                       sent_at=now)
+    backoff = timedelta(seconds=settings.outbox_backoff_s) * 2 ** (attempts - 1)
+    dead = final or attempts >= settings.outbox_max_attempts
+    return replace(item, attempts=attempts, last_error=result.error,
+                   next_attempt_at=now + backoff, status="dead" if dead else "pending")
 
 
 def _count(batch: Batch, result: DeliveryResult, report: DeliveryReport) -> None:
-    n = len(batch.rows)
+    n = len(batch.items)
     if result.ok:
         report.sent += n
         report.messages += 1
-    elif batch.rows[0].status == "dead":
+    elif batch.items[0].status == "dead":
         report.dead += n
     else:
         report.failed += n
@@ -203,29 +192,28 @@ def _count(batch: Batch, result: DeliveryResult, report: DeliveryReport) -> None
 # -- messages and .eml files -------------------------------------------------------------------
 
 
-def message_of(row: OutboxRow) -> RenderedMessage:
-    return RenderedMessage(subject=row.subject, text=row.body_text, html=row.body_html,
-                           language=row.language, direction=direction_of(row.language))
+def message_of(item: OutboxItem) -> RenderedMessage:
+    return RenderedMessage(subject=item.subject, text=item.body_text, html=item.body_html,
+                           language=item.language, direction=direction_of(item.language))
 
 
 def write_eml(batch: Batch, program: Program, settings: Settings) -> Path | None:
     """Keep the message as an .eml file (what the partner gets), named by the batch key."""
-    row = batch.rows[0]
-    if not settings.keep_eml or row.kind == "alert":
+    item = batch.items[0]
+    if not settings.keep_eml or item.kind == "alert":
         return None
     notices = program.notices
     email = build_email(
-        message_of(row), sender=notices.sender_email, sender_name=notices.sender_name,
-        to=json.loads(row.recipients_json), cc=json.loads(row.cc_json),
-        reply_to=notices.reply_to, attachments=_attachments(row), message_id_key=batch.key,
+        message_of(item), sender=notices.sender_email, sender_name=notices.sender_name,
+        to=list(item.recipients), cc=list(item.cc),
+        reply_to=notices.reply_to, attachments=_attachments(item), message_id_key=batch.key,
     )
     path = settings.outbox_dir / (re.sub(r"[^A-Za-z0-9_.-]", "-", batch.key) + ".eml")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(email.as_bytes())
-    for item in batch.rows:
-        item.eml_path = str(path)
+    batch.items = [replace(i, eml_path=str(path)) for i in batch.items]
     return path
 
 
-def _attachments(row: OutboxRow) -> list[Path]:
-    return [Path(p) for p in json.loads(row.attachments_json) if Path(p).is_file()]
+def _attachments(item: OutboxItem) -> list[Path]:
+    return [Path(p) for p in item.attachments if Path(p).is_file()]

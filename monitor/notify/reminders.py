@@ -7,16 +7,14 @@ reminder goes out once per period however often this runs; the daemon schedules 
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from monitor.notify.context import PolicyLine, ReminderContext
 from monitor.notify.render import RenderError, TemplateSet
 from monitor.program import Program
 from monitor.program.models import Partner
-from monitor.store import Store
-from monitor.store.notices import queue_item
-from monitor.store.tables import OutboxRow
+from monitor.store import OutboxItem, Store
 
 EPOCH = date(1970, 1, 1)
 
@@ -40,11 +38,11 @@ def queue_policy_reminders(store: Store, program: Program, now: datetime) -> lis
     start = period_start(now.date(), every)
     queued = []
     for partner in active_partners(program, now.date()):
-        row = OutboxRow(key=f"reminder:{partner.id}:{start.isoformat()}", kind="reminder",
-                        partner=partner.id, language=partner.language, created_at=now,
-                        next_attempt_at=now)
-        if queue_item(store, row):
-            queued.append(row.key)
+        item = OutboxItem(key=f"reminder:{partner.id}:{start.isoformat()}", kind="reminder",
+                          partner=partner.id, language=partner.language, created_at=now,
+                          next_attempt_at=now)
+        if store.queue_outbox(item):
+            queued.append(item.key)
     return queued
 
 
@@ -66,17 +64,18 @@ def reminder_context(program: Program, partner: Partner, day: date) -> ReminderC
     )
 
 
-def render_reminder(row: OutboxRow, program: Program, templates: TemplateSet) -> str | None:
-    """Render a queued reminder into its row; returns why it cannot be, or None."""
-    partner = program.partner(row.partner or "")
+def render_reminder(
+    item: OutboxItem, program: Program, templates: TemplateSet
+) -> tuple[OutboxItem, str | None]:
+    """A queued reminder with its message rendered in, or unchanged with why it cannot be."""
+    partner = program.partner(item.partner or "")
     if partner is None:
-        return f"partner {row.partner!r} is not in the program (was it removed?)"
+        return item, f"partner {item.partner!r} is not in the program (was it removed?)"
     try:
         message = templates.render_reminder(
-            reminder_context(program, partner, row.created_at.date()), program.default_language)
+            reminder_context(program, partner, item.created_at.date()), program.default_language)
     except RenderError as exc:
-        return str(exc)
-    row.language = message.language
-    row.recipients_json = json.dumps([c.email for c in partner.contacts])
-    row.subject, row.body_text, row.body_html = message.subject, message.text, message.html
-    return None
+        return item, str(exc)
+    return replace(item, language=message.language,
+                   recipients=tuple(c.email for c in partner.contacts), subject=message.subject,
+                   body_text=message.text, body_html=message.html), None

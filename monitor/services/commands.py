@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,7 @@ from monitor.program import load_program
 from monitor.resources import templates_dir
 from monitor.services.wiring import build_deps, opened_store
 from monitor.settings import Settings
-from monitor.store.tables import IncidentRow
+from monitor.store import IncidentRecord
 from monitor.sweep import SweepDeps, SweepReport, run_sweep
 
 ProgressFactory = Callable[[int], tuple[Progress, Callable[[Capture, int], None]]]
@@ -151,26 +150,26 @@ def sweep_summaries(settings: Settings, limit: int = 20) -> list[dict[str, Any]]
     with opened_store(settings) as store:
         rows = []
         for sweep in store.recent_sweeps(limit):
-            coverage = store.sweep_coverage(sweep.id or 0)
+            coverage = store.sweep_coverage(sweep.id)
             rows.append({
                 "id": sweep.id, "status": sweep.status, "program": sweep.program,
                 "started_at": sweep.started_at.isoformat(),
                 "finished_at": sweep.finished_at.isoformat() if sweep.finished_at else None,
                 "asked": coverage.asked, "captured": coverage.captured,
-                "blocked": dict(sorted(coverage.blocked.items())), "failed": coverage.failed,
+                "blocked": dict(coverage.blocked), "failed": coverage.failed,
                 "never_asked": coverage.never_asked, "ads": sweep.ads,
                 "incidents_new": sweep.incidents_new, "dry_run": sweep.dry_run,
             })
         return rows
 
 
-def incident_summary(row: IncidentRow) -> dict[str, Any]:
+def incident_summary(row: IncidentRecord) -> dict[str, Any]:
     return {
         "id": row.id, "status": row.status, "level": row.level, "severity": row.severity,
         "offender": row.offender, "partner": row.partner, "policy": row.policy,
         "title": row.title, "engine": row.engine, "term_group": row.term_group,
-        "sighting_count": row.sighting_count, "markets": json.loads(row.markets_json),
-        "devices": json.loads(row.devices_json), "first_seen": row.first_seen.isoformat(),
+        "sighting_count": row.sighting_count, "markets": list(row.markets),
+        "devices": list(row.devices), "first_seen": row.first_seen.isoformat(),
         "last_seen": row.last_seen.isoformat(),
     }
 
@@ -193,18 +192,17 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
     for s in detail.sightings:
         ad = detail.ads[s.ad_id]
         capture = detail.captures[s.capture_id]
-        chain, hops = detail.chains[s.ad_id]
-        finding = reasons[s.id or 0]
-        facts = json.loads(finding.facts_json)
+        chain = detail.chains[s.ad_id]
+        finding = reasons[s.id]
         sightings.append({
             "id": s.id, "seen_at": s.seen_at.isoformat(), "engine": s.engine,
             "market": s.market, "device": s.device, "query": s.query,
             "ad": {"headline": ad.headline, "description": ad.description,
                    "display_url": ad.display_url, "link": ad.link, "click_url": ad.click_url,
                    "position": ad.position, "rank": ad.rank},
-            "reason": "; ".join(f"{f['condition']}: {f['detail']}" for f in facts),
-            "facts": facts,
-            "chain": [{"url": h.url, "how": h.how, "status": h.status} for h in hops],
+            "reason": finding.reason,
+            "facts": [{"condition": f.condition, "detail": f.detail} for f in finding.facts],
+            "chain": [{"url": h.url, "how": h.how, "status": h.status} for h in chain.hops],
             "landing_url": chain.landing_url,
             "html_path": str(settings.home / capture.html_path) if capture.html_path else None,
             "screenshot_path": str(settings.home / capture.screenshot_path)
@@ -220,7 +218,7 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
 
 def set_incident_status(
     settings: Settings, incident_id: int, status: str, note: str
-) -> IncidentRow:
+) -> IncidentRecord:
     try:
         new_status = IncidentStatus(status)
     except ValueError:

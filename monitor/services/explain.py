@@ -4,7 +4,6 @@ a (changed) program without touching the store."""
 from __future__ import annotations
 
 import gzip
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,13 +39,14 @@ def explain_sighting(settings: Settings, sighting_id: int) -> dict[str, Any]:
         "ad": {"position": detail.ad.position, "rank": detail.ad.rank,
                "headline": detail.ad.headline, "display_url": detail.ad.display_url,
                "link": detail.ad.link, "click_url": detail.ad.click_url},
-        "chain": [{"how": h.how, "status": h.status, "url": h.url} for h in detail.hops],
+        "chain": [{"how": h.how, "status": h.status, "url": h.url} for h in detail.chain.hops],
         "landing_url": detail.chain.landing_url, "chain_error": detail.chain.error,
         "attribution": {"advertiser_class": a.advertiser_class, "partner": a.partner,
                         "network": a.network, "publisher_id": a.publisher_id,
                         "reason": a.reason},
         "findings": [{"policy": f.policy, "severity": f.severity, "incident": f.incident_id,
-                      "facts": json.loads(f.facts_json)} for f in detail.findings],
+                      "facts": [{"condition": x.condition, "detail": x.detail} for x in f.facts]}
+                     for f in detail.findings],
         "evidence": {"html": detail.capture.html_path,
                      "screenshot": detail.capture.screenshot_path},
     }

@@ -1,11 +1,43 @@
-"""The store: SQLModel tables, migrations, and the one API every reader and writer uses."""
+"""The store: SQLModel tables, migrations, and the one API every reader and writer uses.
 
-from monitor.store.repo import (
+`Store` is one database behind one engine; its methods come from the parts below, one per
+job, and take and return records (monitor.models in, monitor.store.records out), never rows.
+"""
+
+from monitor.store.incidents import IncidentStore
+from monitor.store.outbox import OutboxError, OutboxStore
+from monitor.store.recording import RecordingStore
+from monitor.store.records import (
+    AdRecord,
+    AttributionRecord,
+    CaptureRecord,
+    ChainRecord,
+    Coverage,
     CoverageRow,
+    FindingRecord,
+    HopRecord,
     IncidentDetail,
+    IncidentEventRecord,
+    IncidentRecord,
+    OutboxItem,
     RecordOutcome,
     SightingDetail,
-    Store,
+    SightingRecord,
+    SweepRecord,
+    TaskRecord,
 )
+from monitor.store.reports import ReportStore
+from monitor.store.retention import RetentionStore
+from monitor.store.sweeps import SweepStore
 
-__all__ = ["CoverageRow", "IncidentDetail", "RecordOutcome", "SightingDetail", "Store"]
+
+class Store(SweepStore, RecordingStore, IncidentStore, OutboxStore, ReportStore, RetentionStore):
+    """One database, migrated to the latest schema on open."""
+
+
+__all__ = [
+    "AdRecord", "AttributionRecord", "CaptureRecord", "ChainRecord", "Coverage", "CoverageRow",
+    "FindingRecord", "HopRecord", "IncidentDetail", "IncidentEventRecord", "IncidentRecord",
+    "OutboxError", "OutboxItem", "RecordOutcome", "SightingDetail", "SightingRecord", "Store",
+    "SweepRecord", "TaskRecord",
+]
