@@ -199,7 +199,10 @@ def test_hostile_digest_rows_are_escaped(templates: TemplateSet) -> None:
 
 
 def test_inert_text() -> None:
-    assert inert_text("a\r\nb\tc\u202ed\u2066e\x00f") == "a b c d e f"
+    # clean_text's rule: whitespace-like controls become a space; invisible characters (bidi
+    # overrides and isolates, NUL) go without one, so "Lu\u200bmora" reads as what it shows
+    assert inert_text("a\r\nb\tc\u202ed\u2066e\x00f\u2028g") == "a b cdef g"
+    assert inert_text("Lu\u200bmora") == "Lumora"
     assert inert_text("y" * 50, limit=10) == "y" * 9 + "…"
     assert inert_text("  مرحبا   Lumora ") == "مرحبا Lumora"
 

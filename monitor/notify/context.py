@@ -7,8 +7,6 @@ template can forget it. HTML escaping is still the templates' autoescape's job.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -16,29 +14,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-#: Bidi embeddings, overrides, isolates and marks: a hostile string could use them to reorder
-#: the text around it (U+202E turns "gpj.exe" into "exe.jpg").
-BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-_WHITESPACE = re.compile(r"\s+")
-ELLIPSIS = "…"
+# the one hostile-text rule (monitor.text's clean_text) plus a length cap; render, email and
+# alerts take it from here
+from monitor.text import inert_text
 
 LEVEL_KEYS: dict[int, str] = {1: "warning", 2: "final_warning", 3: "termination"}
-
-
-def _is_unsafe_char(char: str) -> bool:
-    # Cc covers C0, DEL and C1; Zl/Zp are the Unicode line and paragraph separators.
-    return char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Zl", "Zp")
-
-
-def inert_text(value: str, limit: int = 300) -> str:
-    """One line of plain text safe to show anywhere: no controls, no bidi tricks, capped."""
-    cleaned = "".join(" " if _is_unsafe_char(c) else c for c in value)
-    cleaned = _WHITESPACE.sub(" ", cleaned).strip()
-    if len(cleaned) > limit:
-        return cleaned[: limit - 1].rstrip() + ELLIPSIS
-    return cleaned
 
 
 def _capped(limit: int) -> AfterValidator:
