@@ -9,9 +9,9 @@ from monitor.errors import ConfigError
 from monitor.models import Device, SearchTask
 from monitor.program import Program
 from monitor.program.models import Brand, Market
+from monitor.program.terms import BRAND_GROUP, MISSPELLING_GROUP, modifier_group
 
-BRAND_GROUP = "brand"
-MISSPELLING_GROUP = "misspelling"
+#: an ad-hoc query naming a brand term is searched as brand+adhoc
 ADHOC_GROUP = "adhoc"
 
 
@@ -26,7 +26,7 @@ def brand_queries(brand: Brand) -> list[PlannedQuery]:
     """Every query a brand is watched on: its terms, term + modifier, and misspellings."""
     queries = [PlannedQuery(brand.id, term, BRAND_GROUP) for term in brand.terms]
     queries += [
-        PlannedQuery(brand.id, f"{term} {modifier}", f"{BRAND_GROUP}+{modifier}")
+        PlannedQuery(brand.id, f"{term} {modifier}", modifier_group(modifier))
         for term in brand.terms
         for modifier in brand.modifiers
     ]
@@ -86,7 +86,7 @@ def _adhoc(program: Program, term: str) -> PlannedQuery:
     folded = term.casefold()
     for brand in program.brands:
         if any(t.casefold() in folded for t in brand.terms):
-            return PlannedQuery(brand.id, term, f"{BRAND_GROUP}+{ADHOC_GROUP}")
+            return PlannedQuery(brand.id, term, modifier_group(ADHOC_GROUP))
     return PlannedQuery(program.brands[0].id, term, ADHOC_GROUP)
 
 

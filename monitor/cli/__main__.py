@@ -1,5 +1,5 @@
 """`python -m monitor.cli`: the same as the `bidwatch` command."""
 
-from monitor.cli.main import app
+from monitor.cli import app
 
 app()

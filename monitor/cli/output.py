@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from monitor.errors import BidwatchError
 
@@ -31,3 +32,18 @@ def friendly_errors(function: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def short_time(value: Any) -> str:
+    return str(value)[:16]
+
+
+def print_incident_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("id", "status", "lvl", "severity", "offender", "policy", "engine",
+                  "term group", "seen", "first seen", "last seen", title="Incidents")
+    for r in rows:
+        table.add_row(str(r["id"]), r["status"], str(r["level"]), r["severity"],
+                      escape(r["offender"]), r["policy"], r["engine"], escape(r["term_group"]),
+                      str(r["sighting_count"]),
+                      short_time(r["first_seen"]), short_time(r["last_seen"]))
+    out.print(table)

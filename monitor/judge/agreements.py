@@ -90,9 +90,10 @@ class AgreementBook:
     def permits(self, policy: str, view: SightingView) -> bool:
         """True when the partner's agreement in force on the sighting's local date has a
         permission for `policy` that covers the ad's engine, market, term group and device."""
-        if policy not in self.granted(view.partner):  # the common case: nothing to look up
+        partner = view.partner
+        if partner is None or policy not in self.granted(partner):  # the common case
             return False
-        version = self.in_force(view.partner, view.local_date)
+        version = self.in_force(partner, view.local_date)
         if version is None:
             return False
         return any(grant.allows(view) for grant in version.grants.get(policy, ()))

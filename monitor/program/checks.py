@@ -6,7 +6,7 @@ no single model can see. `check_program` never raises for bad input; `load_progr
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from difflib import get_close_matches
 from pathlib import Path
@@ -21,8 +21,9 @@ from pydantic import (
 from monitor.attribute.networks import NETWORK_NAMES
 from monitor.program.conditions import AllCondition, AnyCondition, ConditionNode, NotCondition
 from monitor.program.fields import ENGINE_NAMES, Loc, domain_in
-from monitor.program.models import AgreementVersion, Permission, Program
+from monitor.program.models import AgreementVersion, Competitor, Partner, Permission, Program
 from monitor.program.source import ProgramError, ProgramIssue, Source, _unknown_key, read_sources
+from monitor.program.terms import term_groups_of
 
 # ---------------------------------------------------------------------------------------------
 # Structure: pydantic errors -> issues with friendlier messages.
@@ -129,14 +130,15 @@ def _unknown(what: str, value: str, known: set[str]) -> str:
 
 
 def _policy_problems(program: Program, templates_dir: Path | None) -> Iterator[Problem]:
-    notices = _notice_names(templates_dir / "notices") if templates_dir is not None else None
+    notices_dir = templates_dir / "notices" if templates_dir is not None else None
+    notices = _notice_names(notices_dir) if notices_dir is not None else None
     for index, policy in enumerate(program.policies):
         node: ConditionNode = policy.when
         for loc, message in condition_problems(node, program):
             yield ("policies", index, "when", *loc), message
         if notices is not None and policy.notice is not None and policy.notice not in notices:
             yield ("policies", index, "notice"), (
-                f"no notice template '{policy.notice}' under {templates_dir / 'notices'}")
+                f"no notice template '{policy.notice}' under {notices_dir}")
 
 
 def _notice_names(notices_dir: Path) -> set[str]:
@@ -152,7 +154,8 @@ def _notice_names(notices_dir: Path) -> set[str]:
 def _domain_problems(program: Program) -> Iterator[Problem]:
     """A partner or competitor claiming one of the brand's own domains would misattribute ads."""
     brand = frozenset(program.brand_domains())
-    owners = [("partners", program.partners), ("competitors", program.competitors)]
+    owners: list[tuple[str, Sequence[Partner | Competitor]]] = [
+        ("partners", program.partners), ("competitors", program.competitors)]
     for section, items in owners:
         for index, item in enumerate(items):
             for d_index, domain in enumerate(item.domains):
@@ -179,8 +182,7 @@ def _schedule_problems(program: Program) -> Iterator[Problem]:
     known = {
         "markets": {m.id for m in program.markets},
         "brands": {b.id for b in program.brands},
-        "term_groups": {"brand", "misspelling"}
-        | {f"brand+{m}" for b in program.brands for m in b.modifiers},
+        "term_groups": term_groups_of(m for b in program.brands for m in b.modifiers),
         "engines": set(program.engines),
         "devices": {str(d) for d in program.devices},
     }
@@ -193,8 +195,8 @@ def _schedule_problems(program: Program) -> Iterator[Problem]:
     for index, event in enumerate(program.schedule.surge.events):
         for m_index, market in enumerate(event.markets or []):
             if market not in known["markets"]:
-                loc = ("schedule", "surge", "events", index, "markets", m_index)
-                yield loc, _unknown("market", market, known["markets"])
+                where: Loc = ("schedule", "surge", "events", index, "markets", m_index)
+                yield where, _unknown("market", market, known["markets"])
 
 
 def _whole_program(program: Program, templates_dir: Path | None) -> Iterator[Problem]:

@@ -12,10 +12,12 @@ import re
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import (
+    TYPE_CHECKING,
     Annotated,
     Any,
     ClassVar,
     Literal,
+    TypeAlias,
     Union,
 )
 
@@ -77,10 +79,9 @@ class ConditionGrammar:
         """`CONDITIONS.declare("engine", one_or_many(EngineName), "The ad was seen on …")`."""
         if name in self._kinds or name in COMBINATORS:
             raise ValueError(f"condition kind {name!r} is declared twice")
-        node = create_model(  # the YAML mapping {name: params}
-            f"{name.title().replace('_', '')}Condition",
-            __base__=ConditionNode,
-            **{name: (params, ...)},
+        fields: dict[str, Any] = {name: (params, ...)}  # the YAML mapping {name: params}
+        node = create_model(
+            f"{name.title().replace('_', '')}Condition", __base__=ConditionNode, **fields
         )
         node.kind = name
         self._kinds[name] = ConditionKind(name, params, doc, node)
@@ -313,14 +314,18 @@ def _condition_type() -> Any:
 
 
 #: the YAML condition tree; built from the registry once every leaf above is registered
-Condition = _condition_type()
+if TYPE_CHECKING:  # a union built at run time; the checker sees the node base class
+    Condition: TypeAlias = ConditionNode
+else:
+    Condition = _condition_type()
 for _model in (AllCondition, AnyCondition, NotCondition):
     _model.model_rebuild(_types_namespace={"Condition": Condition})
 
 
 def node_model(kind: str) -> type[ConditionNode] | None:
     """The pydantic model for one kind's mapping (for error hints in `rules check`)."""
-    combinators = {"all": AllCondition, "any": AnyCondition, "not": NotCondition}
+    combinators: dict[str, type[ConditionNode]] = {
+        "all": AllCondition, "any": AnyCondition, "not": NotCondition}
     if kind in combinators:
         return combinators[kind]
     leaf = CONDITIONS.get(kind)

@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from monitor.errors import BidwatchError
+from monitor.program.fields import EngineName
 
-Engine = Literal["google", "bing", "duckduckgo", "yahoo"]
 DeviceName = Literal["desktop", "mobile"]
 Hour = Annotated[int, Field(ge=0, le=23)]
 
@@ -85,7 +85,7 @@ class Ad(_Strict):
     """One text ad and the searches it shows on. Unset filters mean "any"."""
 
     id: str
-    engines: list[Engine] | None = None
+    engines: list[EngineName] | None = None
     markets: list[str] | None = None
     #: regular expressions, each matched against the whole normalised query, case-insensitively
     queries: Annotated[Patterns, Field(min_length=1)]
@@ -148,7 +148,7 @@ class Misbehaviour(_Strict):
     """Answer a search with a block, a wall, a stall or bad markup instead of results."""
 
     kind: MisbehaviourKind
-    engines: list[Engine] | None = None
+    engines: list[EngineName] | None = None
     markets: list[str] | None = None
     queries: Patterns | None = None
     #: for hang (how long the page stalls) and slow (delay before the normal page)

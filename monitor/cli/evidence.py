@@ -1,0 +1,33 @@
+"""`bidwatch evidence`: the evidence kept on disk."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from monitor.cli.app import evidence_app
+from monitor.cli.output import friendly_errors, out
+from monitor.settings import Settings
+
+# -- evidence ------------------------------------------------------------------------------
+
+
+@evidence_app.command("prune")
+@friendly_errors
+def evidence_prune(
+    older_than: Annotated[int | None, typer.Option(
+        help="Days to keep (default BIDWATCH_EVIDENCE_DAYS).")] = None,
+) -> None:
+    """Delete page HTML and screenshots past retention (open incidents keep theirs)."""
+    from monitor.services.retention import prune_evidence
+    from monitor.services.wiring import opened_store
+
+    settings = Settings()
+    days = older_than or settings.evidence_days
+    with opened_store(settings) as store:
+        report = prune_evidence(store, settings.home, timedelta(days=days))
+    out.print(f"evidence older than {days} days: {report.files_deleted} files deleted "
+              f"({report.bytes_freed / 1e6:.1f} MB), {report.files_kept_shared} kept because "
+              "newer captures share them", markup=False)
