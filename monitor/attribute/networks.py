@@ -7,7 +7,8 @@ the ids. `values` pins a parameter to a shape (a common name such as clickid or 
 only in the shape its network gives it); `query_shape` reads queries that are not key=value.
 Click rows describe the network's own tracking URL; landing rows describe what the network
 appends to the merchant's landing page (awc, cjevent, irclickid…). A new network is a new row
-in networks.yaml; a decoder here only when a value needs decoding or parsing (DECODERS).
+in networks.yaml (a `split` there when a value packs two ids around a separator); a decoder
+here only when a value needs decoding or parsing (DECODERS), which the row names.
 
 Canonical network names (use these in rules/partners.yaml): see NETWORK_NAMES.
 """
