@@ -1,6 +1,6 @@
 # bidwatch — everything a fresh Debian machine needs, then the job.
 #   make demo   set up, then sweep the example program against the local simulator
-#   make test   set up, then lint and run the test suite
+#   make test   set up, then lint (ruff, mypy, import contracts) and run the test suite
 #   make bench  set up, then run the benchmarks (one JSON line each)
 
 PYTHON ?= python3
@@ -25,8 +25,12 @@ browser: $(STAMP)
 demo: setup
 	$(BIN)/bidwatch demo
 
+# ruff, then the types (mypy over monitor/), then the layer contracts (import-linter,
+# contracts in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: setup lint
 	$(BIN)/pytest -q

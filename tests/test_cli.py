@@ -192,3 +192,23 @@ def _saved(tmp_path: Path, html: str) -> Path:
     path = tmp_path / f"page{abs(hash(html)) % 10_000}.html"
     path.write_text(html)
     return path
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "--dry-run", "--rules"],
+    ["rules", "test", "--capture", "CAPTURE"],
+])
+def test_a_broken_program_is_one_line_and_exit_2_never_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    broken = tmp_path / "rules"
+    shutil.copytree(RULES, broken)
+    (broken / "brands.yaml").write_text("brands: [\n", encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>no ads</body></html>", encoding="utf-8")
+    args = [str(page) if a == "CAPTURE" else a for a in command]
+    args = [*args, str(broken)] if command[0] == "sweep" else [*args[:2], str(broken), *args[2:]]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "brands.yaml:2: YAML syntax" in result.output

@@ -299,6 +299,8 @@ CLICK_SHAPES: dict[str, list[str]] = {
         "https://www.googleadservices.com/pagead/aclk?sa=L&ai=DChcSEwjV&adurl=",  # 2021
         "https://www.google.com/aclk?sa=L&pf=1&ai=DChsSEwiW&sig=AOD64_2",  # 2023-2026
         "https://www.google.co.uk/aclk?sa=l&ai=x",
+        # search-partner clicks: charge the advertiser too, so never followed by default
+        "https://googleads.g.doubleclick.net/aclk?sa=l&ai=CxYz&adurl=https://www.lumora.com/",
     ],
     "bing": [
         # 2015, as Yahoo's RU= still carried it in 2016 (yahoo_brave_1)

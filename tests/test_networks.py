@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from monitor.attribute import networks
-from monitor.attribute.networks import (
+from monitor.networks import table as networks
+from monitor.networks.table import (
     DECODERS,
     NETWORK_NAMES,
     PATTERNS,

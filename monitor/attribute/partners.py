@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import tldextract
 
-from monitor.attribute.networks import canonical_network, rakuten_eaid, recognise, recognise_chain
 from monitor.models import AdvertiserClass, Attribution, Chain, NetworkIds, ObservedAd
+from monitor.networks.table import canonical_network, rakuten_eaid, recognise, recognise_chain
 from monitor.program import Program
 from monitor.program.models import Partner
 

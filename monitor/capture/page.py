@@ -81,8 +81,8 @@ async def new_task_context(
     context = await browser.new_context(
         **context_options(task, browser.version),
         ignore_https_errors=options.ignore_https_errors,
-        **({"proxy": proxy} if proxy else {}),
-        **({"storage_state": storage_state} if storage_state else {}),
+        proxy=proxy,
+        storage_state=storage_state,
     )
     context.set_default_timeout(options.timeout_s * 1000)
     await context.route(HEAVY_RESOURCES, _abort)

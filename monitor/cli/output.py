@@ -28,7 +28,9 @@ def friendly_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except BidwatchError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+            # soft_wrap: a message (each issue of a program: FILE:LINE: field: message) stays
+            # on its line, whatever the terminal width, so it can be grepped and clicked
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -83,9 +83,10 @@ class SurgeTrigger(BaseTrigger):
                 candidates.append(upcoming)
             if candidates:
                 return min(candidates)
-            after = self._skip_quiet_days(upcoming, gap)
-            if after is None:
+            resume = self._skip_quiet_days(upcoming, gap)
+            if resume is None:
                 return None
+            after = resume
         return None
 
     def _extra_times(self, upcoming: datetime, gap: timedelta) -> list[datetime]:

@@ -9,13 +9,11 @@ from monitor.engines import bing, duckduckgo, google, yahoo
 from monitor.engines.base import Engine
 from monitor.engines.markets import accept_language
 
+#: every engine, in the order `detect_engine` tries pages in: the most specific fingerprints
+#: first (a DuckDuckGo page links to Yahoo and Bing click URLs; Google's data-ved is unmistakable)
 ENGINES: dict[str, Engine] = {
     engine.name: engine for engine in (google.ENGINE, bing.ENGINE, duckduckgo.ENGINE, yahoo.ENGINE)
 }
-
-#: the order pages are tried in by `detect_engine`: the most specific fingerprints first
-#: (a DuckDuckGo page links to Yahoo and Bing click URLs; Google's data-ved is unmistakable)
-_DETECTION_ORDER = ("google", "bing", "duckduckgo", "yahoo")
 
 
 def get_engine(name: str) -> Engine:
@@ -43,9 +41,9 @@ def engine_click_destination(url: str) -> str | None:
 
 def detect_engine(html: str) -> str | None:
     """The name of the engine whose result page this is, or None when none recognises it."""
-    for name in _DETECTION_ORDER:
+    for name, engine in ENGINES.items():
         try:
-            if ENGINES[name].recognises(html):
+            if engine.recognises(html):
                 return name
         except Exception:  # a recogniser choking on hostile bytes simply does not recognise
             continue

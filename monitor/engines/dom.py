@@ -40,6 +40,8 @@ def parse(html: str | bytes | None) -> LexborHTMLParser | None:
     try:
         tree = LexborHTMLParser(html)
     except UnicodeEncodeError:  # lone surrogates from a lossy decode: read the rest anyway
+        if isinstance(html, bytes):  # bytes cannot raise an encode error; str only
+            raise
         tree = LexborHTMLParser(html.encode("utf-8", errors="replace"))
     return tree if tree.root is not None else None
 
@@ -113,7 +115,7 @@ def is_hidden_by(attrs: dict[str, str | None]) -> bool:
     if "hidden" in attrs:
         return True
     style = attrs.get("style")
-    return bool(style) and "display:none" in style.replace(" ", "").lower()
+    return style is not None and "display:none" in style.replace(" ", "").lower()
 
 
 def text_of(node: Node | None) -> str:

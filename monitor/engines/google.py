@@ -121,7 +121,11 @@ def search_url(task: SearchTask) -> str:
 # ---- click URLs ----------------------------------------------------------------------------
 
 #: hosts Google's click redirects are served from (every country TLD, and the ad server)
-_CLICK_HOSTS = re.compile(r"(?:www\.)?google\.[a-z.]+|(?:www\.)?googleadservices\.com")
+#: googleads.g.doubleclick.net/aclk also charges the advertiser (search-partner and some
+#: shopping clicks): counted as a click so that it is never followed by default
+_CLICK_HOSTS = re.compile(
+    r"(?:www\.)?google\.[a-z.]+|(?:www\.)?googleadservices\.com|googleads\.g\.doubleclick\.net"
+)
 _AD_CLICK_PATH = re.compile(r"/(?:pagead/)?aclk")
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import (
     cast,
 )
 
 from monitor.judge.conditions import PREDICATES, CompileContext, Matcher, Predicate, lookup_of
 from monitor.judge.view import SightingView, fact
-from monitor.models import (
-    Fact,
-)
+from monitor.models import Fact, Finding, Severity
 from monitor.program.conditions import (
     COMBINATORS,
     AllCondition,
@@ -19,6 +18,7 @@ from monitor.program.conditions import (
     NotCondition,
     describe,
 )
+from monitor.program.models import Policy
 
 
 def compile_condition(node: ConditionNode, ctx: CompileContext) -> Matcher:
@@ -146,3 +146,35 @@ def _compile_not(child: ConditionNode, ctx: CompileContext) -> Matcher:
         return reported if inner(view) is None else None
 
     return match
+
+
+# ---------------------------------------------------------------------------------------------
+# A policy: its tree compiled, with what a finding of it says.
+
+
+#: tuple.__new__ builds the Finding named tuple from all its fields in C, skipping the
+#: generated Python __new__ (Finding._make without its length check; the tuple is literal)
+_new_tuple = tuple.__new__
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    id: str
+    title: str
+    severity: Severity
+    clause: str | None
+    notice: str | None
+    match: Matcher
+
+    def finding(
+        self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
+    ) -> Finding:
+        return _new_tuple(Finding, (self.id, self.severity, offender, partner, term_group,
+                                    self.title, self.clause, self.notice, facts))
+
+
+def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:
+    return CompiledPolicy(
+        policy.id, policy.title, policy.severity, policy.clause, policy.notice,
+        compile_condition(policy.when, ctx),
+    )

@@ -6,18 +6,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import (
-    TYPE_CHECKING,
     Any,
     cast,
 )
 
+from monitor.judge.compile import CompiledPolicy
 from monitor.judge.conditions import PREDICATES, CompileContext, Predicate
 from monitor.judge.view import TASK_FIELDS, SightingView, is_lazy
 from monitor.program.conditions import AllCondition, AnyCondition, ConditionNode, NotCondition
-
-if TYPE_CHECKING:
-    from monitor.judge.judge import CompiledPolicy
-
 
 #: a test of one value of one plain field (engine, market…): can the tree match with it?
 Admits = Callable[[Any], bool]

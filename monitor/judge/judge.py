@@ -8,50 +8,19 @@ changes a verdict, it only skips work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from monitor.judge.agreements import AgreementBook
-from monitor.judge.compile import compile_condition
-from monitor.judge.conditions import CompileContext, Matcher
+from monitor.judge.compile import compile_policy
+from monitor.judge.conditions import CompileContext
 from monitor.judge.index import _CACHE_LIMIT, PolicyIndex, Requirement, _both, requirement
 from monitor.judge.view import SightingView
 from monitor.models import (
     AdvertiserClass,
-    Fact,
     Finding,
-    Severity,
     Sighting,
 )
 from monitor.program import Program
 from monitor.program.fields import domain_in
 from monitor.program.models import Policy
-
-#: tuple.__new__ builds the Finding named tuple from all its fields in C, skipping the
-#: generated Python __new__ (Finding._make without its length check; the tuple is literal)
-_new_tuple = tuple.__new__
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledPolicy:
-    id: str
-    title: str
-    severity: Severity
-    clause: str | None
-    notice: str | None
-    match: Matcher
-
-    def finding(
-        self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
-    ) -> Finding:
-        return _new_tuple(Finding, (self.id, self.severity, offender, partner, term_group,
-                                    self.title, self.clause, self.notice, facts))
-
-
-def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:
-    return CompiledPolicy(
-        policy.id, policy.title, policy.severity, policy.clause, policy.notice,
-        compile_condition(policy.when, ctx),
-    )
 
 
 class Judge:

@@ -150,7 +150,7 @@ def _with_thumbnails(
 ) -> tuple[IllustratedIncidentRow, ...]:
     def illustrated(row: IncidentRow) -> IllustratedIncidentRow:
         thumbnail = made.get(row.incident_id)
-        extra = {"thumbnail_withheld": row.incident_id in withheld}
+        extra: dict[str, object] = {"thumbnail_withheld": row.incident_id in withheld}
         if thumbnail is not None:
             extra |= {"thumbnail": f"cid:{thumbnail.name}", "thumbnail_width": thumbnail.width,
                       "thumbnail_height": thumbnail.height}

@@ -314,11 +314,11 @@ def _top_level_names(tree: nodes.Template) -> set[str]:
     names = {node.target for node in tree.find_all(nodes.Import)}
     for node in tree.find_all(nodes.FromImport):
         names |= {alias if isinstance(alias, str) else alias[1] for alias in node.names}
-    for node in tree.body:
-        if isinstance(node, nodes.Assign | nodes.AssignBlock):
-            names |= {n.name for n in node.target.find_all(nodes.Name)}
-            if isinstance(node.target, nodes.Name):
-                names.add(node.target.name)
+    for statement in tree.body:
+        if isinstance(statement, nodes.Assign | nodes.AssignBlock):
+            names |= {n.name for n in statement.target.find_all(nodes.Name)}
+            if isinstance(statement.target, nodes.Name):
+                names.add(statement.target.name)
     return names
 
 

@@ -18,7 +18,7 @@ from pydantic import (
     ValidationError,
 )
 
-from monitor.attribute.networks import NETWORK_NAMES
+from monitor.networks.table import NETWORK_NAMES
 from monitor.program.conditions import AllCondition, AnyCondition, ConditionNode, NotCondition
 from monitor.program.fields import ENGINE_NAMES, Loc, domain_in
 from monitor.program.models import AgreementVersion, Competitor, Partner, Permission, Program

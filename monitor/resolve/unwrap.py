@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.attribute.networks import destination_url, recognise
 from monitor.engines import engine_click_destination, is_engine_click_url
 from monitor.models import Chain, Hop, HopHow, ObservedAd
+from monitor.networks.table import destination_url, recognise
 
 MAX_UNWRAP_DEPTH = 10
 

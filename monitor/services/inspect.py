@@ -9,9 +9,9 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
-from monitor.attribute.networks import is_landing_marker, recognise_chain
 from monitor.capture.browser import find_browser, launch
 from monitor.models import Chain, Hop, HopHow, NetworkIds
+from monitor.networks.table import is_landing_marker, recognise_chain
 from monitor.resolve.follow import follow
 from monitor.resolve.unwrap import unwrap
 from monitor.services.wiring import address_guard

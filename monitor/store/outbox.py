@@ -44,7 +44,7 @@ class OutboxStore(StoreBase):
                     .where(col(IncidentRow.id) == col(OutboxRow.incident_id)).scalar_subquery())
         )
         with self.session() as s:
-            result = s.exec(query)  # type: ignore[call-overload]
+            result = s.exec(query)
             s.commit()
             return int(result.rowcount or 0)
 
@@ -153,7 +153,7 @@ class OutboxStore(StoreBase):
             .values(status="sending", next_attempt_at=now)
         )
         with self.session() as s:
-            result = s.exec(query)  # type: ignore[call-overload]
+            result = s.exec(query)
             if (result.rowcount or 0) != len(ids):
                 s.rollback()
                 return False

@@ -29,7 +29,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _utc_column(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+def _utc_column(nullable: bool = True) -> Column:
     return Column(UTCDateTime(timezone=True), nullable=nullable)
 
 

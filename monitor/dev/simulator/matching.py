@@ -33,7 +33,8 @@ def resolve_market(scenario: Scenario, country: str | None, language: str | None
     language = (language or "").lower().split("-")[0].split("_")[0]
     same_country = [m for m in scenario.markets if m.country == country]
     exact = [m for m in same_country if m.language == language]
-    return (exact or same_country or [None])[0]
+    found = exact or same_country
+    return found[0] if found else None
 
 
 def _pattern_hit(patterns: list[str] | None, query: str) -> bool:
@@ -55,7 +56,7 @@ def shows(ad: Ad, search: Search, now: datetime) -> bool:
     """True when the ad is served for this search at this moment."""
     market_id = search.market.id if search.market else None
     return (
-        _allowed(ad.engines, search.engine)  # type: ignore[arg-type]
+        _allowed(ad.engines, search.engine)
         and _allowed(ad.markets, market_id)
         and _allowed(ad.devices, search.device)  # type: ignore[arg-type]
         and (ad.hours is None or _local_hour(search.market, now) in ad.hours)
@@ -74,7 +75,7 @@ def misbehaviour_for(scenario: Scenario, search: Search) -> Misbehaviour | None:
     market_id = search.market.id if search.market else None
     for rule in scenario.misbehave.rules:
         if (
-            _allowed(rule.engines, search.engine)  # type: ignore[arg-type]
+            _allowed(rule.engines, search.engine)
             and _allowed(rule.markets, market_id)
             and _pattern_hit(rule.queries, search.query)
         ):

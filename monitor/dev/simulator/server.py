@@ -75,13 +75,15 @@ class _Server(ThreadingHTTPServer):
         self.simulator = simulator
         super().__init__(address, _Handler)
 
-    def finish_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+    def finish_request(  # type: ignore[override]  # a TCP server: the request is a socket
+        self, request: socket.socket, client_address: tuple[str, int]
+    ) -> None:
         """Runs in the connection's own thread: peek, wrap in TLS if asked, then serve."""
         connection = self.simulator.open_connection(request)
         if connection is None:
             return
         try:
-            self.RequestHandlerClass(connection, client_address, self)
+            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
         finally:
             if connection is not request:
                 with contextlib.suppress(OSError):

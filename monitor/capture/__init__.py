@@ -1,0 +1,1 @@
+"""Capture: Playwright pages of the engines, dressed as each market and device, with evidence."""
