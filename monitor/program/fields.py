@@ -11,6 +11,7 @@ from typing import (
     Literal,
     get_args,
 )
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -71,6 +72,19 @@ Loc = tuple[str | int, ...]
 #: an email address, by the same rule the sender applies (a,b@x.com is refused here already)
 Email = Annotated[str, AfterValidator(checked_address)]
 Text = Annotated[str, Field(min_length=1)]
+
+
+def known_zone(value: str) -> str:
+    """The name itself when zoneinfo knows it, else a ValueError saying what is expected."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/London)") from None
+    return value
+
+
+#: an IANA time-zone name, e.g. "Asia/Jakarta"
+TimeZone = Annotated[str, Field(min_length=1), AfterValidator(known_zone)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 

@@ -9,7 +9,6 @@ from datetime import date
 from typing import (
     Annotated,
 )
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
@@ -24,7 +23,17 @@ from monitor.models import (
     Severity,
 )
 from monitor.program.conditions import Condition
-from monitor.program.fields import Domain, Email, EngineName, Language, Model, Slug, Text, unique
+from monitor.program.fields import (
+    Domain,
+    Email,
+    EngineName,
+    Language,
+    Model,
+    Slug,
+    Text,
+    TimeZone,
+    unique,
+)
 from monitor.program.schedule import Schedule
 
 #: uule (Google's location parameter) stores the name's length in one base64 digit
@@ -35,17 +44,8 @@ class Market(Model):
     id: Slug
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     language: Language
-    timezone: Text
+    timezone: TimeZone
     city: Text | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/London)") from None
-        return value
 
     @field_validator("city")
     @classmethod

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -24,7 +23,7 @@ from pydantic import (
 )
 
 from monitor.errors import BidwatchError
-from monitor.program.fields import EngineName
+from monitor.program.fields import EngineName, TimeZone
 
 DeviceName = Literal["desktop", "mobile"]
 Hour = Annotated[int, Field(ge=0, le=23)]
@@ -64,16 +63,7 @@ class Market(_Strict):
     id: str
     country: str = Field(pattern=r"^[A-Z]{2}$")
     language: str = Field(pattern=r"^[a-z]{2,3}$")
-    timezone: str
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
+    timezone: TimeZone
 
 
 class Sitelink(_Strict):
