@@ -20,7 +20,7 @@ from rich.table import Table
 from monitor.cli.output import err, friendly_errors, out
 from monitor.errors import BidwatchError
 from monitor.settings import Settings
-from monitor.store import OutboxError, OutboxItem, Store
+from monitor.store import OutboxItem, Store
 
 outbox_app = typer.Typer(help="The outbox: notices, reminders and alerts waiting or sent.",
                          invoke_without_command=True)
@@ -36,13 +36,11 @@ class Period(StrEnum):
 
 @contextmanager
 def _store() -> Iterator[Store]:
+    """This home's store for one command (an OutboxError is ours: friendly_errors prints it)."""
     from monitor.services.wiring import opened_store
 
     with opened_store(Settings()) as store:
-        try:
-            yield store
-        except OutboxError as error:
-            raise BidwatchError(str(error)) from None
+        yield store
 
 
 def outbox_document(row: OutboxItem) -> dict[str, Any]:

@@ -219,5 +219,3 @@ class Program(Model):
         """Every brand's own registrable domains."""
         return {d for b in self.brands for d in b.domains}
 
-
-TOP_LEVEL_KEYS: tuple[str, ...] = tuple(Program.model_fields)
