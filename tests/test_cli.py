@@ -212,3 +212,10 @@ def test_a_broken_program_is_one_line_and_exit_2_never_a_traceback(
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert "brands.yaml:2: YAML syntax" in result.output
+
+
+def test_an_outbox_command_on_an_unknown_item_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["notices", "approve", "99999"])
+    assert result.exit_code == 2, result.output
+    assert "no outbox item 99999" in result.output
+    assert "Traceback" not in result.output
