@@ -25,11 +25,12 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 
+from monitor.capture.boxes import READ_TIMEOUT_S, LinkReader, boxes_on_screenshot, png_size
 from monitor.capture.consent import pass_consent
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.profiles import context_options
 from monitor.engines.base import Engine
-from monitor.models import Capture, CaptureStatus, SearchTask
+from monitor.models import Capture, CaptureStatus, LinkBox, SearchTask
 
 #: what the evidence does not need — web fonts, audio and video, streaming playlists, app
 #: manifests — by URL, so the browser matches it itself: every other request goes out
@@ -52,6 +53,8 @@ class CaptureOptions:
     proxies: Mapping[str, str] = field(default_factory=dict)
     #: click through a consent wall (the least-consent button) instead of recording it
     pass_consent: bool = True
+    #: record where the page's links sit on the screenshot (Capture.link_boxes)
+    link_boxes: bool = True
 
 
 #: why a capture failed when more than the page broke (PageResult.lost)
@@ -180,9 +183,7 @@ async def _load_and_keep(
         html = await _settled_html(page, options)
         status_code = passed.http_status
         status = engine.classify(page.url, status_code, html)
-    # CSS pixels: a phone profile's 2.6x device pixels cost 7x the encoding for no evidence
-    screenshot = await page.screenshot(full_page=True, scale="css",
-                                       timeout=options.timeout_s * 1000)
+    screenshot, link_boxes = await _screenshot_with_boxes(page, options)
     # compressing and hashing release the GIL: off the event loop, they overlap other pages
     html_path, screenshot_path = await asyncio.gather(
         asyncio.to_thread(evidence.save_html, html),
@@ -190,9 +191,29 @@ async def _load_and_keep(
     capture = Capture(
         task=task, status=status, url=url, final_url=page.url, http_status=status_code,
         captured_at=datetime.now(UTC), html_path=html_path, screenshot_path=screenshot_path,
-        elapsed_ms=int((time.monotonic() - started) * 1000),
+        elapsed_ms=int((time.monotonic() - started) * 1000), link_boxes=link_boxes,
     )
     return PageResult(capture, html)
+
+
+async def _screenshot_with_boxes(
+    page: Page, options: CaptureOptions
+) -> tuple[bytes, tuple[LinkBox, ...]]:
+    """The full-page screenshot, and where the page's links sit on it: read just before and
+    just after it, so only links that stayed put while it was taken are kept."""
+    reader = LinkReader(page, min(READ_TIMEOUT_S, options.timeout_s)) \
+        if options.link_boxes else None
+    try:
+        before = await reader.read() if reader else None
+        # CSS pixels: a phone profile's 2.6x device pixels cost 7x the encoding for no
+        # evidence
+        screenshot = await page.screenshot(full_page=True, scale="css",
+                                           timeout=options.timeout_s * 1000)
+        after = await reader.read() if reader and before else None
+    finally:
+        if reader:
+            await reader.close()
+    return screenshot, boxes_on_screenshot(before, after, png_size(screenshot))
 
 
 async def _settled_html(page: Page, options: CaptureOptions) -> str:
