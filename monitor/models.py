@@ -124,6 +124,18 @@ class Capture:
     screenshot_path: str | None = None
     error: str | None = None
     elapsed_ms: int = 0
+    #: where the page's links sat on the screenshot (for outlining an ad on a thumbnail)
+    link_boxes: tuple[LinkBox, ...] = ()
+
+
+class LinkBox(NamedTuple):
+    """A link's box on the screenshot, in screenshot pixels."""
+
+    href: str
+    x: float
+    y: float
+    width: float
+    height: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +275,8 @@ class Finding(NamedTuple):
     clause: str | None = None
     notice_template: str | None = None
     facts: tuple[Fact, ...] = ()
+    #: the partner's agreement version in force on the market's day (None: no agreement)
+    agreement_version: str | None = None
 
     @property
     def reason(self) -> str:

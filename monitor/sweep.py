@@ -88,6 +88,8 @@ class SweepReport:
     stray_clicks: int = 0  # ad clicks outside every ad read: the markup may have changed
     incidents_new: set[int] = field(default_factory=set)
     incidents_seen_again: set[int] = field(default_factory=set)
+    #: (case, policy): clauses new to a case that was open before this sweep's sighting
+    clauses_new: set[tuple[int, str]] = field(default_factory=set)
     notices_queued: int = 0
     notices_sent: int = 0
     notices_failed: int = 0
@@ -108,6 +110,7 @@ class SweepReport:
         self.stray_clicks += result.stray_clicks
         self.incidents_new.update(outcome.new_incidents)
         self.incidents_seen_again.update(outcome.seen_again)
+        self.clauses_new.update(outcome.new_clauses)
         self.notices_queued += len(outcome.notices_queued)
 
     def counts(self) -> dict[str, int]:
@@ -176,6 +179,8 @@ async def _run_recorded(
     *,
     resumed: bool,
 ) -> None:
+    # the allowlist as it stands now: staff may have cleared an ad since the last sweep
+    deps.judge.clear((a.advertiser, a.destination) for a in deps.store.allowlist())
     try:
         await _run_all(deps, planned, report, dry_run, progress)
         report.status = "done"

@@ -85,6 +85,11 @@ class Breach:
     headline: str = "Lumora Mattress Sale - Up To 40% Off"
     severity: Severity = Severity.high
     screenshot: bool = True
+    #: where the ad lands and the network it went through: another pair is another case
+    landing_domain: str = "lumora.com"
+    network: str | None = "impact"
+    #: further policies the same ad breaks (further clauses of its case), same severity
+    also_breaks: tuple[str, ...] = ()
 
 
 def record_breach(store: Store, home: Path, breach: Breach, at: datetime,
@@ -108,24 +113,35 @@ def record_breach(store: Store, home: Path, breach: Breach, at: datetime,
                                        escalation=escalation or Escalation())
 
 
+def sighting_for(breach: Breach, at: datetime) -> Sighting:
+    """The sighting record_breach records for `breach` (to judge it directly)."""
+    task = SearchTask(brand="lumora", engine=breach.engine, query=breach.query,
+                      term_group="brand", market=MARKETS[breach.language],
+                      device=Device.desktop)
+    return _judged(task, breach, at).sighting
+
+
 def _judged(task: SearchTask, breach: Breach, at: datetime) -> JudgedAd:
     link = f"https://go.{breach.partner}.example/r/lumora"
     ad = ObservedAd(kind=AdKind.text, position=AdPosition.top, rank=1, headline=breach.headline,
                     description="Official deals <b>today</b>", display_url=f"{breach.partner}.com",
                     link=link)
-    chain = Chain(start_url=link, landing_url="https://www.lumora.com/sale", hops=(
-        Hop(link, HopHow.start), Hop("https://www.lumora.com/sale", HopHow.http, 302)))
+    landing = f"https://www.{breach.landing_domain}/sale"
+    chain = Chain(start_url=link, landing_url=landing, hops=(
+        Hop(link, HopHow.start), Hop(landing, HopHow.http, 302)))
+    network = NetworkIds(breach.network, publisher_id="2345678") if breach.network else None
     attribution = Attribution(AdvertiserClass.partner, partner=breach.partner,
-                              network=NetworkIds("impact", publisher_id="2345678"),
-                              display_domain=f"{breach.partner}.com",
-                              landing_domain="lumora.com", domains=("lumora.com",),
-                              reason="test")
+                              network=network, display_domain=f"{breach.partner}.com",
+                              landing_domain=breach.landing_domain,
+                              domains=(breach.landing_domain,), reason="test")
     sighting = Sighting(task, ad, chain, attribution, at)
-    finding = Finding(policy=breach.policy, severity=breach.severity, offender=sighting.offender,
-                      partner=breach.partner, term_group="brand", title=breach.policy,
-                      clause="4.1", notice_template="brand_bidding",
-                      facts=(Fact("term_group", "brand"),))
-    return JudgedAd(ad, chain, attribution, sighting, (finding,))
+    findings = tuple(
+        Finding(policy=policy, severity=breach.severity, offender=sighting.offender,
+                partner=breach.partner, term_group="brand", title=policy.replace("-", " "),
+                clause="4.1", notice_template="brand_bidding",
+                facts=(Fact("term_group", "brand"),))
+        for policy in (breach.policy, *breach.also_breaks))
+    return JudgedAd(ad, chain, attribution, sighting, findings)
 
 
 def notify_settings(home: Path, **overrides: Any) -> Settings:

@@ -516,9 +516,11 @@ def naive_judge(program: Program, sighting: Sighting) -> list[Finding]:
         facts = compile_condition(policy.when, ctx)(view)
         if (attribution.advertiser_class in policy.applies_to and facts is not None
                 and not book.permits(policy.id, view)):
+            version = book.in_force(view.partner, view.local_date) if view.partner else None
             out.append(Finding(policy.id, policy.severity, sighting.offender,
                                attribution.partner, sighting.task.term_group, policy.title,
-                               policy.clause, policy.notice, facts))
+                               policy.clause, policy.notice, facts,
+                               version.version if version else None))
     return out
 
 

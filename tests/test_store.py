@@ -77,18 +77,19 @@ def capture(t: SearchTask, at: datetime, status: CaptureStatus = CaptureStatus.o
 
 
 def judged(
-    t: SearchTask, at: datetime, with_finding: bool = True, policy: str = "no-brand-bidding"
+    t: SearchTask, at: datetime, with_finding: bool = True, policy: str = "no-brand-bidding",
+    landing: str = "lumora.com",
 ) -> JudgedAd:
     ad = ObservedAd(kind=AdKind.text, position=AdPosition.top, rank=1,
                     headline="Lumora <b>Sale</b> \u202e", description="d",
                     display_url="www.sleepsaver.net", link="https://go.sleepsaver.net/r/lumora")
-    chain = Chain(start_url=ad.link, landing_url="https://www.lumora.com/sale", hops=(
+    chain = Chain(start_url=ad.link, landing_url=f"https://www.{landing}/sale", hops=(
         Hop(ad.link, HopHow.start), Hop("https://prf.hn/click/camref:1100l5xYz", HopHow.meta, 200),
-        Hop("https://www.lumora.com/sale", HopHow.http, 302)))
+        Hop(f"https://www.{landing}/sale", HopHow.http, 302)))
     attribution = Attribution(AdvertiserClass.partner, partner="sleepsaver",
                               network=NetworkIds("partnerize", publisher_id="1100l5xYz"),
-                              display_domain="sleepsaver.net", landing_domain="lumora.com",
-                              domains=("sleepsaver.net", "prf.hn", "lumora.com"), reason="camref")
+                              display_domain="sleepsaver.net", landing_domain=landing,
+                              domains=("sleepsaver.net", "prf.hn", landing), reason="camref")
     sighting = Sighting(t, ad, chain, attribution, at)
     findings = (Finding(policy=policy, severity=Severity.high,
                         offender=sighting.offender, partner="sleepsaver", term_group="brand",
@@ -105,11 +106,13 @@ def record(
     queue: bool = True,
     t: SearchTask | None = None,
     policy: str = "no-brand-bidding",
+    landing: str = "lumora.com",
     escalation: Escalation | None = None,
 ) -> RecordOutcome:
     t = t or task()
     _sweep, ids = store.begin_sweep("p", [t], dry_run=not queue, now=at)
-    return store.record_task(ids[t.key], capture(t, at), [judged(t, at, policy=policy)],
+    return store.record_task(ids[t.key], capture(t, at),
+                             [judged(t, at, policy=policy, landing=landing)],
                              queue_notices=queue, escalation=escalation or Escalation())
 
 
@@ -129,7 +132,7 @@ def test_same_breach_twice_is_one_incident_with_two_sightings_and_one_notice(sto
     (incident,) = store.incidents()
     assert incident.sighting_count == 2 and incident.level == 1
     assert incident.first_seen == T0 and incident.last_seen == T0 + timedelta(hours=3)
-    assert [o.key for o in store.outbox()] == [f"notice:{incident.id}:1:email"]
+    assert [o.key for o in store.outbox()] == [f"notice:case{incident.id}:1:email"]
     assert first.notices_queued and not second.notices_queued
 
 
@@ -224,7 +227,8 @@ def send_all(store: Store, at: datetime) -> None:
 
 
 def levels(store: Store) -> dict[str, int]:
-    return {i.policy: i.level for i in store.incidents()}
+    """Each case's level, by where its ad lands (another landing is another case)."""
+    return {i.destination: i.level for i in store.incidents()}
 
 
 def test_an_incident_not_seen_for_n_days_expires_and_reopens_one_level_up(store: Store) -> None:
@@ -238,28 +242,28 @@ def test_an_incident_not_seen_for_n_days_expires_and_reopens_one_level_up(store:
 
 
 def test_a_repeat_offence_after_a_notice_starts_one_level_up(store: Store) -> None:
-    record(store, T0, policy="no-brand-bidding")
+    record(store, T0)
     send_all(store, T0 + timedelta(hours=1))
-    record(store, T0 + timedelta(days=10), policy="no-direct-linking",
+    record(store, T0 + timedelta(days=10), landing="lumora.co.uk",
            escalation=Escalation(repeat_window=timedelta(days=90)))
-    assert levels(store) == {"no-brand-bidding": 1, "no-direct-linking": 2}
+    assert levels(store) == {"lumora.com": 1, "lumora.co.uk": 2}
 
 
 def test_an_offence_outside_the_window_starts_at_the_first_level(store: Store) -> None:
-    record(store, T0, policy="no-brand-bidding")
+    record(store, T0)
     send_all(store, T0 + timedelta(hours=1))
-    record(store, T0 + timedelta(days=120), policy="no-direct-linking",
+    record(store, T0 + timedelta(days=120), landing="lumora.co.uk",
            escalation=Escalation(repeat_window=timedelta(days=90)))
-    assert levels(store)["no-direct-linking"] == 1
+    assert levels(store)["lumora.co.uk"] == 1
 
 
 def test_breaches_found_together_are_not_repeats_of_each_other(store: Store) -> None:
     t = task()
     _sweep, ids = store.begin_sweep("p", [t], dry_run=False, now=T0)
-    items = [judged(t, T0, policy=p) for p in ("no-brand-bidding", "no-direct-linking")]
+    items = [judged(t, T0, landing=landing) for landing in ("lumora.com", "lumora.co.uk")]
     store.record_task(ids[t.key], capture(t, T0), items, queue_notices=True,
                       escalation=Escalation())
-    assert levels(store) == {"no-brand-bidding": 1, "no-direct-linking": 1}
+    assert levels(store) == {"lumora.com": 1, "lumora.co.uk": 1}
 
 
 def test_a_policy_can_start_its_escalation_path_at_a_final_warning(store: Store) -> None:

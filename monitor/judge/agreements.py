@@ -20,6 +20,8 @@ class Grant:
     markets: frozenset[str] | None
     devices: frozenset[str] | None
     term_groups: TermGroups | None
+    #: the permission as the program states it (explain names it)
+    label: str = ""
 
     @classmethod
     def of(cls, permission: Permission) -> Grant:
@@ -28,6 +30,7 @@ class Grant:
             _frozen(permission.markets),
             _frozen(permission.devices),
             TermGroups.of(permission.term_groups) if permission.term_groups is not None else None,
+            _label(permission),
         )
 
     def allows(self, view: SightingView) -> bool:
@@ -37,6 +40,16 @@ class Grant:
             and (self.devices is None or view.device in self.devices)
             and (self.term_groups is None or self.term_groups.match(view.term_group))
         )
+
+
+def _label(permission: Permission) -> str:
+    scope = [f"{name} {', '.join(str(v) for v in values)}"
+             for name, values in (("engines", permission.engines),
+                                  ("markets", permission.markets),
+                                  ("term groups", permission.term_groups),
+                                  ("devices", permission.devices)) if values is not None]
+    text = f"permits {permission.policy}" + (f" on {'; '.join(scope)}" if scope else " anywhere")
+    return text + (f" ({permission.note})" if permission.note else "")
 
 
 def _frozen(values: Iterable[str] | None) -> frozenset[str] | None:
@@ -97,6 +110,18 @@ class AgreementBook:
         if version is None:
             return False
         return any(grant.allows(view) for grant in version.grants.get(policy, ()))
+
+    def exempting(self, policy: str, view: SightingView) -> tuple[str, str] | None:
+        """(agreement version, the permission) that permits `policy` for the sighting, or
+        None."""
+        partner = view.partner
+        if partner is None or policy not in self.granted(partner):
+            return None
+        version = self.in_force(partner, view.local_date)
+        if version is None:
+            return None
+        grant = next((g for g in version.grants.get(policy, ()) if g.allows(view)), None)
+        return (version.version, grant.label) if grant else None
 
 
 def _grants(permissions: Iterable[Permission]) -> dict[str, tuple[Grant, ...]]:

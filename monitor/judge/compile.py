@@ -169,8 +169,9 @@ class CompiledPolicy:
     def finding(
         self, offender: str, partner: str | None, term_group: str, facts: tuple[Fact, ...]
     ) -> Finding:
+        # the agreement version (last field) is set by the judge, for a partner only
         return _new_tuple(Finding, (self.id, self.severity, offender, partner, term_group,
-                                    self.title, self.clause, self.notice, facts))
+                                    self.title, self.clause, self.notice, facts, None))
 
 
 def compile_policy(policy: Policy, ctx: CompileContext) -> CompiledPolicy:

@@ -1,4 +1,13 @@
-"""Incidents: findings about the same breach folded into one case compliance staff can work.
+"""Cases (incidents): every finding about one offender's offending ad folded into one case
+compliance staff can work and a partner can read.
+
+The key is offender · destination · network: who placed the ad, the registrable domain it
+sends people to, and the affiliate network its link went through (or none). A responsive
+search ad rotates its headlines and descriptions from one impression to the next, so nothing
+of its copy is in the key; the same ad on another engine, market, device or search term is a
+new sighting of the same case; each policy it breaks is a clause of the case. Two tracking
+links of one partner to the same site are two cases: two campaigns, and two networks that
+each arbitrate their own (docs/incidents.md says why).
 
 Pure rules only; the store applies them inside the transaction that records a sighting.
 """
@@ -11,7 +20,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from monitor.models import Finding, Sighting
+from monitor.models import Attribution
 
 if TYPE_CHECKING:  # the store imports this module; it needs no program at run time
     from monitor.program import Program
@@ -32,11 +41,20 @@ class IncidentStatus(StrEnum):
 REOPENING = frozenset({IncidentStatus.resolved, IncidentStatus.expired})
 
 
-def incident_key(finding: Finding, sighting: Sighting) -> str:
-    """The same offender breaking the same policy on the same term group and engine."""
-    return "|".join(
-        [finding.offender, finding.policy, finding.term_group, sighting.task.engine]
-    )
+def case_destination(attribution: Attribution) -> str:
+    """Where the ad sends people: its landing domain, else its display domain."""
+    return attribution.landing_domain or attribution.display_domain or "unknown"
+
+
+def case_network(attribution: Attribution) -> str | None:
+    """The affiliate network the ad's link went through, None when it went straight."""
+    return attribution.network.network if attribution.network else None
+
+
+def case_key(offender: str, destination: str, network: str | None) -> str:
+    """The same offender's ad to the same destination through the same network is the same
+    case."""
+    return f"{offender}|{destination}|{network or 'direct'}"
 
 
 def status_after_sighting(status: IncidentStatus) -> IncidentStatus:
@@ -75,13 +93,16 @@ def notice_level_due(
     *,
     first_level: int = 1,
     prior_level: int = 0,
+    new_clause_level: int = 0,
 ) -> int | None:
-    """The notice level a sighting calls for, or None when no new notice is owed.
+    """The notice level a sighting of a case calls for, or None when no new notice is owed.
 
-    A first sighting owes the policy's first level, or one above the partner's highest
-    notice in the repeat window (a repeat offender gets a final warning, then a termination
-    notice). A breach that comes back after it was resolved owes the next level up. A false
-    positive never owes a notice.
+    A new case owes the highest first level among its clauses (a grave breach may skip the
+    warning), or one above the partner's highest notice in the repeat window (a repeat
+    offender gets a final warning, then a termination notice). A case that comes back after
+    it was resolved owes the next level up. A clause new to an open case owes a notice only
+    when its own first level is above the level the case has reached; otherwise it is
+    recorded on the case, and the digest shows it as new. A false positive never owes one.
     """
     if status is IncidentStatus.false_positive:
         return None
@@ -89,9 +110,12 @@ def notice_level_due(
         return min(MAX_LEVEL, max(first_level, prior_level + 1))
     if reopened and level < MAX_LEVEL:
         return level + 1
+    if new_clause_level > level:
+        return min(MAX_LEVEL, new_clause_level)
     return None
 
 
 def notice_key(incident_id: int, level: int, channel: str = "email") -> str:
-    """The outbox key: one notice per incident, level and channel, ever."""
-    return f"notice:{incident_id}:{level}:{channel}"
+    """The outbox key: one notice per case, level and channel, ever. ("case" keeps these
+    apart from the keys of the incidents before cases, which the outbox still holds.)"""
+    return f"notice:case{incident_id}:{level}:{channel}"

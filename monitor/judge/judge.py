@@ -1,16 +1,22 @@
 """The judge: every policy and agreement of a program compiled once, then applied to sightings.
 
-`compile_policies(program)` returns a `Judge`; `Judge.judge(sighting)` returns the findings,
-sorted by policy id. Judging is pure: no I/O, no clock, no randomness. An index over the
-plain fields each policy needs picks the policies a sighting can match; the index never
-changes a verdict, it only skips work.
+`compile_policies(program, cleared)` returns a `Judge`; `Judge.judge(sighting)` returns the
+findings, sorted by policy id. `cleared` holds the (advertiser, destination) pairs staff have
+carried forward from a false positive: such an ad is never a breach.
+
+Judging is pure: no I/O, no clock, no randomness. An index over the plain fields each policy
+needs picks the policies a sighting can match; the index never changes a verdict, it only
+skips work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from monitor.judge.agreements import AgreementBook
 from monitor.judge.compile import compile_policy
 from monitor.judge.conditions import CompileContext
+from monitor.judge.incidents import case_destination
 from monitor.judge.index import _CACHE_LIMIT, PolicyIndex, Requirement, _both, requirement
 from monitor.judge.view import SightingView
 from monitor.models import (
@@ -27,8 +33,9 @@ class Judge:
     """The compiled program. `judge` is pure; its caches only remember answers, so it is
     safe to call from many threads."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, cleared: Iterable[tuple[str, str]] = ()) -> None:
         self._ctx = CompileContext(program)
+        self._cleared = frozenset(cleared)
         self._ignore = frozenset(program.ignore)
         self._allow = frozenset(program.allowlist)
         self._exempt_domains: dict[str, bool] = {}
@@ -49,6 +56,8 @@ class Judge:
         if not candidates:
             return []
         offender, partner, group = sighting.offender, view.partner, view.term_group
+        if self._cleared and (offender, case_destination(attribution)) in self._cleared:
+            return []
         # only a policy the partner has some permission for needs the agreement looked up
         granted, permits, findings = self._book.granted(partner), self._book.permits, []
         for policy in candidates:
@@ -56,7 +65,29 @@ class Judge:
             if facts is None or (policy.id in granted and permits(policy.id, view)):
                 continue
             findings.append(policy.finding(offender, partner, group, facts))
+        if findings and partner:
+            version = self._book.in_force(partner, view.local_date)
+            if version is not None:
+                findings = [f._replace(agreement_version=version.version) for f in findings]
         return findings
+
+    def clear(self, cleared: Iterable[tuple[str, str]]) -> None:
+        """Replace the cleared (advertiser, destination) pairs: staff add to the allowlist
+        between sweeps, and each sweep judges by the list as it stands when it starts."""
+        self._cleared = frozenset(cleared)
+
+    def exemptions(self, sighting: Sighting) -> list[tuple[str, str, str]]:
+        """(policy, agreement version, permission) for each policy the sighting matches but
+        the partner's agreement permits: for explain, which names why there is no finding."""
+        view = SightingView(sighting, self._ctx.brand_terms(sighting.task.brand))
+        exempt = []
+        for policy in self.index.candidates(view):
+            if policy.match(view) is None:
+                continue
+            found = self._book.exempting(policy.id, view)
+            if found is not None:
+                exempt.append((policy.id, *found))
+        return exempt
 
     def _exempt(self, domain: str | None) -> bool:
         """On the ignore list or the allowlist: never judged. Remembered per domain."""
@@ -79,6 +110,7 @@ def _policy_needs(policy: Policy, ctx: CompileContext) -> Requirement:
     return _both([applies, requirement(policy.when, ctx)])
 
 
-def compile_policies(program: Program) -> Judge:
-    """Compile every policy and agreement of a (validated) program once."""
-    return Judge(program)
+def compile_policies(program: Program, cleared: Iterable[tuple[str, str]] = ()) -> Judge:
+    """Compile every policy and agreement of a (validated) program once; `cleared` pairs
+    (advertiser, destination) are never breaches."""
+    return Judge(program, cleared)

@@ -9,9 +9,11 @@ from monitor.store.outbox import OutboxError, OutboxStore
 from monitor.store.recording import RecordingStore
 from monitor.store.records import (
     AdRecord,
+    AllowRecord,
     AttributionRecord,
     CaptureRecord,
     ChainRecord,
+    ClauseRecord,
     Coverage,
     CoverageRow,
     FindingRecord,
@@ -36,7 +38,8 @@ class Store(SweepStore, RecordingStore, IncidentStore, OutboxStore, ReportStore,
 
 
 __all__ = [
-    "AdRecord", "AttributionRecord", "CaptureRecord", "ChainRecord", "Coverage", "CoverageRow",
+    "AdRecord", "AllowRecord", "AttributionRecord", "CaptureRecord", "ChainRecord",
+    "ClauseRecord", "Coverage", "CoverageRow",
     "FindingRecord", "HopRecord", "IncidentDetail", "IncidentEventRecord", "IncidentRecord",
     "OutboxError", "OutboxItem", "RecordOutcome", "SightingDetail", "SightingRecord", "Store",
     "SweepRecord", "TaskRecord",

@@ -1,8 +1,10 @@
-"""Incidents: reads (by filter, one with its evidence, a sighting), status changes, expiry."""
+"""Cases (incidents): reads (by filter, one with its evidence, a sighting), status changes,
+expiry, and the allowlist staff carry false positives into."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -11,6 +13,7 @@ from monitor.judge.incidents import OPEN, IncidentStatus
 from monitor.store.base import StoreBase
 from monitor.store.mapping import (
     ad_record,
+    allow_record,
     attribution_record,
     capture_record,
     chain_record,
@@ -19,14 +22,17 @@ from monitor.store.mapping import (
     incident_record,
     sighting_record,
 )
-from monitor.store.records import IncidentDetail, IncidentRecord, SightingDetail
+from monitor.store.records import AllowRecord, IncidentDetail, IncidentRecord, SightingDetail
 from monitor.store.tables import (
     AdRow,
+    AllowRow,
     AttributionRow,
     CaptureRow,
     ChainRow,
+    ClauseRow,
     FindingRow,
     HopRow,
+    IncidentAliasRow,
     IncidentEventRow,
     IncidentRow,
     SightingRow,
@@ -53,15 +59,32 @@ class IncidentStore(StoreBase):
             query = query.where(col(IncidentRow.last_seen) >= since)
         query = query.order_by(col(IncidentRow.last_seen).desc()).limit(limit)
         with self.session() as s:
-            return [incident_record(row) for row in s.exec(query).all()]
+            return incident_records(s, s.exec(query).all())
 
     def incident(self, incident_id: int) -> IncidentDetail | None:
-        """An incident with its history and every sighting's evidence."""
+        """A case with its clauses, history and every sighting's evidence."""
         with self.session() as s:
             incident = s.get(IncidentRow, incident_id)
             if incident is None:
                 return None
             return _incident_detail(s, incident)
+
+    def case_of(self, incident_id: int) -> int | None:
+        """The case an id names: itself, or the case an incident from before cases was folded
+        into; None when there is neither."""
+        with self.session() as s:
+            if s.get(IncidentRow, incident_id) is not None:
+                return incident_id
+            alias = s.get(IncidentAliasRow, incident_id)
+            return alias.incident_id if alias else None
+
+    def incidents_by_id(self, incident_ids: Iterable[int]) -> list[IncidentRecord]:
+        """The cases named, in id order (unknown ids are left out)."""
+        ids = sorted(set(incident_ids))
+        with self.session() as s:
+            rows = s.exec(select(IncidentRow).where(col(IncidentRow.id).in_(ids))
+                          .order_by(col(IncidentRow.id))).all()
+            return incident_records(s, rows)
 
     def sighting(self, sighting_id: int) -> SightingDetail | None:
         """One sighting with its ad, capture, chain, attribution and findings (explain)."""
@@ -104,19 +127,65 @@ class IncidentStore(StoreBase):
             .order_by(col(IncidentRow.id))
         )
         with self.session() as s:
-            return [incident_record(row) for row in s.exec(query).all()]
+            return incident_records(s, s.exec(query).all())
 
     def set_incident_status(
         self, incident_id: int, status: IncidentStatus, note: str, now: datetime
     ) -> IncidentRecord:
+        return self.set_incidents_status([incident_id], status, note, now)[0]
+
+    def set_incidents_status(
+        self, incident_ids: Sequence[int], status: IncidentStatus, note: str, now: datetime
+    ) -> list[IncidentRecord]:
+        """Change several cases' status in one transaction: all of them, or (an unknown id)
+        none."""
         with self.session() as s:
-            incident = s.get_one(IncidentRow, incident_id)
-            old = IncidentStatus(incident.status)
-            incident.status = status
-            add_event(s, incident, old, status, note, now)
-            s.add(incident)
+            rows = []
+            for incident_id in incident_ids:
+                incident = s.get(IncidentRow, incident_id)
+                if incident is None:
+                    raise LookupError(f"no incident {incident_id}")
+                old = IncidentStatus(incident.status)
+                incident.status = status
+                add_event(s, incident, old, status, note, now)
+                s.add(incident)
+                rows.append(incident)
             s.commit()
-            return incident_record(incident)
+            return incident_records(s, rows)
+
+    # -- the allowlist -----------------------------------------------------------------------
+
+    def allow(
+        self, advertiser: str, destination: str, note: str, now: datetime,
+        from_incident: int | None = None,
+    ) -> AllowRecord:
+        """Clear an advertiser and destination: their ads are never judged a breach again
+        (an entry already there keeps its first note)."""
+        with self.session() as s:
+            row = s.exec(select(AllowRow).where(AllowRow.advertiser == advertiser,
+                                                AllowRow.destination == destination)).first()
+            if row is None:
+                row = AllowRow(advertiser=advertiser, destination=destination, note=note,
+                               from_incident=from_incident, created_at=now)
+                s.add(row)
+                s.commit()
+            return allow_record(row)
+
+    def allowlist(self) -> list[AllowRecord]:
+        with self.session() as s:
+            rows = s.exec(select(AllowRow).order_by(col(AllowRow.advertiser),
+                                                    col(AllowRow.destination))).all()
+            return [allow_record(r) for r in rows]
+
+    def disallow(self, entry_id: int) -> bool:
+        """Remove an allowlist entry; False when there was none."""
+        with self.session() as s:
+            row = s.get(AllowRow, entry_id)
+            if row is None:
+                return False
+            s.delete(row)
+            s.commit()
+            return True
 
     def expire_incidents(self, now: datetime, after: timedelta) -> list[int]:
         """Open incidents not seen since `now - after` expire; returns their ids."""
@@ -160,6 +229,16 @@ def add_event(
                            status_from=str(old) if old else None, status_to=str(new), note=note))
 
 
+def incident_records(s: Session, rows: Sequence[IncidentRow]) -> list[IncidentRecord]:
+    """Cases as records, each with its clauses (one query for all of them)."""
+    ids = [r.id for r in rows]
+    clauses: dict[int, list[ClauseRow]] = defaultdict(list)
+    if ids:
+        for clause in s.exec(select(ClauseRow).where(col(ClauseRow.incident_id).in_(ids))).all():
+            clauses[clause.incident_id].append(clause)
+    return [incident_record(r, clauses[r.id or 0]) for r in rows]
+
+
 def _hops(s: Session, chain: ChainRow) -> list[HopRow]:
     return list(s.exec(select(HopRow).where(HopRow.chain_id == chain.id)
                        .order_by(col(HopRow.seq))).all())
@@ -181,7 +260,7 @@ def _incident_detail(s: Session, incident: IncidentRow) -> IncidentDetail:
     attributions = s.exec(select(AttributionRow)
                           .where(col(AttributionRow.ad_id).in_(ad_ids))).all()
     return IncidentDetail(
-        incident=incident_record(incident),
+        incident=incident_records(s, [incident])[0],
         events=tuple(event_record(e) for e in events),
         findings=tuple(finding_record(f) for f in findings),
         sightings=tuple(sighting_record(x) for x in sightings),

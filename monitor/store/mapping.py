@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from monitor.models import Fact, Sitelink
+from monitor.models import Fact, LinkBox, Sitelink
 from monitor.store.records import (
     AdRecord,
+    AllowRecord,
     AttributionRecord,
     CaptureRecord,
     ChainRecord,
+    ClauseRecord,
     FindingRecord,
     HopRecord,
     IncidentEventRecord,
@@ -22,12 +24,15 @@ from monitor.store.records import (
     SightingRecord,
     SweepRecord,
     TaskRecord,
+    severity_rank,
 )
 from monitor.store.tables import (
     AdRow,
+    AllowRow,
     AttributionRow,
     CaptureRow,
     ChainRow,
+    ClauseRow,
     FindingRow,
     HopRow,
     IncidentEventRow,
@@ -61,8 +66,10 @@ def task_record(row: TaskRow) -> TaskRecord:
 
 
 def capture_record(row: CaptureRow) -> CaptureRecord:
+    boxes = tuple(LinkBox(b["href"], b["x"], b["y"], b["width"], b["height"])
+                  for b in json.loads(row.link_boxes_json or "[]"))
     return _copy(CaptureRecord, row, id=row.id or 0,
-                 stray_click_urls=_strings(row.stray_click_urls_json))
+                 stray_click_urls=_strings(row.stray_click_urls_json), link_boxes=boxes)
 
 
 def ad_record(row: AdRow) -> AdRecord:
@@ -88,9 +95,21 @@ def finding_record(row: FindingRow) -> FindingRecord:
     return _copy(FindingRecord, row, id=row.id or 0, facts=facts)
 
 
-def incident_record(row: IncidentRow) -> IncidentRecord:
+def clause_record(row: ClauseRow) -> ClauseRecord:
+    return _copy(ClauseRecord, row, id=row.id or 0)
+
+
+def incident_record(row: IncidentRow, clauses: Sequence[ClauseRow] = ()) -> IncidentRecord:
+    """A case with its clauses, the most severe first (then by policy id)."""
+    ordered = sorted(clauses, key=lambda c: (-severity_rank(c.severity), c.policy))
     return _copy(IncidentRecord, row, id=row.id or 0, markets=_strings(row.markets_json),
-                 devices=_strings(row.devices_json))
+                 devices=_strings(row.devices_json), engines=_strings(row.engines_json),
+                 term_groups=_strings(row.term_groups_json),
+                 clauses=tuple(clause_record(c) for c in ordered))
+
+
+def allow_record(row: AllowRow) -> AllowRecord:
+    return _copy(AllowRecord, row, id=row.id or 0)
 
 
 def event_record(row: IncidentEventRow) -> IncidentEventRecord:
@@ -106,7 +125,7 @@ def outbox_item(row: OutboxRow) -> OutboxItem:
 _OUTBOX_SAVED = ("channel", "incident_id", "level", "language", "subject", "body_text",
                  "body_html", "status", "attempts", "next_attempt_at", "last_error", "sent_at",
                  "eml_path", "partner", "tags", "batch_key", "decided_by", "decided_at",
-                 "decision_note")
+                 "decision_note", "message")
 
 
 def outbox_row(item: OutboxItem) -> OutboxRow:

@@ -1,6 +1,6 @@
 """Recording a finished task: capture, ads, chains, attributions, sightings, findings and the
-incidents they fold into, in one transaction (an interrupted sweep leaves no half-written
-task behind). Records in, rows out: the row builders live here."""
+cases (and their clauses) they fold into, in one transaction (an interrupted sweep leaves no
+half-written task behind). Records in, rows out: the row builders live here."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from sqlmodel import Session, col, select
 from monitor.judge.incidents import (
     Escalation,
     IncidentStatus,
-    incident_key,
+    case_destination,
+    case_key,
+    case_network,
     notice_level_due,
     status_after_sighting,
 )
@@ -22,13 +24,14 @@ from monitor.models import Capture, Finding, JudgedAd, Sighting
 from monitor.store.base import StoreBase
 from monitor.store.incidents import add_event
 from monitor.store.outbox import queue_notice_row
-from monitor.store.records import RecordOutcome
+from monitor.store.records import RecordOutcome, severity_rank
 from monitor.store.sweeps import capture_row
 from monitor.store.tables import (
     AdRow,
     AttributionRow,
     CaptureRow,
     ChainRow,
+    ClauseRow,
     FindingRow,
     HopRow,
     IncidentRow,
@@ -85,31 +88,38 @@ def _record_ad(
     sighting_row = _sighting_row(task, capture, ad_id, item.sighting)
     s.add(sighting_row)
     s.flush()
-    for finding in item.findings:
-        incident = _fold_finding(s, finding, item.sighting, outcome, escalation)
-        s.add(FindingRow(
+    if not item.findings:
+        return
+    incident = _fold_sighting(s, item.findings, item.sighting, outcome, escalation)
+    s.add_all(
+        FindingRow(
             sighting_id=sighting_row.id or 0, incident_id=incident.id or 0,
             policy=finding.policy, severity=str(finding.severity), title=finding.title,
-            clause=finding.clause,
+            clause=finding.clause, agreement_version=finding.agreement_version,
             facts_json=json.dumps([{"condition": f.condition, "detail": f.detail}
                                    for f in finding.facts], ensure_ascii=False),
-        ))
+        )
+        for finding in item.findings
+    )
 
 
-def _fold_finding(
+def _fold_sighting(
     s: Session,
-    finding: Finding,
+    findings: Sequence[Finding],
     sighting: Sighting,
     outcome: RecordOutcome,
     escalation: Escalation | None,
 ) -> IncidentRow:
-    """Fold a finding into its incident; queue the notice it owes unless `escalation` is
-    None (a dry run records, but owes nothing yet)."""
-    key = incident_key(finding, sighting)
+    """Fold a sighting's findings into its case (one clause per policy); queue the notice it
+    owes unless `escalation` is None (a dry run records, but owes nothing yet)."""
+    offender = findings[0].offender
+    destination = case_destination(sighting.attribution)
+    network = case_network(sighting.attribution)
+    key = case_key(offender, destination, network)
     incident = s.exec(select(IncidentRow).where(IncidentRow.key == key)).first()
     reopened = False
     if incident is None:
-        incident = _new_incident(key, finding, sighting)
+        incident = _new_incident(key, findings[0], destination, network, sighting)
         s.add(incident)
         s.flush()
         add_event(s, incident, None, IncidentStatus.new, "first seen", sighting.seen_at)
@@ -124,13 +134,17 @@ def _fold_finding(
             outcome.new_incidents.append(incident.id or 0)
         else:
             outcome.seen_again.append(incident.id or 0)
-    _touch_incident(incident, sighting)
-    if escalation is not None and finding.partner and finding.notice_template:
+    opening = incident.sighting_count == 0
+    new_policies = _fold_clauses(s, incident, findings, sighting, opening, outcome)
+    _touch_incident(incident, findings, sighting)
+    if escalation is not None and any(f.partner and f.notice_template for f in findings):
+        firsts = {f.policy: escalation.first_level(f.policy) for f in findings}
         level = notice_level_due(
             incident.level, IncidentStatus(incident.status), reopened,
-            first_level=escalation.first_level(finding.policy),
+            first_level=max(firsts.values()),
             prior_level=_prior_level(s, incident, sighting.seen_at - escalation.repeat_window,
                                      sighting.seen_at),
+            new_clause_level=max((firsts[p] for p in new_policies), default=0),
         )
         if level is not None:
             outcome.notices_queued.append(queue_notice_row(s, incident, level, sighting.seen_at))
@@ -138,8 +152,44 @@ def _fold_finding(
     return incident
 
 
+def _fold_clauses(
+    s: Session,
+    incident: IncidentRow,
+    findings: Sequence[Finding],
+    sighting: Sighting,
+    opening: bool,
+    outcome: RecordOutcome,
+) -> list[str]:
+    """Each finding touches its clause of the case; returns the policies new to an already
+    open case (recorded in its history, shown as new)."""
+    existing = {c.policy: c for c in s.exec(
+        select(ClauseRow).where(ClauseRow.incident_id == incident.id)).all()}
+    added = []
+    for finding in findings:
+        clause = existing.get(finding.policy)
+        if clause is None:
+            clause = ClauseRow(
+                incident_id=incident.id or 0, policy=finding.policy, title=finding.title,
+                severity=str(finding.severity), clause=finding.clause,
+                agreement_version=finding.agreement_version, first_seen=sighting.seen_at,
+                last_seen=sighting.seen_at,
+            )
+            existing[finding.policy] = clause
+            if not opening:
+                added.append(finding.policy)
+                add_event(s, incident, IncidentStatus(incident.status),
+                          IncidentStatus(incident.status),
+                          f"new clause: {finding.title or finding.policy}", sighting.seen_at)
+                outcome.new_clauses.append((incident.id or 0, finding.policy))
+        clause.sighting_count += 1
+        clause.first_seen = min(clause.first_seen, sighting.seen_at)
+        clause.last_seen = max(clause.last_seen, sighting.seen_at)
+        s.add(clause)
+    return added
+
+
 def _prior_level(s: Session, incident: IncidentRow, since: datetime, until: datetime) -> int:
-    """The highest notice level already sent to the same partner about another incident
+    """The highest notice level already sent to the same partner about another case
     between `since` and `until`: breaches after a notice are repeat offences; breaches found
     together in one sweep are not. False positives do not count against a partner."""
     if not incident.partner:
@@ -210,24 +260,34 @@ def _sighting_row(
     )
 
 
-def _new_incident(key: str, finding: Finding, sighting: Sighting) -> IncidentRow:
+def _new_incident(
+    key: str, finding: Finding, destination: str, network: str | None, sighting: Sighting
+) -> IncidentRow:
     return IncidentRow(
-        key=key, offender=finding.offender, partner=finding.partner, policy=finding.policy,
-        title=finding.title, term_group=finding.term_group, engine=sighting.task.engine,
+        key=key, offender=finding.offender, partner=finding.partner, destination=destination,
+        network=network,
         severity=str(finding.severity), status=IncidentStatus.new, level=0,
         first_seen=sighting.seen_at, last_seen=sighting.seen_at, sighting_count=0,
     )
 
 
-def _touch_incident(incident: IncidentRow, sighting: Sighting) -> None:
+def _touch_incident(
+    incident: IncidentRow, findings: Sequence[Finding], sighting: Sighting
+) -> None:
     incident.sighting_count += 1
     incident.last_seen = max(incident.last_seen, sighting.seen_at)
     incident.first_seen = min(incident.first_seen, sighting.seen_at)
-    incident.markets_json = _add_to_json_set(incident.markets_json, sighting.task.market.id)
-    incident.devices_json = _add_to_json_set(incident.devices_json, str(sighting.task.device))
+    worst = max(findings, key=lambda f: f.severity.rank).severity
+    if worst.rank > severity_rank(incident.severity):
+        incident.severity = str(worst)
+    task = sighting.task
+    incident.markets_json = _add_to_json_set(incident.markets_json, task.market.id)
+    incident.devices_json = _add_to_json_set(incident.devices_json, str(task.device))
+    incident.engines_json = _add_to_json_set(incident.engines_json, task.engine)
+    incident.term_groups_json = _add_to_json_set(incident.term_groups_json, task.term_group)
 
 
 def _add_to_json_set(raw: str, value: str) -> str:
-    values = set(json.loads(raw))
+    values = set(json.loads(raw or "[]"))
     values.add(value)
     return json.dumps(sorted(values))

@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.models import CaptureStatus, Fact, Sitelink
+from monitor.models import CaptureStatus, Fact, LinkBox, Severity, Sitelink
 
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    """What recording one capture did to the incidents."""
+    """What recording one capture did to the cases (incidents)."""
 
     new_incidents: list[int] = field(default_factory=list)
     seen_again: list[int] = field(default_factory=list)
     notices_queued: list[str] = field(default_factory=list)
+    #: (case id, policy): a clause new to a case that was already open
+    new_clauses: list[tuple[int, str]] = field(default_factory=list)
 
 
 # -- sweeps and tasks --------------------------------------------------------------------------
@@ -84,6 +86,7 @@ class CaptureRecord:
     error: str | None
     elapsed_ms: int
     stray_click_urls: tuple[str, ...]
+    link_boxes: tuple[LinkBox, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class FindingRecord:
     title: str
     clause: str | None
     facts: tuple[Fact, ...]
+    agreement_version: str | None = None
 
     @property
     def reason(self) -> str:
@@ -175,17 +179,38 @@ class FindingRecord:
 # -- incidents ---------------------------------------------------------------------------------
 
 
+def severity_rank(severity: str) -> int:
+    """Severity's order (info lowest); an unknown value ranks lowest."""
+    return Severity(severity).rank if severity in Severity.__members__ else 0
+
+
+@dataclass(frozen=True)
+class ClauseRecord:
+    """One policy a case breaches, with its own first and last sighting."""
+
+    id: int
+    incident_id: int
+    policy: str
+    title: str
+    severity: str
+    clause: str | None
+    agreement_version: str | None
+    first_seen: datetime
+    last_seen: datetime
+    sighting_count: int
+
+
 @dataclass(frozen=True)
 class IncidentRecord:
+    """A case: one offender's offending ad (offender · destination · network), with its
+    clauses."""
+
     id: int
     key: str
     offender: str
     partner: str | None
-    policy: str
-    title: str
-    term_group: str
-    engine: str
-    severity: str
+    destination: str
+    severity: str  # the most severe clause's
     status: str  # new | notified | acknowledged | resolved | false_positive | expired
     level: int  # notice level reached: 0 none yet, 1 warning, 2 final warning, 3 termination
     first_seen: datetime
@@ -193,6 +218,29 @@ class IncidentRecord:
     sighting_count: int
     markets: tuple[str, ...]
     devices: tuple[str, ...]
+    engines: tuple[str, ...] = ()
+    term_groups: tuple[str, ...] = ()
+    clauses: tuple[ClauseRecord, ...] = ()  # the most severe first, then by policy id
+    network: str | None = None  # the affiliate network the link went through, if any
+
+    @property
+    def reference(self) -> str:
+        """How staff, notices and partners name the case."""
+        return f"INC-{self.id:05d}"
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        return tuple(c.policy for c in self.clauses)
+
+    @property
+    def title(self) -> str:
+        """The clauses' titles, most severe first."""
+        return "; ".join(c.title or c.policy for c in self.clauses)
+
+    def clauses_new_since(self, since: datetime) -> tuple[ClauseRecord, ...]:
+        """Clauses added to the case after it was opened, first seen at or after `since`."""
+        return tuple(c for c in self.clauses
+                     if c.first_seen >= since and c.first_seen > self.first_seen)
 
 
 @dataclass(frozen=True)
@@ -201,6 +249,18 @@ class IncidentEventRecord:
     status_from: str | None
     status_to: str
     note: str
+
+
+@dataclass(frozen=True)
+class AllowRecord:
+    """An advertiser and destination cleared by staff: never judged a breach again."""
+
+    id: int
+    advertiser: str
+    destination: str
+    note: str
+    from_incident: int | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -265,6 +325,7 @@ class OutboxItem:
     decided_by: str | None = None
     decided_at: datetime | None = None
     decision_note: str | None = None
+    message: bytes | None = None  # the RFC 5322 bytes as built and sent
 
 
 # -- coverage ----------------------------------------------------------------------------------

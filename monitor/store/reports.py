@@ -10,7 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from monitor.store.base import StoreBase
-from monitor.store.mapping import incident_record, sighting_record
+from monitor.store.incidents import incident_records
+from monitor.store.mapping import sighting_record
 from monitor.store.records import Coverage, CoverageRow, IncidentRecord, SightingRecord
 from monitor.store.tables import (
     CaptureRow,
@@ -61,12 +62,12 @@ class ReportStore(StoreBase):
                 for (engine, market), statuses in sorted(cells.items())]
 
     def incidents_between(self, start: datetime, end: datetime) -> list[IncidentRecord]:
-        """Incidents seen in [start, end), the first seen first."""
+        """Cases seen in [start, end), the first seen first, with their clauses."""
         query = select(IncidentRow).where(
             col(IncidentRow.last_seen) >= start, col(IncidentRow.first_seen) < end
         ).order_by(col(IncidentRow.first_seen))
         with self.session() as s:
-            return [incident_record(row) for row in s.exec(query).all()]
+            return incident_records(s, s.exec(query).all())
 
     def sightings_between(self, start: datetime, end: datetime) -> list[SightingRecord]:
         query = select(SightingRow).where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -140,4 +141,5 @@ def capture_row(task: TaskRow, capture: Capture) -> CaptureRow:
         http_status=capture.http_status, captured_at=capture.captured_at,
         html_path=capture.html_path, screenshot_path=capture.screenshot_path,
         error=capture.error, elapsed_ms=capture.elapsed_ms,
+        link_boxes_json=json.dumps([b._asdict() for b in capture.link_boxes]),
     )

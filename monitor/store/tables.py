@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -95,6 +95,11 @@ class CaptureRow(SQLModel, table=True):
     stray_click_urls_json: str = Field(
         default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
     )
+    #: where each link sat on the screenshot, as [{"href", "x", "y", "width", "height"}] in
+    #: screenshot pixels: what lets a thumbnail outline the ad
+    link_boxes_json: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )
 
 
 class AdRow(SQLModel, table=True):
@@ -157,17 +162,22 @@ class AttributionRow(SQLModel, table=True):
 
 
 class IncidentRow(SQLModel, table=True):
+    """A case: one offender's offending ad, whatever its rotating headlines say. Every policy
+    it breaks is a clause of it (ClauseRow); every time it is seen, a sighting."""
+
     __tablename__ = "incidents"
 
     id: int | None = Field(default=None, primary_key=True)
-    #: offender · policy · term group · engine: the same breach seen again is the same incident
+    #: offender · destination · network (judge.incidents.case_key): the same ad seen again
+    #: is this case
     key: str = Field(unique=True)
     offender: str = Field(index=True)
     partner: str | None = Field(default=None, index=True)
-    policy: str = Field(index=True)
-    title: str = ""
-    term_group: str
-    engine: str
+    #: the registrable domain the ad sends people to (its landing, else its display domain)
+    destination: str = Field(default="", index=True)
+    #: the affiliate network the ad's link went through (None: straight to the destination)
+    network: str | None = None
+    #: the most severe clause's severity
     severity: str
     #: new | notified | acknowledged | resolved | false_positive | expired
     status: str = Field(default="new", index=True)
@@ -178,6 +188,57 @@ class IncidentRow(SQLModel, table=True):
     sighting_count: int = 0
     markets_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     devices_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    engines_json: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                            server_default="[]"))
+    term_groups_json: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                                server_default="[]"))
+
+
+class ClauseRow(SQLModel, table=True):
+    """One policy a case breaches, with its own first and last sighting."""
+
+    __tablename__ = "incident_clauses"
+    __table_args__ = (UniqueConstraint("incident_id", "policy"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    policy: str = Field(index=True)
+    title: str = ""
+    severity: str
+    #: the agreement's clause reference (e.g. "4.2"), as the policy names it
+    clause: str | None = None
+    #: the partner's agreement version in force when the clause was first judged
+    agreement_version: str | None = None
+    first_seen: datetime = Field(sa_column=_utc_column(False))
+    last_seen: datetime = Field(sa_column=_utc_column(False))
+    sighting_count: int = 0
+
+
+class IncidentAliasRow(SQLModel, table=True):
+    """An incident id from before cases, and the case it was folded into (old notices and
+    notes quote such ids)."""
+
+    __tablename__ = "incident_aliases"
+
+    old_id: int = Field(primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    #: what the old incident was: "policy · term group · engine"
+    was: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+class AllowRow(SQLModel, table=True):
+    """An advertiser and destination staff have cleared (a false positive carried forward):
+    its ads are still recorded, but never judged a breach."""
+
+    __tablename__ = "allowlist"
+    __table_args__ = (UniqueConstraint("advertiser", "destination"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    advertiser: str = Field(index=True)  # an offender: a partner id or a domain
+    destination: str
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    from_incident: int | None = None
+    created_at: datetime = Field(sa_column=_utc_column(False))
 
 
 class IncidentEventRow(SQLModel, table=True):
@@ -221,6 +282,8 @@ class FindingRow(SQLModel, table=True):
     severity: str
     title: str = ""
     clause: str | None = None
+    #: the partner's agreement version in force on the market's day of the sighting
+    agreement_version: str | None = None
     #: the facts that made the policy match, as [{"condition", "detail"}]
     facts_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
 
@@ -231,7 +294,7 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
 
     id: int | None = Field(default=None, primary_key=True)
-    #: e.g. "notice:<incident>:<level>:email" — one row per incident, level and channel, ever
+    #: e.g. "notice:case<id>:<level>:email" — one row per case, level and channel, ever
     key: str = Field(unique=True)
     kind: str = Field(index=True)  # notice | alert | digest
     channel: str = "email"
@@ -263,3 +326,5 @@ class OutboxRow(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = Field(default=None, sa_column=_utc_column())
     decision_note: str | None = Field(default=None, sa_column=Column(Text))
+    #: the message exactly as built and sent (RFC 5322 bytes): the record of what went out
+    message: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
