@@ -17,7 +17,9 @@ from monitor.notify.alerts import _alert_item
 from monitor.notify.context import (
     AlertContext,
     AlertIncident,
+    CaseView,
     IncidentRow,
+    NoticeContext,
     ReminderContext,
     sample_ad,
     sample_digest_context,
@@ -39,13 +41,14 @@ def _assert_inert(text: str, *, html: bool) -> None:
     assert len(text) < 200_000  # 100k characters were capped
 
 
-def _hostile_notice(language: str, level: int):  # type: ignore[no-untyped-def]
+def _hostile_notice(language: str, level: int) -> NoticeContext:
+    """Two cases in one notice, both with a stranger's ad."""
     ctx = sample_notice_context(language, level)
     hostile_ad = sample_ad(headline=HOSTILE_HEADLINE, description=HOSTILE_HEADLINE,
                            display_url=HOSTILE_HEADLINE)
-    ctx = ctx.model_copy(update={"ad": hostile_ad})
-    other = sample_notice_context(language, level).model_copy(update={"ad": hostile_ad})
-    return ctx.with_also((other,))
+    cases = tuple(CaseView.model_validate(c.model_dump() | {"ad": hostile_ad})
+                  for c in ctx.cases)
+    return NoticeContext.model_validate(ctx.model_dump() | {"cases": cases})
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -56,7 +59,7 @@ def test_batched_notice_with_hostile_ads_is_inert(language: str, level: int) -> 
         _assert_inert(part, html=html)
     assert "&lt;script&gt;" in message.html
     assert "{{ 7*7 }}" in message.html  # shown as written, never evaluated
-    assert message.html.count("<h2 style=\"margin:28px") == 2  # two breaches, one message
+    assert message.html.count("padding:7px 10px;font-size:16px") == 2  # two cases, one message
     assert "\n" not in message.subject
     built = build_email(message, sender="c@lumora.com", sender_name=HOSTILE_HEADLINE[:300],
                         to=["p@partner.example"], cc=[], reply_to=None, attachments=[],

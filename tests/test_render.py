@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.notify.context import (
+    CaseView,
+    ClauseView,
     HopView,
     IncidentRow,
     NoticeContext,
@@ -39,17 +41,23 @@ def templates() -> TemplateSet:
 
 
 def hostile_notice(language: str, level: int) -> NoticeContext:
+    """The sample notice with a stranger's text everywhere a case shows some."""
     ctx = sample_notice_context(language, level)
-    return NoticeContext.model_validate(
-        ctx.model_dump()
+    first, *rest = ctx.cases
+    clause = ClauseView.model_validate(
+        first.clauses[0].model_dump()
+        | {"policy_title": "No brand bidding\r\nBcc: victim@example.com"})
+    hostile = CaseView.model_validate(
+        first.model_dump()
         | {
+            "clauses": (clause, *first.clauses[1:]),
             "ad": sample_ad(**HOSTILE_AD),
             "chain": (HopView(url="https://x.example/<svg onload=alert(1)>\u202e", how="http"),),
             "landing_url": "https://evil.example/?q=<script>x</script>",
-            "policy_title": "No brand bidding\r\nBcc: victim@example.com",
             "publisher_id": "{{ 7*7 }}<i>",
         }
     )
+    return NoticeContext.model_validate(ctx.model_dump() | {"cases": (hostile, *rest)})
 
 
 # ----------------------------------------------------------------------- every language
@@ -65,12 +73,13 @@ def test_each_level_and_language_renders(templates: TemplateSet, language: str, 
     assert message.subject and "\n" not in message.subject and len(message.subject) <= 200
     assert ctx.incident_id in message.subject
     for body in (message.text, message.html):
-        assert ctx.incident_id in body
-        assert ctx.ad.headline in body
+        for case in ctx.cases:  # every case, with its ad
+            assert case.incident_id in body and case.ad.headline in body
         assert "Section 4.2 (Paid search)" in body  # the clause is cited
-        assert "google-us-en-desktop.png" in body  # the screenshot is referred to
         assert "anrdoezrs.net/click-7012345" in body  # the redirect chain is shown
         assert "2026-10-31 14:05 UTC" in body and "2026-11-03 14:05 UTC" in body
+        assert "lumora coupon" in body and "22:05 EST" in body  # where and when, local time
+    assert 'src="cid:INC-00042.jpg"' in message.html  # the inline thumbnail
     assert f'lang="{language}"' in message.html
 
 
@@ -113,7 +122,7 @@ def test_unknown_policy_notice_falls_back_to_generic(templates: TemplateSet) -> 
     generic = templates.render_notice(sample_notice_context("en", 1, None), "en")
 
     assert unknown.text == generic.text
-    assert 'breaches the policy "No bidding on Lumora trademark terms"' in unknown.text
+    assert 'follow the policy "No bidding on Lumora trademark terms"' in unknown.text
 
 
 # ------------------------------------------------------------------------------ fallback
@@ -156,7 +165,10 @@ def test_hostile_ad_is_escaped_and_inert(templates: TemplateSet, language: str, 
     assert (
         "<script>" not in message.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in message.html
     )
-    assert "<img" not in message.html and "&lt;img src=x onerror=alert(1)&gt;" in message.html
+    # our own <img> (the thumbnail, by cid:) is the only one
+    assert [tag for tag in message.html.split("<img")[1:] if not tag.startswith(' src="cid:')] \
+        == []
+    assert "&lt;img src=x onerror=alert(1)&gt;" in message.html
     assert "<svg" not in message.html and "<i>" not in message.html
     assert "{{ 7*7 }}" in message.text and "{{ 7*7 }}" in message.html  # shown, never evaluated
     for part in (message.subject, message.text, message.html):
@@ -215,16 +227,20 @@ def test_digest_renders_all_sections(templates: TemplateSet) -> None:
 
     assert message.subject.startswith("Lumora compliance digest") and "\n" not in message.subject
     for section in (
-        "New incidents",
+        "New cases",
+        "New clauses on open cases",
         "Seen again",
         "Repeat offenders",
-        "Partners by incidents",
+        "Partners by cases",
         "Competitors on brand terms",
         "Coverage",
         "Evidence",
     ):
         assert section in message.html
     assert "INC-2026-0042" in message.text and "dreamnest.com" in message.text
+    # one row per case, its clauses as chips, a clause new in the period marked
+    assert "No brand in ad copy · <strong>new</strong>" in message.html
+    assert "No brand in ad copy [new]" in message.text
     assert "asked 24, captured 22, blocked 2, failed 0 (92%)" in message.text
 
 

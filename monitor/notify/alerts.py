@@ -97,9 +97,9 @@ def _alert_incident(
         ad = detail.ads.get(detail.sightings[-1].ad_id)
         headline = ad.headline if ad else ""
     return AlertIncident(
-        incident_id=f"INC-{incident.id:05d}", severity=incident.severity,
+        incident_id=incident.reference, severity=incident.severity,
         offender=incident.offender, partner_name=names.get(incident.partner or ""),
-        policy_title=incident.title or incident.policy, engine=incident.engine,
+        policy_title=incident.title, engine=", ".join(incident.engines),
         markets=incident.markets, headline=headline,
     )
 

@@ -1,9 +1,9 @@
 """Per-partner batching: the partner's notices due at one level go out as one message.
 
-The outbox's per-incident rows stay the unit of "sent" (one key per incident, level and
-channel); a batch is a set of them sharing a `batch_key`, rendered once into every row, sent
-as one message and marked together. A batch, once rendered, is never re-formed: a retry
-sends the same message (the .eml kept on disk) to the same people.
+The outbox's per-case rows stay the unit of "sent" (one key per case, level and channel);
+a batch is a set of them sharing a `batch_key`, rendered once into every row, sent as one
+message and marked together. A batch, once rendered, is never re-formed: a retry sends the
+same message (the bytes kept with it) to the same people.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from monitor.notify.context import NoticeContext
-from monitor.notify.notices import notice_context
+from monitor.notify.email import InlineImage
+from monitor.notify.notices import notice_draft
 from monitor.notify.render import RenderError, TemplateSet
 from monitor.program import Program
-from monitor.program.models import Partner
 from monitor.settings import Settings
-from monitor.store import OutboxItem, Store
+from monitor.store import IncidentDetail, OutboxItem, Store
 
 
 @dataclass
@@ -29,6 +28,9 @@ class Batch:
     key: str
     items: list[OutboxItem]
     error: str | None = None  # the rows cannot be rendered (a removed partner, a bad template)
+    #: the thumbnails the rendered HTML shows by cid: (set by render_batch, not stored: the
+    #: message built from them is)
+    inline_images: tuple[InlineImage, ...] = ()
 
 
 def notice_batches(
@@ -66,31 +68,26 @@ def render_batch(
     if all(i.subject and i.batch_key == batch.key for i in batch.items):
         return batch
     try:
-        contexts = [_context(item, store, program, settings) for item in batch.items]
+        draft = notice_draft([_detail(item, store) for item in batch.items],
+                             batch.items[0].level, program, settings)
+        message = templates.render_notice(draft.context, program.default_language)
     except (LookupError, RenderError) as exc:
         batch.error = str(exc)
         return batch
-    first, partner = contexts[0]
-    context = first.with_also(tuple(c for c, _p in contexts[1:]))
-    try:
-        message = templates.render_notice(context, program.default_language)
-    except RenderError as exc:
-        batch.error = str(exc)
-        return batch
+    partner = draft.partner
+    batch.inline_images = draft.images
     batch.items = [
         replace(item, batch_key=batch.key, partner=partner.id, language=message.language,
                 recipients=tuple(c.email for c in partner.contacts),
                 cc=tuple(program.notices.cc), subject=message.subject, body_text=message.text,
-                body_html=message.html, attachments=tuple(str(p) for p in context.screenshots))
+                body_html=message.html, attachments=())
         for item in batch.items
     ]
     return batch
 
 
-def _context(
-    item: OutboxItem, store: Store, program: Program, settings: Settings
-) -> tuple[NoticeContext, Partner]:
+def _detail(item: OutboxItem, store: Store) -> IncidentDetail:
     detail = store.incident(item.incident_id or 0)
     if detail is None:
         raise LookupError(f"outbox item {item.key} names missing incident {item.incident_id}")
-    return notice_context(detail, item.level, program, settings)
+    return detail

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -81,43 +80,71 @@ class HopView(_Frozen):
     status: int | None = None
 
 
-class BreachView(_Frozen):
-    """One incident a notice is about: the policy it breaks and the ad as seen."""
+class ClauseView(_Frozen):
+    """One policy a case breaches, as the agreement puts it."""
 
     policy_id: Name
     policy_title: Line
     policy_notice: NoticeName | None = None
     clause: Line | None = None
     agreement_document: Prose | None = None
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    sighting_count: int = Field(default=1, ge=1)
+    #: added to the case after it was opened (shown as new)
+    is_new: bool = False
+
+
+class SightingLine(_Frozen):
+    """Where the ad was seen: a row of the notice's compact table, one per engine, market
+    and device, with the searches it showed for, how often, and when last (in the market's
+    own clock)."""
+
+    engine: Name
+    market: Name
+    device: Name
+    term: Line  # the searches the ad appeared for, comma separated
+    seen_local: Name  # the latest, "2026-11-03 21:05 WIB": the market's own clock
+    times: int = Field(default=1, ge=1)
+    position: Name = ""
+
+
+class CaseView(_Frozen):
+    """One case a notice is about: the offending ad, every clause it breaks, where and when
+    it was seen, and where it led."""
+
     incident_id: Name
+    clauses: tuple[ClauseView, ...] = Field(min_length=1)
+    ad: AdView
+    sightings: tuple[SightingLine, ...] = ()  # the latest first, at most MAX_SIGHTING_LINES
+    more_sightings: int = Field(default=0, ge=0)  # sightings in rows not shown
     first_seen: AwareDatetime
     last_seen: AwareDatetime
     sighting_count: int = Field(ge=1)
     markets: tuple[Name, ...] = ()
     devices: tuple[Name, ...] = ()
     engines: tuple[Name, ...] = ()
-    ad: AdView
     chain: tuple[HopView, ...] = ()
     landing_url: UrlText
     network: Name | None = None
     publisher_id: Name | None = None
-    screenshot: Path | None = None
+    #: the inline image (cid:) of the screenshot, the ad outlined; None: no screenshot
+    thumbnail: Name | None = None
+    #: where the full evidence is, by case and sighting (never a server path)
+    evidence_ref: Name = ""
 
     @property
-    def screenshot_name(self) -> str | None:
-        """The attachment's file name, which is all a template needs of the screenshot."""
-        return inert_text(self.screenshot.name, 120) if self.screenshot else None
+    def policy_title(self) -> str:
+        return self.clauses[0].policy_title
 
 
-BREACH_FIELDS = tuple(BreachView.model_fields)
+#: rows of where-and-when a notice lists per case; the rest are counted
+MAX_SIGHTING_LINES = 6
 
 
-class NoticeContext(BreachView):
-    """Everything a partner notice (warning, final warning, termination) may show.
-
-    The breach fields it inherits are the notice's first incident; `also` holds the partner's
-    other incidents due at the same level in the same delivery run (one message for all).
-    """
+class NoticeContext(_Frozen):
+    """Everything a partner notice (warning, final warning, termination) may show: one
+    message per partner and level per delivery run, listing its cases."""
 
     program_name: Name
     brand_name: Name
@@ -128,7 +155,7 @@ class NoticeContext(BreachView):
     program_manager: Name
     reply_to: Name | None = None
     respond_within_days: int = Field(default=2, ge=1, le=60)
-    also: tuple[BreachView, ...] = ()
+    cases: tuple[CaseView, ...] = Field(min_length=1)
 
     @property
     def level_key(self) -> str:
@@ -136,33 +163,60 @@ class NoticeContext(BreachView):
         return LEVEL_KEYS[self.level]
 
     @property
-    def first_breach(self) -> BreachView:
-        return BreachView.model_validate({name: getattr(self, name) for name in BREACH_FIELDS})
+    def incident_id(self) -> str:
+        """The notice's reference: its first case's."""
+        return self.cases[0].incident_id
 
     @property
-    def breaches(self) -> tuple[BreachView, ...]:
-        """Every incident this notice covers, the first one first."""
-        return (self.first_breach, *self.also)
+    def policy_title(self) -> str:
+        """The first case's most severe clause, for the subject line."""
+        return self.cases[0].policy_title
 
     @property
-    def screenshots(self) -> tuple[Path, ...]:
-        """The files to attach: each breach's screenshot, once."""
-        paths = (b.screenshot for b in self.breaches if b.screenshot is not None)
-        return tuple(dict.fromkeys(paths))
+    def clause(self) -> str | None:
+        return self.cases[0].clauses[0].clause
 
-    def with_also(self, others: tuple[NoticeContext, ...]) -> NoticeContext:
-        """This notice covering `others` too (same partner and level)."""
-        return self.model_copy(update={"also": tuple(o.first_breach for o in others)})
+    @property
+    def also(self) -> tuple[CaseView, ...]:
+        """The cases besides the first (a subject says "+N more")."""
+        return self.cases[1:]
+
+    @property
+    def policies(self) -> tuple[ClauseView, ...]:
+        """Each policy the notice's cases breach, once, in order of first appearance: the
+        notice explains each one once, however many cases break it."""
+        seen: dict[str, ClauseView] = {}
+        for case in self.cases:
+            for clause in case.clauses:
+                seen.setdefault(clause.policy_id, clause)
+        return tuple(seen.values())
+
+    @property
+    def breach_count(self) -> int:
+        return sum(len(c.clauses) for c in self.cases)
 
 
 # ----------------------------------------------------------------------------------- digest
 
 
+class ClauseChip(_Frozen):
+    """A clause of a case as the digest shows it: a chip, marked when new in the period."""
+
+    title: Line
+    severity: Name
+    is_new: bool = False
+
+
 class IncidentRow(_Frozen):
+    """One case in the digest."""
+
     incident_id: Name
+    case_id: int = Field(default=0, ge=0)
     partner_name: Name | None = None  # None: not one of the program's partners
-    advertiser: UrlText  # display or landing domain as seen
-    policy_title: Line
+    advertiser: UrlText  # the offender: a partner's id, else the domain as seen
+    destination: UrlText = ""  # where the ad sends people
+    policy_title: Line  # the clauses' titles, most severe first
+    clauses: tuple[ClauseChip, ...] = ()
     severity: Name
     level: int = Field(default=0, ge=0, le=3)  # highest notice level sent, 0 = none
     engines: tuple[Name, ...] = ()
@@ -172,7 +226,8 @@ class IncidentRow(_Frozen):
     sighting_count: int = Field(ge=1)
     headline: Line = ""
     display_url: UrlText = ""
-    evidence: UrlText | None = None  # where the capture is kept (path or console URL)
+    #: the latest evidence, named by case and sighting ("INC-00042 / 57"), never a path
+    evidence: UrlText | None = None
 
 
 class OffenderRow(_Frozen):
@@ -209,8 +264,9 @@ class CoverageRow(_Frozen):
 
 
 class DigestTotals(_Frozen):
-    new_incidents: int = Field(ge=0)
+    new_incidents: int = Field(ge=0)  # cases first seen in the period
     seen_again: int = Field(ge=0)
+    new_clauses: int = Field(default=0, ge=0)  # clauses first seen on cases opened before
     open_incidents: int = Field(ge=0)
     sightings: int = Field(ge=0)
     notices_sent: int = Field(ge=0)
@@ -244,11 +300,12 @@ class HistoryPoint(_Frozen):
 class EvidenceRef(_Frozen):
     incident_id: Name
     label: Line
-    location: UrlText  # a path under $BIDWATCH_HOME or a console URL
+    location: UrlText  # the case and sighting ("INC-00042 / 57"), or a console URL
 
 
 TREND_METRICS: tuple[tuple[str, str], ...] = (
-    ("New incidents", "new_incidents"),
+    ("New cases", "new_incidents"),
+    ("New clauses", "new_clauses"),
     ("Seen again", "seen_again"),
     ("Sightings", "sightings"),
     ("Notices sent", "notices_sent"),
@@ -265,7 +322,9 @@ class DigestContext(_Frozen):
     period_start: AwareDatetime
     period_end: AwareDatetime
     generated_at: AwareDatetime
-    new_incidents: tuple[IncidentRow, ...] = ()
+    new_incidents: tuple[IncidentRow, ...] = ()  # new cases
+    #: open cases that broke a new clause in the period (each listed here, not again below)
+    new_clauses: tuple[IncidentRow, ...] = ()
     seen_again: tuple[IncidentRow, ...] = ()
     repeat_offenders: tuple[OffenderRow, ...] = ()
     partners: tuple[PartnerRow, ...] = ()  # ranked by incidents, most first
@@ -327,7 +386,8 @@ def sample_ad(**overrides: object) -> AdView:
 def sample_notice_context(
     language: str = "en", level: int = 1, policy_notice: str | None = "brand_bidding"
 ) -> NoticeContext:
-    """A complete notice context with realistic values (Lumora / sleepsaver)."""
+    """A complete notice with realistic values (Lumora / sleepsaver): two cases, the first
+    breaking two clauses, the second one."""
     chain = (
         HopView(url="https://www.sleepsaver.net/go/lumora?src=ppc", how="start"),
         HopView(
@@ -335,33 +395,53 @@ def sample_notice_context(
         ),
         HopView(url="https://www.lumora.com/?utm_source=cj&cjevent=abc123", how="http", status=200),
     )
+    bidding = ClauseView(
+        policy_id="no-brand-bidding", policy_title="No bidding on Lumora trademark terms",
+        policy_notice=policy_notice, clause="Section 4.2 (Paid search)",
+        agreement_document="Lumora Affiliate Agreement v3 (2026-01-01)",
+        first_seen=_SAMPLE_TIME - timedelta(days=3), last_seen=_SAMPLE_TIME, sighting_count=7,
+    )
+    copy = ClauseView(
+        policy_id="no-brand-in-ad-copy", policy_title="No Lumora name in ad copy",
+        policy_notice="brand_in_copy", clause="Section 4.3",
+        first_seen=_SAMPLE_TIME - timedelta(days=1), last_seen=_SAMPLE_TIME, sighting_count=2,
+        is_new=True,
+    )
+    sightings = tuple(
+        SightingLine(engine=engine, market=market, device=device, term=term,
+                     seen_local=f"2026-11-0{day} {hour:02d}:05 {zone}", times=day,
+                     position="top")
+        for engine, market, device, term, day, hour, zone in (
+            ("google", "us-en", "desktop", "lumora mattress", 3, 9, "EST"),
+            ("bing", "us-en", "mobile", "lumora coupon", 2, 22, "EST"),
+            ("google", "gb-en", "desktop", "lumora", 1, 7, "GMT"),
+        )
+    )
+    first = CaseView(
+        incident_id="INC-00042", clauses=(bidding, copy), ad=sample_ad(), sightings=sightings,
+        more_sightings=4, first_seen=_SAMPLE_TIME - timedelta(days=3), last_seen=_SAMPLE_TIME,
+        sighting_count=7, markets=("us-en", "gb-en"), devices=("desktop", "mobile"),
+        engines=("google", "bing"), chain=chain,
+        landing_url="https://www.lumora.com/?utm_source=cj&cjevent=abc123", network="cj",
+        publisher_id="7012345", thumbnail="INC-00042.jpg", evidence_ref="INC-00042 / 3",
+    )
+    second = first.model_copy(update={
+        "incident_id": "INC-00043", "clauses": (bidding,),
+        "ad": sample_ad(headline="Lumora Hybrid Mattress - Compare Prices",
+                        link="https://www.sleepsaver.net/compare/lumora"),
+        "sightings": sightings[:1], "more_sightings": 0, "sighting_count": 1,
+        "thumbnail": None, "chain": (), "evidence_ref": "INC-00043 / 9",
+    })
     return NoticeContext(
         program_name="Lumora partner compliance",
         brand_name="Lumora",
         partner_name="SleepSaver",
         partner_language=language,
         level=level,
-        policy_id="no-brand-bidding",
-        policy_title="No bidding on Lumora trademark terms",
-        policy_notice=policy_notice,
-        clause="Section 4.2 (Paid search)",
-        agreement_document="Lumora Affiliate Agreement v3 (2026-01-01)",
-        incident_id="INC-2026-0042",
-        first_seen=_SAMPLE_TIME - timedelta(days=3),
-        last_seen=_SAMPLE_TIME,
-        sighting_count=7,
-        markets=("us-en", "gb-en"),
-        devices=("desktop", "mobile"),
-        engines=("google", "bing"),
-        ad=sample_ad(),
-        chain=chain,
-        landing_url="https://www.lumora.com/?utm_source=cj&cjevent=abc123",
-        network="cj",
-        publisher_id="7012345",
-        screenshot=Path("evidence/INC-2026-0042/google-us-en-desktop.png"),
         sender_name="Lumora Partner Compliance",
         program_manager="Dana Whitfield",
         reply_to="partners@lumora.com",
+        cases=(first, second),
     )
 
 
@@ -370,9 +450,13 @@ def _sample_incident(
 ) -> IncidentRow:
     return IncidentRow(
         incident_id=incident_id,
+        case_id=int(incident_id.rsplit("-", 1)[-1]),
         partner_name=partner,
         advertiser=advertiser,
+        destination="lumora.com",
         policy_title=policy,
+        clauses=(ClauseChip(title=policy, severity="high"),
+                 ClauseChip(title="No brand in ad copy", severity="medium", is_new=True)),
         severity="high",
         level=level,
         engines=("google",),
@@ -382,7 +466,7 @@ def _sample_incident(
         sighting_count=4,
         headline="Lumora Mattress Sale - Up To 40% Off",
         display_url="www.lumora.com/sale",
-        evidence=f"evidence/{incident_id}/capture.html",
+        evidence=f"{incident_id} / 57",
     )
 
 
@@ -391,6 +475,7 @@ def sample_digest_context() -> DigestContext:
     totals = DigestTotals(
         new_incidents=2,
         seen_again=1,
+        new_clauses=1,
         open_incidents=3,
         sightings=19,
         notices_sent=2,
@@ -413,6 +498,11 @@ def sample_digest_context() -> DigestContext:
             ),
             _sample_incident(
                 "INC-2026-0043", "KuponHemat", "kuponhemat.co.id", "No direct linking", 0
+            ),
+        ),
+        new_clauses=(
+            _sample_incident(
+                "INC-2026-0029", "KuponHemat", "kuponhemat.co.id", "No bidding on brand terms", 1
             ),
         ),
         seen_again=(
@@ -443,7 +533,7 @@ def sample_digest_context() -> DigestContext:
             EvidenceRef(
                 incident_id="INC-2026-0042",
                 label="Google us-en desktop, 14:05 UTC",
-                location="evidence/INC-2026-0042/google-us-en-desktop.png",
+                location="INC-2026-0042 / 57",
             ),
         ),
         console_url="https://bidwatch.example.com/incidents",

@@ -1,8 +1,12 @@
-"""The compliance digest: what happened in a period, built from the store's read functions.
+"""The compliance digest: what happened in a period, one row per case, built from the
+store's read functions.
 
-With `evidence_home`, incident rows carry a thumbnail of their latest screenshot: the message
-holds the JPEGs as inline images (cid:) for mail, and write_digest puts them in a folder
-beside the HTML file and points the file's <img> there.
+New cases, open cases that broke a new clause, and cases seen again are listed apart, each
+case once; the totals count the same cases the sweep summary and the alerts count. Evidence
+is named by case and sighting, never by a path on the server. With `evidence_home`, rows
+carry a thumbnail of their latest screenshot: the message holds the JPEGs as inline images
+(cid:) for mail, and write_digest puts them in a folder beside the HTML file and points the
+file's <img> there.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from urllib.parse import quote
 
 from monitor.models import Severity
 from monitor.notify.context import (
+    ClauseChip,
     CompetitorRow,
     CoverageRow,
     DigestContext,
@@ -79,8 +84,14 @@ def build_digest(store: Store, program: Program, period: Period) -> DigestContex
     incidents = store.incidents_between(period.start, period.end)
     sightings = store.sightings_between(period.start, period.end)
     new = [i for i in incidents if i.first_seen >= period.start]
-    again = [i for i in incidents if i.first_seen < period.start]
+    grown = [i for i in incidents if i.first_seen < period.start
+             and i.clauses_new_since(period.start)]
+    again = [i for i in incidents if i.first_seen < period.start and i not in grown]
     names = {p.id: p.name for p in program.partners}
+
+    def rows(cases: list[IncidentRecord]) -> tuple[IncidentRow, ...]:
+        return tuple(_incident_row(store, i, names, period) for i in cases)
+
     return DigestContext(
         program_name=program.name,
         brand_name=program.brands[0].name,
@@ -88,8 +99,9 @@ def build_digest(store: Store, program: Program, period: Period) -> DigestContex
         period_start=period.start,
         period_end=period.end,
         generated_at=datetime.now(UTC),
-        new_incidents=tuple(_incident_row(store, i, names) for i in new if _is_breach(i)),
-        seen_again=tuple(_incident_row(store, i, names) for i in again if _is_breach(i)),
+        new_incidents=rows(new),
+        new_clauses=rows(grown),
+        seen_again=rows(again),
         repeat_offenders=_repeat_offenders(store, names),
         partners=_partners(incidents, sightings, names),
         competitors=_competitors(sightings, program),
@@ -97,7 +109,7 @@ def build_digest(store: Store, program: Program, period: Period) -> DigestContex
         totals=_totals(store, period),
         previous_totals=_totals(store, period.previous()),
         history=_history(store, period),
-        evidence=tuple(_evidence(store, i) for i in new if _is_breach(i)),
+        evidence=tuple(_evidence(store, i) for i in new),
     )
 
 
@@ -110,7 +122,7 @@ def render_digest(
     ctx = build_digest(store, program, period)
     if evidence_home is None:
         return templates.render_digest(ctx)
-    ctx, thumbnails = illustrate(ctx, evidence_home, max_thumbnails)
+    ctx, thumbnails = illustrate(ctx, evidence_home, store, max_thumbnails)
     message = templates.render_digest(ctx)
     # only what the HTML shows: apprise would append any other image to the mail's end
     images = tuple(InlineImage(t.name, t.data) for t in thumbnails
@@ -120,13 +132,14 @@ def render_digest(
 
 
 def illustrate(
-    ctx: DigestContext, evidence_home: Path, limit: int = MAX_THUMBNAILS
+    ctx: DigestContext, evidence_home: Path, store: Store, limit: int = MAX_THUMBNAILS
 ) -> tuple[DigestContext, list[Thumbnail]]:
-    """`ctx` with thumbnails on its incident rows (at most `limit`), and the thumbnails."""
+    """`ctx` with thumbnails on its case rows (at most `limit`), and the thumbnails."""
     made: dict[str, Thumbnail] = {}
     withheld: set[str] = set()
-    for row in sorted(ctx.new_incidents + ctx.seen_again, key=_thumbnail_priority):
-        source = evidence_file(evidence_home, row.evidence)
+    rows = ctx.new_incidents + ctx.new_clauses + ctx.seen_again
+    for row in sorted(rows, key=_thumbnail_priority):
+        source = evidence_file(evidence_home, store.latest_screenshot(row.case_id))
         if source is None or row.incident_id in made:
             continue
         if len(made) >= limit:
@@ -137,6 +150,7 @@ def illustrate(
             made[row.incident_id] = thumbnail
     return ctx.model_copy(update={
         "new_incidents": _with_thumbnails(ctx.new_incidents, made, withheld),
+        "new_clauses": _with_thumbnails(ctx.new_clauses, made, withheld),
         "seen_again": _with_thumbnails(ctx.seen_again, made, withheld),
     }), list(made.values())
 
@@ -188,38 +202,39 @@ def _local_sources(html: str, images: Sequence[InlineImage], folder_name: str) -
     return html
 
 
-def _is_breach(incident: IncidentRecord) -> bool:
-    # competitors on brand terms are listed on their own, not as partner breaches
-    return incident.severity != "info"
-
-
-def _incident_row(store: Store, incident: IncidentRecord, names: dict[str, str]) -> IncidentRow:
+def _incident_row(
+    store: Store, incident: IncidentRecord, names: dict[str, str], period: Period
+) -> IncidentRow:
     detail = store.incident(incident.id)
-    last_ad = None
-    if detail and detail.sightings:
-        last_ad = detail.ads.get(detail.sightings[-1].ad_id)
+    last = detail.sightings[-1] if detail and detail.sightings else None
+    last_ad = detail.ads.get(last.ad_id) if detail and last else None
+    new = {c.policy for c in incident.clauses_new_since(period.start)}
     return IncidentRow(
-        incident_id=f"INC-{incident.id:05d}",
+        incident_id=incident.reference,
+        case_id=incident.id,
         partner_name=names.get(incident.partner or ""),
         advertiser=incident.offender,
-        policy_title=incident.title or incident.policy,
+        destination=incident.destination,
+        policy_title=incident.title,
+        clauses=tuple(ClauseChip(title=c.title or c.policy, severity=c.severity,
+                                 is_new=c.policy in new) for c in incident.clauses),
         severity=incident.severity,
         level=incident.level,
-        engines=(incident.engine,),
+        engines=incident.engines,
         markets=incident.markets,
         first_seen=incident.first_seen,
         last_seen=incident.last_seen,
         sighting_count=max(incident.sighting_count, 1),
         headline=last_ad.headline if last_ad else "",
         display_url=last_ad.display_url if last_ad else "",
-        evidence=store.latest_screenshot(incident.id),
+        evidence=f"{incident.reference} / {last.id}" if last else None,
     )
 
 
 def _repeat_offenders(store: Store, names: dict[str, str]) -> tuple[OffenderRow, ...]:
     by_partner: dict[str, list[IncidentRecord]] = defaultdict(list)
     for incident in store.incidents(limit=10_000):
-        if incident.partner and _is_breach(incident):
+        if incident.partner:
             by_partner[incident.partner].append(incident)
     rows = [
         OffenderRow(partner_name=names.get(p, p), incidents=len(items),
@@ -233,7 +248,7 @@ def _repeat_offenders(store: Store, names: dict[str, str]) -> tuple[OffenderRow,
 def _partners(
     incidents: list[IncidentRecord], sightings: list[SightingRecord], names: dict[str, str]
 ) -> tuple[PartnerRow, ...]:
-    counts = Counter(i.partner for i in incidents if i.partner and _is_breach(i))
+    counts = Counter(i.partner for i in incidents if i.partner)
     seen = Counter(s.offender for s in sightings if s.advertiser_class == "partner")
     rows = [PartnerRow(partner_name=names.get(p, p), incidents=n, sightings=seen.get(p, 0))
             for p, n in counts.items()]
@@ -255,11 +270,14 @@ def _competitors(
 
 
 def _totals(store: Store, period: Period) -> DigestTotals:
-    incidents = [i for i in store.incidents_between(period.start, period.end) if _is_breach(i)]
+    incidents = store.incidents_between(period.start, period.end)
     coverage = store.coverage(period.start, period.end)
+    grown = sum(i.first_seen < period.start and bool(i.clauses_new_since(period.start))
+                for i in incidents)
     return DigestTotals(
         new_incidents=sum(i.first_seen >= period.start for i in incidents),
-        seen_again=sum(i.first_seen < period.start for i in incidents),
+        seen_again=sum(i.first_seen < period.start for i in incidents) - grown,
+        new_clauses=grown,
         open_incidents=sum(i.status in OPEN_STATUSES for i in incidents),
         sightings=len(store.sightings_between(period.start, period.end)),
         notices_sent=store.notices_sent_between(period.start, period.end),
@@ -279,15 +297,16 @@ def _history(store: Store, period: Period) -> tuple[HistoryPoint, ...]:
     for back in range(count - 1, -1, -1):
         end = period.end - step * back
         start = end - step
-        new = sum(i.first_seen >= start and _is_breach(i)
-                  for i in store.incidents_between(start, end))
+        new = sum(i.first_seen >= start for i in store.incidents_between(start, end))
         points.append(HistoryPoint(label=start.strftime("%m-%d"), value=new))
     return tuple(points)
 
 
 def _evidence(store: Store, incident: IncidentRecord) -> EvidenceRef:
-    return EvidenceRef(
-        incident_id=f"INC-{incident.id:05d}",
-        label=f"{incident.engine} · {incident.offender} · {incident.policy}",
-        location=store.latest_screenshot(incident.id) or "(no screenshot)",
-    )
+    """The case's latest sighting, named by case and sighting (the console links them)."""
+    detail = store.incident(incident.id)
+    last = detail.sightings[-1] if detail and detail.sightings else None
+    label = (f"{last.engine} · {last.market} · {last.device} · {incident.offender} → "
+             f"{incident.destination}") if last else incident.offender
+    location = f"{incident.reference} / {last.id}" if last else incident.reference
+    return EvidenceRef(incident_id=incident.reference, label=label, location=location)

@@ -23,6 +23,7 @@ from monitor.errors import BidwatchError
 from monitor.notify.context import (
     LEVEL_KEYS,
     AlertContext,
+    ClauseView,
     DigestContext,
     NoticeContext,
     ReminderContext,
@@ -156,12 +157,12 @@ class TemplateSet:
         language = self._notice_language(ctx.partner_language, default_language)
         direction = direction_of(language)
         variables = ctx.template_vars() | {"language": language, "direction": direction}
-        paragraphs = tuple(
-            self._policy_paragraph(language, b.policy_notice, variables | b.template_vars())
-            for b in ctx.breaches
-        )
-        variables["policy_paragraph"] = paragraphs[0]
-        variables["policy_paragraphs"] = paragraphs
+        # each policy explained once, by its own paragraph (plain text, escaped by the HTML)
+        variables["policy_paragraphs"] = {
+            p.policy_id: self._policy_paragraph(language, p.policy_notice,
+                                                variables | p.template_vars())
+            for p in ctx.policies
+        }
         base = f"notices/{language}/{ctx.level_key}"
         return self._message(base, variables, language, direction)
 
@@ -277,9 +278,10 @@ def _syntax_problems(templates: TemplateSet) -> list[str]:
 def _known_variables(name: str) -> set[str] | None:
     """The variables a template may use, or None for macro files (they take arguments)."""
     common = {"language", "direction"}
+    if "/policies/" in name:  # a policy's paragraph sees the notice and that policy
+        return NoticeContext.template_names() | ClauseView.template_names() | common
     if name.startswith("notices/"):
-        return NoticeContext.template_names() | common | {"policy_paragraph",
-                                                          "policy_paragraphs"}
+        return NoticeContext.template_names() | common | {"policy_paragraphs"}
     if name.startswith("digest/"):
         return DigestContext.template_names() | common
     if name.startswith("reminders/"):
@@ -366,22 +368,16 @@ def _render_notice_samples(templates: TemplateSet, language: str) -> list[str]:
 
 
 def _notice_variants(ctx: NoticeContext) -> list[NoticeContext]:
-    """The full sample and a sparse one, so optional branches render both ways."""
-    sparse = ctx.model_copy(
-        update={
-            "clause": None,
-            "agreement_document": None,
-            "chain": (),
-            "screenshot": None,
-            "network": None,
-            "publisher_id": None,
-            "reply_to": None,
-            "markets": (),
-            "devices": (),
-            "engines": (),
-            "sighting_count": 1,
-        }
-    )
+    """The full sample and a sparse one (one case, one clause, one sighting, no optional
+    parts), so optional branches render both ways."""
+    case = ctx.cases[0]
+    clause = case.clauses[0].model_copy(update={"clause": None, "agreement_document": None})
+    sparse_case = case.model_copy(update={
+        "clauses": (clause,), "chain": (), "thumbnail": None, "network": None,
+        "publisher_id": None, "markets": (), "devices": (), "engines": (),
+        "sightings": case.sightings[:1], "more_sightings": 0, "sighting_count": 1,
+    })
+    sparse = ctx.model_copy(update={"reply_to": None, "cases": (sparse_case,)})
     return [ctx, sparse]
 
 
@@ -390,6 +386,7 @@ def _digest_problems(templates: TemplateSet) -> list[str]:
     empty = full.model_copy(
         update={
             "new_incidents": (),
+            "new_clauses": (),
             "seen_again": (),
             "repeat_offenders": (),
             "partners": (),
