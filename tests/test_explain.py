@@ -81,7 +81,8 @@ def test_explain_prints_the_facts_of_a_recorded_finding(
     run_sweep_command(sim_settings, engines=["google"], markets=["us-en"], terms=["Lumora"],
                       devices=[Device.desktop], dry_run=True)
     sleepsaver = next(i for i in incident_summaries(sim_settings)
-                      if i["offender"] == "sleepsaver" and i["policy"] == "no-brand-bidding")
+                      if i["offender"] == "sleepsaver"
+                      and "no-brand-bidding" in {c["policy"] for c in i["clauses"]})
     sighting = incident_document(sim_settings, sleepsaver["id"])["sightings"][0]["id"]
     monkeypatch.setenv("BIDWATCH_HOME", str(sim_settings.home))
     shown = runner.invoke(app, ["explain", str(sighting), "--json"])
@@ -90,6 +91,9 @@ def test_explain_prints_the_facts_of_a_recorded_finding(
     assert document["attribution"]["partner"] == "sleepsaver"
     finding = next(f for f in document["findings"] if f["policy"] == "no-brand-bidding")
     assert finding["incident"] == sleepsaver["id"] and finding["facts"]
+    (case,) = document["cases"]  # the case it folds into, with every clause
+    assert case["id"] == sleepsaver["id"]
+    assert {c["policy"] for c in case["clauses"]} == {c["policy"] for c in sleepsaver["clauses"]}
     assert document["chain"][0]["how"] == "start"
     text = runner.invoke(app, ["explain", str(sighting)])
     assert "because" in text.output and "sleepsaver" in text.output

@@ -24,7 +24,9 @@ TERMS = ("Lumora", "Lumora coupon")
 
 
 def offenders(settings: Settings) -> set[tuple[str, str, str]]:
-    return {(i["offender"], i["policy"], i["engine"]) for i in incident_summaries(settings)}
+    """(offender, policy, engine) over every case's clauses and engines."""
+    return {(i["offender"], c["policy"], engine) for i in incident_summaries(settings)
+            for c in i["clauses"] for engine in i["engines"]}
 
 
 def test_sweep_end_to_end_then_again(sim_settings: Settings, mail_sink: MailSink) -> None:
@@ -60,13 +62,16 @@ def test_sweep_end_to_end_then_again(sim_settings: Settings, mail_sink: MailSink
     indonesian = by_recipient["budi@kuponhemat.co.id"]
     html = indonesian.get_body(("html",))
     assert html is not None and 'lang="id"' in html.get_content()
-    assert any(part.get_content_type() == "image/png" for part in indonesian.iter_attachments())
+    # the screenshot as a small inline JPEG thumbnail, not a full-page PNG attachment
+    assert any(part.get_content_type() == "image/jpeg" and part["Content-ID"]
+               for part in indonesian.walk())
+    assert not list(indonesian.iter_attachments())
 
     # evidence on disk for every sighting, and the digest written
     document = incident_document(sim_settings, partner_incidents[0]["id"])
     sighting = document["sightings"][0]
     assert Path(sighting["html_path"]).is_file() and Path(sighting["screenshot_path"]).is_file()
-    assert sighting["chain"][0]["how"] == "start" and sighting["reason"]
+    assert sighting["chain"][0]["how"] == "start" and sighting["clauses"][0]["facts"]
     assert first.digest_html and "sleepsaver" in first.digest_html.read_text().lower()
     # with the evidence shown small beside it: thumbnails the HTML refers to
     thumbs = sorted((first.digest_html.parent / f"{first.digest_html.stem}-thumbs").glob("*.jpg"))

@@ -56,33 +56,103 @@ def incidents_show(
 @incidents_app.command("set")
 @friendly_errors
 def incidents_set(
-    incident_id: int,
-    status: Annotated[str, typer.Argument(help="acknowledged, resolved, false_positive…")],
-    note: Annotated[str, typer.Option(help="Why (kept in the history).")] = "",
+    ids_and_status: Annotated[list[str], typer.Argument(
+        help="One or more case ids, then the status: acknowledged, resolved, "
+             "false_positive, new (reopen)…", metavar="ID... STATUS")],
+    note: Annotated[str, typer.Option(help="Why (kept in each case's history).")] = "",
 ) -> None:
-    """Change an incident's status, keeping the change and the note in its history."""
+    """Change the status of one or several cases (all or none), keeping the change and the
+    note in each case's history: `bidwatch incidents set 3 5 8 acknowledged`."""
+    from monitor.errors import BidwatchError
     from monitor.services.commands import set_incident_status
 
-    row = set_incident_status(Settings(), incident_id, status, note)
-    out.print(f"incident {row.id}: {row.status}")
+    *raw_ids, status = ids_and_status
+    if not raw_ids:
+        raise BidwatchError("give one or more case ids, then the status")
+    try:
+        ids = [int(x.removeprefix("INC-")) for x in raw_ids]
+    except ValueError:
+        raise BidwatchError(f"not case ids: {' '.join(raw_ids)}") from None
+    for row in set_incident_status(Settings(), ids, status, note):
+        out.print(f"{row.reference}: {row.status}", markup=False)
+
+
+@incidents_app.command("allow")
+@friendly_errors
+def incidents_allow(
+    incident_id: Annotated[int, typer.Argument(help="The case to clear.")],
+    note: Annotated[str, typer.Option(help="Why the advertiser may run this ad (kept).")] = "",
+) -> None:
+    """A false positive, carried forward: mark the case false_positive and put its
+    advertiser and destination on the allowlist, so later sweeps find no breach in them."""
+    from monitor.services.commands import allow_incident
+
+    result = allow_incident(Settings(), incident_id, note)
+    out.print(f"{result.case.reference}: false_positive; allowlisted {result.entry.advertiser}"
+              f" → {result.entry.destination} (entry {result.entry.id})", markup=False)
+
+
+@incidents_app.command("allowlist")
+@friendly_errors
+def incidents_allowlist(
+    remove: Annotated[int | None, typer.Option(help="Remove this entry id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """The advertisers and destinations staff have cleared (`incidents allow` adds them)."""
+    from monitor.services.commands import allowlist_entries, remove_allowlist_entry
+
+    settings = Settings()
+    if remove is not None:
+        remove_allowlist_entry(settings, remove)
+        out.print(f"allowlist entry {remove} removed", markup=False)
+        return
+    entries = allowlist_entries(settings)
+    if as_json:
+        for e in entries:
+            sys.stdout.write(json.dumps({"id": e.id, "advertiser": e.advertiser,
+                                         "destination": e.destination, "note": e.note,
+                                         "from_incident": e.from_incident,
+                                         "created_at": e.created_at.isoformat()},
+                                        ensure_ascii=False) + "\n")
+        return
+    if not entries:
+        out.print("the allowlist is empty", markup=False)
+    for e in entries:
+        source = f" (from INC-{e.from_incident:05d})" if e.from_incident else ""
+        out.print(f"{e.id}: {e.advertiser} → {e.destination}{source} · "
+                  f"{e.created_at:%Y-%m-%d} · {e.note}", markup=False)
 
 
 def _print_incident(doc: dict[str, Any]) -> None:
     i = doc["incident"]
-    out.print(f"[bold]Incident {i['id']}[/] {i['status']} · level {i['level']} · "
-              f"{i['severity']} · {i['policy']}", highlight=False)
-    out.print(f"offender {i['offender']} · partner {i['partner'] or '-'} · engine {i['engine']}"
-              f" · {i['term_group']} · seen {i['sighting_count']}×", markup=False)
+    if "folded_from" in doc:
+        out.print(f"incident {doc['folded_from']} (from before cases) is part of this case",
+                  markup=False)
+    out.print(f"[bold]Case {i['reference']}[/] {i['status']} · level {i['level']} · "
+              f"{i['severity']}", highlight=False)
+    out.print(f"offender {i['offender']} · partner {i['partner'] or '-'} → "
+              f"{i['destination']} via {i['network'] or 'a direct link'} · "
+              f"{', '.join(i['engines'])} · seen {i['sighting_count']}×", markup=False)
+    for c in i["clauses"]:
+        version = f" · agreement {c['agreement_version']}" if c["agreement_version"] else ""
+        out.print(f"  clause {c['policy']} ({c['severity']}): {c['title']} · "
+                  f"{c['sighting_count']}× {c['first_seen'][:16]} – {c['last_seen'][:16]}"
+                  f"{version}", markup=False)
     for s in doc["sightings"]:
         ad = s["ad"]
-        out.print(f"\n{s['seen_at']} {s['engine']} {s['market']} {s['device']} "
-                  f"q={s['query']!r}", markup=False)
+        out.print(f"\nsighting {s['id']} · {s['seen_at']} {s['engine']} {s['market']} "
+                  f"{s['device']} q={s['query']!r}", markup=False)
         out.print(f"  {ad['headline']} | {ad['display_url']}", markup=False)
-        out.print(f"  why: {s['reason']}", markup=False)
+        for clause in s["clauses"]:
+            facts = "; ".join(f"{f['condition']}: {f['detail']}" for f in clause["facts"])
+            out.print(f"  {clause['policy']} because {facts}", markup=False)
         for hop in s["chain"]:
             out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
         out.print(f"  evidence: {s['html_path']} {s['screenshot_path']}", markup=False)
-
+    if doc["history"]:
+        out.print("\nhistory:", markup=False)
+    for e in doc["history"]:
+        out.print(f"  {e['at'][:16]} {e['from'] or '-'} → {e['to']}  {e['note']}", markup=False)
 
 
 # -- explain -------------------------------------------------------------------------------
@@ -114,14 +184,24 @@ def _print_explanation(d: dict[str, Any]) -> None:
         out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
     out.print(f"placed by: {who['advertiser_class']} {who['partner'] or ''} "
               f"({who['reason']})", markup=False)
-    if not d["findings"]:
-        out.print("no finding: no policy matched, or the partner's agreement permits it",
-                  markup=False)
+    for exempt in d["exempted"]:
+        out.print(f"exempted from {exempt['policy']}: agreement {exempt['agreement_version']} "
+                  f"{exempt['permission']}", markup=False)
+    if not d["findings"] and not d["exempted"]:
+        out.print("no finding: no policy matched", markup=False)
     for finding in d["findings"]:
-        out.print(f"finding: {finding['policy']} ({finding['severity']}) → incident "
-                  f"{finding['incident']}", markup=False)
+        version = f", agreement {finding['agreement_version']}" \
+            if finding["agreement_version"] else ""
+        out.print(f"finding: {finding['policy']} ({finding['severity']}{version}) → case "
+                  f"INC-{finding['incident']:05d}", markup=False)
         for fact in finding["facts"]:
             out.print(f"  because {fact['condition']}: {fact['detail']}", markup=False)
+    for case in d["cases"]:
+        out.print(f"case {case['reference']} ({case['status']}): {case['offender']} → "
+                  f"{case['destination']}, {len(case['clauses'])} clause(s)", markup=False)
+        for clause in case["clauses"]:
+            out.print(f"  {clause['policy']} ({clause['severity']}): {clause['title']} · "
+                      f"seen {clause['sightings']}×", markup=False)
     out.print(f"evidence: {d['evidence']['html']} {d['evidence']['screenshot']}", markup=False)
 
 

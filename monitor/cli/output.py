@@ -41,11 +41,14 @@ def short_time(value: Any) -> str:
 
 
 def print_incident_table(rows: list[dict[str, Any]]) -> None:
-    table = Table("id", "status", "lvl", "severity", "offender", "policy", "engine",
-                  "term group", "seen", "first seen", "last seen", title="Incidents")
+    table = Table("id", "status", "lvl", "severity", "offender → destination (network)", "clauses",
+                  "engines", "seen", "first seen", "last seen",
+                  title="Cases (one per offending ad)")
     for r in rows:
+        clauses = "\n".join(escape(c["policy"]) for c in r["clauses"])
         table.add_row(str(r["id"]), r["status"], str(r["level"]), r["severity"],
-                      escape(r["offender"]), r["policy"], r["engine"], escape(r["term_group"]),
-                      str(r["sighting_count"]),
+                      escape(f"{r['offender']} → {r['destination']} ({r['network'] or 'direct'})"),
+                      clauses,
+                      ", ".join(r["engines"]), str(r["sighting_count"]),
                       short_time(r["first_seen"]), short_time(r["last_seen"]))
     out.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +27,7 @@ from monitor.program import load_program
 from monitor.resources import templates_dir
 from monitor.services.wiring import build_deps, opened_store
 from monitor.settings import Settings
-from monitor.store import IncidentRecord
+from monitor.store import AllowRecord, FindingRecord, IncidentRecord
 from monitor.sweep import SweepDeps, SweepReport, run_sweep
 
 ProgressFactory = Callable[[int], tuple[Progress, Callable[[Capture, int], None]]]
@@ -58,8 +59,9 @@ class SweepSummary:
             ("tasks", r.tasks), ("captured", r.captured), ("blocked", blocked),
             ("failed", r.failed), ("ads", r.ads),
             ("ad clicks outside any ad read (markup changed?)", r.stray_clicks),
-            ("incidents new", len(r.incidents_new)),
-            ("incidents seen again", len(r.incidents_seen_again - r.incidents_new)),
+            ("cases new (one per offending ad)", len(r.incidents_new)),
+            ("cases seen again", len(r.incidents_seen_again - r.incidents_new)),
+            ("clauses new on open cases", len(r.clauses_new)),
             ("notices queued", r.notices_queued), ("notices sent", d.sent),
             ("notices failed / dead", f"{d.failed} / {d.dead}"),
             ("notices waiting (no channel or dry run)", d.waiting),
@@ -98,7 +100,7 @@ def run_sweep_command(
         html, text = write_digest(message, settings.home / "digest" /
                                   f"{datetime.now(UTC).date()}.html")
         return SweepSummary(report, delivery, html, text, extra={
-            "incidents expired": str(len(expired)), "alerts queued": str(len(alerts)),
+            "cases expired": str(len(expired)), "alerts queued": str(len(alerts)),
             "policy reminders queued": str(len(reminders))})
     finally:
         deps.store.close()
@@ -164,10 +166,17 @@ def sweep_summaries(settings: Settings, limit: int = 20) -> list[dict[str, Any]]
 
 
 def incident_summary(row: IncidentRecord) -> dict[str, Any]:
+    """A case as `incidents --json` prints it."""
     return {
-        "id": row.id, "status": row.status, "level": row.level, "severity": row.severity,
-        "offender": row.offender, "partner": row.partner, "policy": row.policy,
-        "title": row.title, "engine": row.engine, "term_group": row.term_group,
+        "id": row.id, "reference": row.reference, "status": row.status, "level": row.level,
+        "severity": row.severity, "offender": row.offender, "partner": row.partner,
+        "destination": row.destination, "network": row.network, "title": row.title,
+        "clauses": [{"policy": c.policy, "title": c.title, "severity": c.severity,
+                     "clause": c.clause, "agreement_version": c.agreement_version,
+                     "first_seen": c.first_seen.isoformat(),
+                     "last_seen": c.last_seen.isoformat(),
+                     "sighting_count": c.sighting_count} for c in row.clauses],
+        "engines": list(row.engines), "term_groups": list(row.term_groups),
         "sighting_count": row.sighting_count, "markets": list(row.markets),
         "devices": list(row.devices), "first_seen": row.first_seen.isoformat(),
         "last_seen": row.last_seen.isoformat(),
@@ -182,52 +191,105 @@ def incident_summaries(
 
 
 def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
-    """An incident with every sighting: the ad, why it matched, the chain and the evidence."""
+    """A case with its clauses and every sighting: the ad, why it matched (each clause's
+    facts), the chain and the evidence."""
     with opened_store(settings) as store:
-        detail = store.incident(incident_id)
+        case_id = store.case_of(incident_id)
+        detail = store.incident(case_id) if case_id is not None else None
     if detail is None:
         raise BidwatchError(f"no incident {incident_id}")
-    reasons = {f.sighting_id: f for f in detail.findings}
+    findings: dict[int, list[FindingRecord]] = defaultdict(list)
+    for f in detail.findings:
+        findings[f.sighting_id].append(f)
     sightings = []
     for s in detail.sightings:
         ad = detail.ads[s.ad_id]
         capture = detail.captures[s.capture_id]
         chain = detail.chains[s.ad_id]
-        finding = reasons[s.id]
         sightings.append({
-            "id": s.id, "seen_at": s.seen_at.isoformat(), "engine": s.engine,
+            "id": s.id, "evidence": f"{detail.incident.reference} / {s.id}",
+            "seen_at": s.seen_at.isoformat(), "engine": s.engine,
             "market": s.market, "device": s.device, "query": s.query,
+            "term_group": s.term_group,
             "ad": {"headline": ad.headline, "description": ad.description,
                    "display_url": ad.display_url, "link": ad.link, "click_url": ad.click_url,
                    "position": ad.position, "rank": ad.rank},
-            "reason": finding.reason,
-            "facts": [{"condition": f.condition, "detail": f.detail} for f in finding.facts],
+            "clauses": [{"policy": f.policy, "agreement_version": f.agreement_version,
+                         "facts": [{"condition": x.condition, "detail": x.detail}
+                                   for x in f.facts]} for f in findings[s.id]],
             "chain": [{"url": h.url, "how": h.how, "status": h.status} for h in chain.hops],
             "landing_url": chain.landing_url,
             "html_path": str(settings.home / capture.html_path) if capture.html_path else None,
             "screenshot_path": str(settings.home / capture.screenshot_path)
             if capture.screenshot_path else None,
         })
-    return {
+    document: dict[str, Any] = {
         "incident": incident_summary(detail.incident),
         "history": [{"at": e.at.isoformat(), "from": e.status_from, "to": e.status_to,
                      "note": e.note} for e in detail.events],
         "sightings": sightings,
     }
+    if case_id != incident_id:
+        document["folded_from"] = incident_id
+    return document
 
 
-def set_incident_status(
-    settings: Settings, incident_id: int, status: str, note: str
-) -> IncidentRecord:
+def _status(status: str) -> IncidentStatus:
     try:
-        new_status = IncidentStatus(status)
+        return IncidentStatus(status)
     except ValueError:
         known = ", ".join(s.value for s in IncidentStatus)
         raise BidwatchError(f"unknown status {status!r}; use one of: {known}") from None
+
+
+def set_incident_status(
+    settings: Settings, incident_ids: Sequence[int], status: str, note: str
+) -> list[IncidentRecord]:
+    """Change one or several cases' status (all or none). An id from before cases names the
+    case it was folded into."""
+    new_status = _status(status)
     with opened_store(settings) as store:
-        if store.incident(incident_id) is None:
+        cases = []
+        for incident_id in incident_ids:
+            case_id = store.case_of(incident_id)
+            if case_id is None:
+                raise BidwatchError(f"no incident {incident_id}")
+            cases.append(case_id)
+        return store.set_incidents_status(list(dict.fromkeys(cases)), new_status, note,
+                                          datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class AllowResult:
+    case: IncidentRecord
+    entry: AllowRecord
+
+
+def allow_incident(settings: Settings, incident_id: int, note: str) -> AllowResult:
+    """Mark a case a false positive and carry it forward: its advertiser and destination go
+    on the allowlist, so the next sweep records their ads but finds no breach."""
+    if not note.strip():
+        raise BidwatchError("say why with --note: the allowlist entry keeps it")
+    with opened_store(settings) as store:
+        case_id = store.case_of(incident_id)
+        if case_id is None:
             raise BidwatchError(f"no incident {incident_id}")
-        return store.set_incident_status(incident_id, new_status, note, datetime.now(UTC))
+        now = datetime.now(UTC)
+        case = store.set_incidents_status([case_id], IncidentStatus.false_positive,
+                                          f"allowlisted: {note}", now)[0]
+        entry = store.allow(case.offender, case.destination, note, now, from_incident=case_id)
+        return AllowResult(case, entry)
+
+
+def allowlist_entries(settings: Settings) -> list[AllowRecord]:
+    with opened_store(settings) as store:
+        return store.allowlist()
+
+
+def remove_allowlist_entry(settings: Settings, entry_id: int) -> None:
+    with opened_store(settings) as store:
+        if not store.disallow(entry_id):
+            raise BidwatchError(f"no allowlist entry {entry_id}")
 
 
 # -- digest ----------------------------------------------------------------------------------

@@ -15,23 +15,44 @@ from monitor.attribute.partners import attribute
 from monitor.engines import detect_engine, get_engine
 from monitor.errors import BidwatchError
 from monitor.judge import compile_policies
-from monitor.models import Device, SearchTask, Sighting
+from monitor.models import (
+    AdKind,
+    AdPosition,
+    AdvertiserClass,
+    Attribution,
+    Chain,
+    Device,
+    Hop,
+    HopHow,
+    MarketRef,
+    NetworkIds,
+    ObservedAd,
+    SearchTask,
+    Sighting,
+)
 from monitor.plan import query_of
 from monitor.program import load_program
 from monitor.resolve.unwrap import offline_chain
 from monitor.services.wiring import opened_store
 from monitor.settings import Settings
+from monitor.store import SightingDetail
 
 #: search boxes of the engines, where a saved page keeps the query it answers
 QUERY_INPUTS = "textarea[name=q], input[name=q], input[name=p], input#sb_form_q"
 
 
 def explain_sighting(settings: Settings, sighting_id: int) -> dict[str, Any]:
-    """A recorded sighting: the ad, where it led, who placed it, and each finding's facts."""
+    """A recorded sighting: the ad, where it led, who placed it, each finding's facts, the
+    case its findings fold into with that case's clauses, and, judged again under the
+    program in force, any agreement permission that exempts it from a policy it matches."""
     with opened_store(settings) as store:
         detail = store.sighting(sighting_id)
+        case_ids = {f.incident_id for f in detail.findings} if detail else set()
+        cases = store.incidents_by_id(case_ids)
     if detail is None:
         raise BidwatchError(f"no sighting {sighting_id} (incidents show lists them)")
+    program = load_program(settings.rules)
+    exemptions = compile_policies(program).exemptions(_sighting_of(detail, program))
     s, a = detail.sighting, detail.attribution
     return {
         "sighting": s.id, "seen_at": s.seen_at.isoformat(), "engine": s.engine,
@@ -45,11 +66,39 @@ def explain_sighting(settings: Settings, sighting_id: int) -> dict[str, Any]:
                         "network": a.network, "publisher_id": a.publisher_id,
                         "reason": a.reason},
         "findings": [{"policy": f.policy, "severity": f.severity, "incident": f.incident_id,
+                      "agreement_version": f.agreement_version,
                       "facts": [{"condition": x.condition, "detail": x.detail} for x in f.facts]}
                      for f in detail.findings],
+        "cases": [{"id": c.id, "reference": c.reference, "status": c.status,
+                   "offender": c.offender, "destination": c.destination,
+                   "clauses": [{"policy": x.policy, "title": x.title, "severity": x.severity,
+                                "sightings": x.sighting_count,
+                                "first_seen": x.first_seen.isoformat(),
+                                "last_seen": x.last_seen.isoformat()} for x in c.clauses]}
+                  for c in cases],
+        "exempted": [{"policy": policy, "agreement_version": version, "permission": label}
+                     for policy, version, label in exemptions],
         "evidence": {"html": detail.capture.html_path,
                      "screenshot": detail.capture.screenshot_path},
     }
+
+
+def _sighting_of(detail: SightingDetail, program: Any) -> Sighting:
+    """The recorded sighting rebuilt as the judge takes it (to judge it again)."""
+    s, ad, chain, a = detail.sighting, detail.ad, detail.chain, detail.attribution
+    market = program.market(s.market)
+    ref = market.ref() if market else MarketRef(s.market, "", "", "UTC")
+    task = SearchTask(s.brand, s.engine, s.query, s.term_group, ref, Device(s.device))
+    observed = ObservedAd(AdKind(ad.kind), AdPosition(ad.position), ad.rank, ad.headline,
+                          ad.description, ad.display_url, ad.link, ad.click_url, ad.advertiser,
+                          ad.sitelinks)
+    hops = tuple(Hop(h.url, HopHow(h.how), h.status, h.elapsed_ms) for h in chain.hops)
+    ids = NetworkIds(a.network, a.publisher_id, a.advertiser_id, a.creative_id, a.sub_id,
+                     a.click_id, aggregator=a.aggregator) if a.network else None
+    attribution = Attribution(AdvertiserClass(a.advertiser_class), a.partner, ids,
+                              a.display_domain, a.landing_domain, a.domains, a.reason)
+    return Sighting(task, observed, Chain(chain.start_url, hops, chain.landing_url,
+                                          chain.error), attribution, s.seen_at)
 
 
 @dataclass(frozen=True)
@@ -87,7 +136,8 @@ def judge_saved_page(rules: Path, page: Path, options: PageTest) -> dict[str, An
     for ad in get_engine(engine_name).read_ads(html):
         chain = offline_chain(ad)
         attribution = attribute(ad, chain, program)
-        findings = judge.judge(Sighting(task, ad, chain, attribution, seen_at))
+        sighting = Sighting(task, ad, chain, attribution, seen_at)
+        findings = judge.judge(sighting)
         ads.append({
             "position": str(ad.position), "rank": ad.rank, "headline": ad.headline,
             "display_url": ad.display_url, "landing_url": chain.landing_url,
@@ -96,6 +146,8 @@ def judge_saved_page(rules: Path, page: Path, options: PageTest) -> dict[str, An
             "findings": [{"policy": f.policy, "severity": str(f.severity),
                           "facts": [{"condition": x.condition, "detail": x.detail}
                                     for x in f.facts]} for f in findings],
+            "exempted": [{"policy": policy, "agreement_version": version, "permission": label}
+                         for policy, version, label in judge.exemptions(sighting)],
         })
     return {"page": str(page), "engine": engine_name, "query": query,
             "term_group": planned.term_group, "market": market.id,

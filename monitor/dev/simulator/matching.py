@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -64,8 +66,27 @@ def shows(ad: Ad, search: Search, now: datetime) -> bool:
     )
 
 
-def ads_for(scenario: Scenario, search: Search, now: datetime) -> list[Ad]:
-    return [ad for ad in scenario.ads if shows(ad, search, now)]
+class Impressions:
+    """Counts each ad's showings, so a rotating ad shows its headlines in turn."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count[int]] = {}
+        self._lock = threading.Lock()
+
+    def next(self, ad_id: str) -> int:
+        with self._lock:
+            return next(self._counters.setdefault(ad_id, itertools.count()))
+
+
+def ads_for(
+    scenario: Scenario, search: Search, now: datetime, impressions: Impressions | None = None
+) -> list[Ad]:
+    """The ads served for this search; a rotating ad with the headline of its turn."""
+    ads = [ad for ad in scenario.ads if shows(ad, search, now)]
+    if impressions is None:
+        return ads
+    return [ad.model_copy(update={"headline": ad.headline_for(impressions.next(ad.id))})
+            if ad.rotating_headlines else ad for ad in ads]
 
 
 def misbehaviour_for(scenario: Scenario, search: Search) -> Misbehaviour | None:

@@ -12,6 +12,7 @@ from monitor.dev.simulator import pages, serp_bing, serp_google, serp_other
 from monitor.dev.simulator.exchange import Reply, Request
 from monitor.dev.simulator.markup import decode_bing_u, token
 from monitor.dev.simulator.matching import (
+    Impressions,
     Organic,
     Search,
     ads_for,
@@ -63,6 +64,7 @@ class Router:
         self._hops = {(h.host, h.path): h for h in scenario.hops() if not h.path.endswith("*")}
         self._prefix_hops = [h for h in scenario.hops() if h.path.endswith("*")]
         self._sites = {host.lower(): site for site in scenario.sites for host in site.hosts}
+        self._impressions = Impressions()
 
     def hosts(self) -> list[str]:
         return sorted({*ENGINE_HOSTS, *self._sites, *(h.host for h in self.scenario.hops())})
@@ -205,7 +207,7 @@ class Router:
         return _misbehaving_page(rule, reply) if rule else reply
 
     def _render(self, search: Search, build: PageBuilder) -> str:
-        ads = ads_for(self.scenario, search, self.clock())
+        ads = ads_for(self.scenario, search, self.clock(), self._impressions)
         top = [ad for ad in ads if ad.position == "top"]
         bottom = [ad for ad in ads if ad.position == "bottom"]
         return build(search, top, bottom, organic_for(self.scenario, search.query))

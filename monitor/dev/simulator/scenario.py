@@ -85,10 +85,18 @@ class Ad(_Strict):
     position: Literal["top", "bottom"] = "top"
     advertiser: str
     headline: str
+    #: a responsive search ad: each impression shows the next of headline, then these, in
+    #: turn (the same ad, as the engines rotate its copy)
+    rotating_headlines: list[str] = []
     description: str = ""
     display_url: str
     link: AbsoluteUrl
     sitelinks: list[Sitelink] = []
+
+    def headline_for(self, impression: int) -> str:
+        """The headline of the ad's `impression`-th showing."""
+        choices = [self.headline, *self.rotating_headlines]
+        return choices[impression % len(choices)]
 
 
 class Hop(_Strict):
