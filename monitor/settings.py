@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,9 +47,18 @@ class Settings(BaseSettings):
     simulator: str | None = None
     #: follow redirect chains into loopback/private addresses (only for the simulator)
     allow_private_networks: bool = False
-    #: apprise URL that delivers partner notices by email, e.g. mailtos://user@host:587?...
-    #: (the password comes from the environment, never from the rules)
+    #: the SMTP server partner notices (and the digest) go out through, e.g.
+    #: smtp://user@smtp.example.com:587?starttls=require, smtps://user@host (port 465), or
+    #: apprise's form mailtos://user@host:587?from=... (monitor/notify/smtp.py); the
+    #: password in the URL or in `smtp_password`: the environment, never the rules
     notice_url: str | None = None
+    #: the SMTP password, when the URL carries none (never logged or shown)
+    smtp_password: SecretStr | None = None
+    #: seconds each SMTP step (connect, greeting, TLS, login, every command) may take
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    #: a CA bundle (PEM) to check the SMTP server's certificate against, for a private CA;
+    #: unset: the system's trust store
+    smtp_ca_file: Path | None = None
     #: apprise URLs for alerts to compliance staff, space separated
     alert_urls: str = ""
     #: write every rendered notice as .eml under home/outbox as well as sending it
