@@ -38,6 +38,7 @@ class GatedSink:
         self.holding = threading.Event()
         self.release = threading.Event()
         self.received: list[tuple[str, ...]] = []
+        self.data: list[bytes] = []  # DATA as the client sent it
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
@@ -52,6 +53,7 @@ class GatedSink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(tuple(envelope.rcpt_tos))
+        self.data.append(envelope.original_content)
         return "250 Message accepted"
 
 
@@ -102,4 +104,6 @@ def test_killed_delivery_then_restart_sends_each_notice_once(tmp_path: Path) -> 
     interrupted = [r for r in store.outbox_items() if r.last_error]
     assert len(interrupted) == 1 and "may be a duplicate" in (interrupted[0].last_error or "")
     assert b"sent 2 in 2 messages" in output
+    # the message the killed run had claimed went out as stored then, not built again
+    assert sorted(sink.data) == sorted(r.message or b"" for r in store.outbox_items())
     store.close()

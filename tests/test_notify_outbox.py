@@ -125,10 +125,59 @@ def test_failing_channel_makes_items_dead_then_retry_requeues(
     assert (row.status, row.attempts) == ("dead", 2) and row.last_error
     assert "hunter2secret" not in row.last_error
 
+    assert "127.0.0.1:9: connection refused" in row.last_error
+    stored = row.message
+    assert stored is not None  # built once, before the first attempt
+
     store.requeue_dead([], every=True, now=T0)
     working = notify_settings(home, notice_url=mail_sink.apprise_url())
     report = deliver_outbox(store, program(), working, TEMPLATE_SET, now=T0 + timedelta(hours=1))
     assert report.sent == 1 and len(mail_sink.received) == 1
+    # the retry sent the bytes stored at the first attempt: same Message-ID, same Date
+    [mail] = mail_sink.received
+    assert mail.path.read_bytes() == stored
+    [row] = store.outbox_items()
+    assert row.message == stored and row.status == "sent"
+
+
+def test_the_message_received_is_the_one_stored_and_kept(
+    store: Store, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    home = tmp_path / "home"
+    _three_sleepsaver_and_one_kuponhemat(store, home)
+    settings = notify_settings(home, notice_url=mail_sink.smtp_url())
+
+    report = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+
+    assert report.messages == 2
+    # the sink keeps the DATA exactly as the client sent it (aiosmtpd's original_content)
+    received = {m.recipients[0]: m.path.read_bytes() for m in mail_sink.received}
+    for partner, address in (("sleepsaver", "affiliates@sleepsaver.net"),
+                             ("kuponhemat", "budi@kuponhemat.co.id")):
+        rows = store.outbox_items(kinds=["notice"], partner=partner)
+        [stored] = {r.message for r in rows}  # one message for the whole batch
+        [eml] = {r.eml_path for r in rows}
+        assert stored is not None and eml is not None
+        assert received[address] == stored == Path(eml).read_bytes()
+        parsed = email.message_from_bytes(stored, policy=email.policy.default)
+        assert parsed["Message-ID"].endswith("@lumora.com>")
+
+
+def test_a_notice_waiting_on_a_dry_run_is_later_sent_as_kept(
+    store: Store, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    home = tmp_path / "home"
+    record_breach(store, home, Breach("kuponhemat", language="id"), T0)
+    dry = notify_settings(home, notice_url=mail_sink.smtp_url(), dry_run=True)
+    [eml] = deliver_outbox(store, program(), dry, TEMPLATE_SET, now=T0).eml_paths
+    kept = eml.read_bytes()
+
+    live = notify_settings(home, notice_url=mail_sink.smtp_url())
+    report = deliver_outbox(store, program(), live, TEMPLATE_SET, now=T0 + timedelta(hours=1))
+
+    assert report.sent == 1
+    [mail] = mail_sink.received
+    assert mail.path.read_bytes() == kept == eml.read_bytes()
 
 
 def test_dry_run_renders_and_keeps_eml_but_sends_nothing(

@@ -39,7 +39,7 @@ def run_demo(
         settings = Settings(
             home=home, rules=example_rules(), database_url=None,
             simulator=simulator.address, allow_private_networks=True,
-            notice_url=sink.apprise_url(),
+            notice_url=sink.smtp_url(),
             # the simulator does not mind being asked quickly; real engines are paced
             pace_s=0.2, pace_jitter_s=0.3,
         )

@@ -1,7 +1,8 @@
 """A local SMTP server that keeps every message it receives as an .eml file.
 
 The demo delivers partner notices to it instead of the internet, and the tests read what it
-kept; the sending side is the production path (apprise over SMTP).
+kept; the sending side is the production path (monitor/notify/smtp.py). Each file holds the
+DATA exactly as the client sent it (aiosmtpd's original_content), no header added.
 """
 
 from __future__ import annotations
@@ -69,8 +70,13 @@ class MailSink:
     def received(self) -> list[ReceivedMail]:
         return list(self.handler.received)
 
+    def smtp_url(self) -> str:
+        """A notice URL that delivers to this sink: plain SMTP, no login."""
+        return f"smtp://{self.host}:{self.port}?starttls=never"
+
     def apprise_url(self) -> str:
-        """An apprise URL that delivers to this sink: plain SMTP, no login."""
+        """The same in apprise's mailto:// form (notice URLs still accept it; alert URLs
+        need it)."""
         return f"mailto://{self.host}:{self.port}?smtp={self.host}&mode=insecure"
 
     def __enter__(self) -> MailSink:

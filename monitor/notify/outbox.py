@@ -5,14 +5,20 @@ A row is never deleted and its key is unique (per incident, level and channel fo
 per partner and period for a reminder; per sweep and reason for an alert), so nothing is
 queued twice. Delivery of one message goes:
 
-    render (once, saved) → .eml kept → claim (status `sending`, committed) → send → save
-    the outcome (`sent`, or back to `pending` with backoff, or `dead`)
+    render and build the message (once: its RFC 5322 bytes are saved on the row) → .eml
+    kept (those bytes) → claim (status `sending`, committed) → send those bytes → save the
+    outcome (`sent`, or back to `pending` with backoff, or `dead`)
+
+A notice or reminder is sent over SMTP exactly as stored (monitor/notify/smtp.py), so the
+row and the .eml are the message the partner received, and a retry sends the same bytes
+(same Message-ID, same Date). Alerts go through apprise (monitor/notify/alerts.py).
 
 The guarantee, honestly: a message is sent at least once, and at most once unless the
 process dies in the short window between the channel accepting it and the outcome being
 committed. An item found still `sending` after `outbox_sending_timeout_s` is sent again
-(at least once wins over at most once for a notice), and it carries the same
-X-Bidwatch-Notice-Key header, so such a duplicate is recognisable; its last_error says so.
+(at least once wins over at most once for a notice), and it is the same message (same
+Message-ID and X-Bidwatch-Notice-Key), so such a duplicate is recognisable; its last_error
+says so.
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ from pathlib import Path
 
 from monitor.notify.alerts import send_alert
 from monitor.notify.batch import Batch, notice_batches, render_batch
-from monitor.notify.email import DeliveryResult, build_email, send_email
+from monitor.notify.email import IllustratedMessage, InlineImage, build_email
 from monitor.notify.reminders import render_reminder
 from monitor.notify.render import RenderedMessage, TemplateSet, direction_of
+from monitor.notify.smtp import DeliveryResult, SmtpOptions, send_message
 from monitor.program import Program
 from monitor.settings import Settings
 from monitor.store import OutboxItem, Store
@@ -108,10 +115,39 @@ def _rendered(
     elif kind == "reminder" and not batch.items[0].subject:
         reminder, batch.error = render_reminder(batch.items[0], program, templates)
         batch.items = [reminder]
+    if kind != "alert" and not batch.error:
+        batch = with_message(batch, program)
     if not batch.error:
-        write_eml(batch, program, settings)
+        write_eml(batch, settings)
         batch.items = store.save_outbox(batch.items)
     return batch
+
+
+def with_message(batch: Batch, program: Program) -> Batch:
+    """The batch's message as RFC 5322 bytes on every item: built now, or (rendered and
+    built in an earlier run) the bytes already stored, never built again."""
+    stored = batch.items[0].message
+    if stored is None:
+        try:
+            stored = build_message(batch, program)
+        except (ValueError, OSError) as exc:  # an address that is not plain, no recipient
+            batch.error = f"the message cannot be built: {exc}"
+            return batch
+    batch.items = [replace(i, message=stored) for i in batch.items]
+    return batch
+
+
+def build_message(batch: Batch, program: Program) -> bytes:
+    """What is kept and sent: the rendered message with the batch's inline thumbnails (the
+    ones rendering just made) and the item's attachments that exist."""
+    item = batch.items[0]
+    notices = program.notices
+    email = build_email(
+        message_of(item, batch.inline_images), sender=notices.sender_email,
+        sender_name=notices.sender_name, to=list(item.recipients), cc=list(item.cc),
+        reply_to=notices.reply_to, attachments=_attachments(item), message_id_key=batch.key,
+    )
+    return email.as_bytes()
 
 
 def _channel_ready(batch: Batch, settings: Settings) -> bool:
@@ -132,15 +168,15 @@ def claim(store: Store, batch: Batch, now: datetime, *, interrupted: bool) -> bo
 
 
 def _send(batch: Batch, program: Program, settings: Settings) -> DeliveryResult:
+    """An alert through apprise; a notice or reminder: its stored bytes, as they are."""
     item = batch.items[0]
     if item.kind == "alert":
         return send_alert(settings.alert_urls, item)
-    notices = program.notices
-    return send_email(
-        settings.notice_url or "", message_of(item), to=list(item.recipients),
-        cc=list(item.cc), reply_to=notices.reply_to, attachments=_attachments(item),
-        sender=notices.sender_email, sender_name=notices.sender_name,
-        message_id_key=batch.key,
+    if item.message is None:  # _rendered builds it before any claim
+        return DeliveryResult(ok=False, error="no message was built for this item")
+    return send_message(
+        settings.notice_url or "", item.message, sender=program.notices.sender_email,
+        recipients=[*item.recipients, *item.cc], options=SmtpOptions.from_settings(settings),
     )
 
 
@@ -192,25 +228,25 @@ def _count(batch: Batch, result: DeliveryResult, report: DeliveryReport) -> None
 # -- messages and .eml files -------------------------------------------------------------------
 
 
-def message_of(item: OutboxItem) -> RenderedMessage:
+def message_of(item: OutboxItem, images: tuple[InlineImage, ...] = ()) -> RenderedMessage:
+    direction = direction_of(item.language)
+    if images:
+        return IllustratedMessage(subject=item.subject, text=item.body_text,
+                                  html=item.body_html, language=item.language,
+                                  direction=direction, inline_images=images)
     return RenderedMessage(subject=item.subject, text=item.body_text, html=item.body_html,
-                           language=item.language, direction=direction_of(item.language))
+                           language=item.language, direction=direction)
 
 
-def write_eml(batch: Batch, program: Program, settings: Settings) -> Path | None:
-    """Keep the message as an .eml file (what the partner gets), named by the batch key."""
+def write_eml(batch: Batch, settings: Settings) -> Path | None:
+    """Keep the message as an .eml file: the stored bytes, which are what the partner gets;
+    named by the batch key."""
     item = batch.items[0]
-    if not settings.keep_eml or item.kind == "alert":
+    if not settings.keep_eml or item.message is None:
         return None
-    notices = program.notices
-    email = build_email(
-        message_of(item), sender=notices.sender_email, sender_name=notices.sender_name,
-        to=list(item.recipients), cc=list(item.cc),
-        reply_to=notices.reply_to, attachments=_attachments(item), message_id_key=batch.key,
-    )
     path = settings.outbox_dir / (re.sub(r"[^A-Za-z0-9_.-]", "-", batch.key) + ".eml")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(email.as_bytes())
+    path.write_bytes(item.message)
     batch.items = [replace(i, eml_path=str(path)) for i in batch.items]
     return path
 
