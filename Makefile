@@ -8,9 +8,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test lint bench browser tools clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser tools
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml
 # A Chromium for Playwright: its own, a system one, or Debian's (installed when root).
 browser: $(STAMP)
 	@sh scripts/ensure-browser.sh $(BIN)/python
+
+# The tools the tests run beside Python: SpamAssassin scores the notices (Debian's, installed
+# when root; otherwise you are told what to install and those tests skip).
+tools:
+	@sh scripts/ensure-tools.sh
 
 demo: setup
 	$(BIN)/bidwatch demo
