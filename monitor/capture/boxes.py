@@ -48,8 +48,8 @@ _SCRIPT = """((maxLinks, maxExamined, maxHref, maxSize) => {
     body["offset" + name], root["offset" + name], body["client" + name], root["client" + name]);
   const sx = window.scrollX, sy = window.scrollY;
   const anchors = doc.getElementsByTagName("a");  // live: a huge page is not listed whole
-  const hidden = {checkOpacity: true, checkVisibilityCSS: true,
-                  opacityProperty: true, visibilityProperty: true};
+  const seen = {checkOpacity: true, checkVisibilityCSS: true,  // old and new option names
+                opacityProperty: true, visibilityProperty: true};
   const links = [];
   for (let i = 0; i < maxExamined && links.length < maxLinks; i++) {
     const a = anchors[i];
@@ -57,7 +57,7 @@ _SCRIPT = """((maxLinks, maxExamined, maxHref, maxSize) => {
     const href = a.href;  // resolved; an SVG <a> has an object here and is skipped
     if (typeof href !== "string" || !href || href.length > maxHref || !a.hasAttribute("href"))
       continue;
-    if (typeof a.checkVisibility === "function" && !a.checkVisibility(hidden)) continue;
+    if (typeof a.checkVisibility === "function" && !a.checkVisibility(seen)) continue;
     const r = a.getBoundingClientRect();
     if (!(r.width > 0 && r.height > 0 && r.width <= maxSize && r.height <= maxSize)) continue;
     links.push([href, r.left + sx, r.top + sy, r.width, r.height]);
