@@ -190,14 +190,18 @@ def test_written_digest_shows_thumbnails_from_a_folder_beside_it(
         assert (image["width"], image["height"]) == ("240", "180")
     assert thumbnails_folder(target) == target.parent / "daily digest-thumbs"
     text = text_path.read_text(encoding="utf-8")
-    assert "Evidence: evidence/sleepsaver-google-lumora.png" in text and "<img" not in text
+    # evidence named by case and sighting, never by a path on the server
+    assert "Evidence: INC-00001 / 1" in text and "<img" not in text
+    assert "evidence/" not in text
 
 
 def test_thumbnails_are_capped_most_severe_first_and_the_rest_counted(
     tmp_path: Path, home: Path, store: Store
 ) -> None:
+    # three cases: SleepSaver's ad to two destinations, and KuponHemat's
     breaches = [Breach("sleepsaver", severity=Severity.medium),
-                Breach("sleepsaver", engine="bing", severity=Severity.critical),
+                Breach("sleepsaver", engine="bing", severity=Severity.critical,
+                       landing_domain="lumora.co.uk"),
                 Breach("kuponhemat", language="id", severity=Severity.high)]
     for index, breach in enumerate(breaches):
         record_breach(store, home, breach, T0 + timedelta(minutes=index))
@@ -209,7 +213,7 @@ def test_thumbnails_are_capped_most_severe_first_and_the_rest_counted(
     assert {i["src"] for i in images_in(message.html)} == {"cid:INC-00002.jpg",
                                                            "cid:INC-00003.jpg"}
     assert "1 more in the evidence" in message.html
-    assert "Screenshot: evidence/sleepsaver-google-lumora.png" in message.html
+    assert "Evidence: INC-00001 / 1" in message.html and "evidence/" not in message.html
 
 
 def test_missing_and_unreadable_screenshots_are_skipped(
@@ -218,7 +222,8 @@ def test_missing_and_unreadable_screenshots_are_skipped(
     caplog.set_level(logging.DEBUG, logger="monitor.notify.thumbnails")
     # the broken ones rank first: they are tried, and do not use up the cap of one
     good, gone, garbage = (Breach("sleepsaver", severity=Severity.high),
-                           Breach("sleepsaver", engine="bing", severity=Severity.critical),
+                           Breach("sleepsaver", engine="bing", severity=Severity.critical,
+                                  landing_domain="lumora.co.uk"),
                            Breach("kuponhemat", language="id", severity=Severity.critical))
     for breach in (good, gone, garbage):
         record_breach(store, home, breach, T0)
