@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,9 +42,14 @@ def store(tmp_path: Path) -> Store:
 
 
 def _three_sleepsaver_and_one_kuponhemat(store: Store, home: Path) -> None:
-    for engine, policy in (("google", "no-brand-bidding"), ("bing", "no-brand-bidding"),
-                           ("google", "no-direct-linking")):
-        record_breach(store, home, Breach("sleepsaver", policy=policy, engine=engine), T0)
+    """Three SleepSaver cases (three ads: each to another destination or through another
+    network) and one KuponHemat case."""
+    for engine, policy, landing, network in (
+            ("google", "no-brand-bidding", "lumora.com", "impact"),
+            ("bing", "no-brand-bidding", "lumora.co.uk", "impact"),
+            ("google", "no-direct-linking", "lumora.com", "cj")):
+        record_breach(store, home, Breach("sleepsaver", policy=policy, engine=engine,
+                                          landing_domain=landing, network=network), T0)
     record_breach(store, home, Breach("kuponhemat", language="id"), T0)
 
 
@@ -60,14 +66,16 @@ def test_a_partner_gets_one_message_for_every_incident_due(
     by_recipient = {m.recipients[0]: m.message() for m in mail_sink.received}
     english = by_recipient["affiliates@sleepsaver.net"]
     html = english.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert "This notice covers 3 ads" in html and "Breach 3 of 3" in html
+    assert "This notice covers 3 ads" in html and "Ad 3 of 3" in html
     assert "(+2 more)" in str(english["Subject"])
     rows = store.outbox_items(kinds=["notice"], partner="sleepsaver")
     assert {r.status for r in rows} == {"sent"} and len({r.batch_key for r in rows}) == 1
-    # each incident's screenshot, once: two of the three were seen on the same page
-    assert len(list(english.iter_attachments())) == 2
+    # no full-page screenshots attached: each case's thumbnail inline, by Content-ID
+    assert list(english.iter_attachments()) == []
+    inline = [p for p in english.walk() if p.get_content_maintype() == "image"]
+    assert all(p["Content-ID"] and p.get_content_type() == "image/jpeg" for p in inline)
     indonesian = by_recipient["budi@kuponhemat.co.id"]
-    assert "Breach" not in indonesian.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Iklan 1 dari" not in indonesian.get_body(("html",)).get_content()  # type: ignore[union-attr]
     # delivered once: a second run finds nothing due
     again = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0 + timedelta(hours=1))
     assert (again.sent, len(mail_sink.received)) == (0, 2)
@@ -177,7 +185,13 @@ def test_a_notice_waiting_on_a_dry_run_is_later_sent_as_kept(
 
     assert report.sent == 1
     [mail] = mail_sink.received
-    assert mail.path.read_bytes() == kept == eml.read_bytes()
+    received = mail.path.read_bytes()
+    # what was sent is what is kept; it is the dry run's message, dated when it first went
+    # out (a filter counts an old Date against it), nothing else changed
+    assert received == eml.read_bytes() == store.outbox_items()[0].message
+    date_line = re.compile(rb"^Date: [^\r\n]*", re.MULTILINE)
+    assert date_line.sub(b"", received) == date_line.sub(b"", kept)
+    assert b"Date: Fri, 20 Nov 2026 10:00:00 +0000" in received
 
 
 def test_dry_run_renders_and_keeps_eml_but_sends_nothing(
@@ -266,5 +280,5 @@ def test_weekly_digest_command(tmp_path: Path) -> None:
                                       "--out", str(target)], env=_env(home, RULES_DIR))
     assert result.exit_code == 0, result.output
     html = target.read_text(encoding="utf-8")
-    assert "Weekly digest, 2026-11-15 – 2026-11-21" in html and "New incidents per week" in html
+    assert "Weekly digest, 2026-11-15 – 2026-11-21" in html and "New cases per week" in html
     assert "INC-00001" in html and target.with_suffix(".txt").is_file()

@@ -34,6 +34,8 @@ def secrets_of(settings: Settings) -> list[str]:
     values = [settings.notice_url or "", settings.database_url or "",
               *settings.alert_urls.split(), *settings.proxies.values()]
     passwords = [urlsplit(v).password or "" for v in values if "://" in v]
+    if settings.smtp_password is not None:
+        passwords.append(settings.smtp_password.get_secret_value())
     return sorted({v for v in values + passwords if len(v) >= 4}, key=len, reverse=True)
 
 

@@ -12,6 +12,7 @@ from monitor.notify.email import send_email
 from monitor.notify.outbox import DeliveryReport, deliver_outbox
 from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
+from monitor.notify.smtp import SmtpOptions
 from monitor.resources import templates_dir
 from monitor.services.retention import prune_evidence
 from monitor.settings import Settings
@@ -67,7 +68,8 @@ def write_daily_digest(deps: SweepDeps, settings: Settings, day: date) -> str:
     result = send_email(settings.notice_url, message,
                         to=list(notices.digest_to) or [notices.sender_email],
                         reply_to=notices.reply_to, sender=notices.sender_email,
-                        sender_name=notices.sender_name, message_id_key=f"digest:{day}")
+                        sender_name=notices.sender_name, message_id_key=f"digest:{day}",
+                        smtp=SmtpOptions.from_settings(settings))
     return f"{html} written and " + ("mailed" if result.ok else f"NOT mailed: {result.error}")
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -218,3 +219,20 @@ def send_email(
     except (ValueError, OSError) as exc:  # pydantic's ValidationError is a ValueError
         return DeliveryResult(ok=False, error=scrub(str(exc), url))
     return send_message(url, built, sender=from_address, recipients=[*to, *cc], options=options)
+
+
+_DATE_LINE = re.compile(rb"^Date:[^\r\n]*\r?\n", re.IGNORECASE | re.MULTILINE)
+
+
+def with_date(message: bytes, at: datetime) -> bytes:
+    """The same message with its Date header set to `at`; nothing else changes (the body,
+    the Message-ID and every other header stay byte for byte)."""
+    head, separator, body = message.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, body = message.partition(b"\n\n")
+    newline = b"\r\n" if b"\r\n" in head else b"\n"
+    line = b"Date: " + format_datetime(at.astimezone(UTC)).encode("ascii") + newline
+    dated, count = _DATE_LINE.subn(line, head + newline, count=1)
+    if count == 0:
+        return message
+    return dated[: -len(newline)] + separator + body

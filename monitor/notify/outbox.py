@@ -30,7 +30,7 @@ from pathlib import Path
 
 from monitor.notify.alerts import send_alert
 from monitor.notify.batch import Batch, notice_batches, render_batch
-from monitor.notify.email import IllustratedMessage, InlineImage, build_email
+from monitor.notify.email import IllustratedMessage, InlineImage, build_email, with_date
 from monitor.notify.reminders import render_reminder
 from monitor.notify.render import RenderedMessage, TemplateSet, direction_of
 from monitor.notify.smtp import DeliveryResult, SmtpOptions, send_message
@@ -98,12 +98,34 @@ def _deliver_batch(
     if settings.dry_run or not _channel_ready(batch, settings):
         report.waiting += len(batch.items)
         return
+    batch = _dated_for_first_send(batch, store, settings, now)
     if not claim(store, batch, now, interrupted=interrupted):
         return  # another delivery run took it
     result = _send(batch, program, settings)
     if interrupted and result.ok:
         result = DeliveryResult(ok=True, error=INTERRUPTED)
     _finish(batch, store, result, settings, report, now)
+
+
+def _dated_for_first_send(
+    batch: Batch, store: Store, settings: Settings, now: datetime
+) -> Batch:
+    """A message never handed to any server (it waited for approval, a channel, or the end of
+    a dry run) takes the moment it is first sent as its Date: filters count an old Date
+    against it. Only that header changes, and the new bytes are stored and kept as the .eml
+    before they are sent; once a server has seen the message, its bytes never change."""
+    item = batch.items[0]
+    tried = any(i.attempts or i.last_error or i.sent_at or i.status != "pending"
+                for i in batch.items)
+    if item.message is None or tried:
+        return batch
+    fresh = with_date(item.message, now)
+    if fresh == item.message:
+        return batch
+    batch.items = [replace(i, message=fresh) for i in batch.items]
+    write_eml(batch, settings)
+    batch.items = store.save_outbox(batch.items)
+    return batch
 
 
 def _rendered(

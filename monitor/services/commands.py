@@ -22,6 +22,7 @@ from monitor.notify.email import send_email
 from monitor.notify.outbox import DeliveryReport, deliver_outbox
 from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
+from monitor.notify.smtp import SmtpOptions
 from monitor.plan import plan_tasks
 from monitor.program import load_program
 from monitor.resources import templates_dir
@@ -321,7 +322,8 @@ def digest_command(
     notices = program.notices
     result = send_email(settings.notice_url, message, to=recipients, reply_to=notices.reply_to,
                         sender=notices.sender_email, sender_name=notices.sender_name,
-                        message_id_key=f"digest:{target.name}")
+                        message_id_key=f"digest:{target.name}",
+                        smtp=SmtpOptions.from_settings(settings))
     return DigestResult(html, text, result.ok, result.error)
 
 
