@@ -33,8 +33,11 @@ from monitor.notify.context import (
     PartnerRow,
 )
 from monitor.notify.email import IllustratedMessage, InlineImage, inline_images_of
+from monitor.notify.notices import case_thumbnail
 from monitor.notify.render import RenderedMessage, TemplateSet
 from monitor.notify.thumbnails import (
+    THUMB_HEIGHT,
+    THUMB_WIDTH,
     Thumbnail,
     evidence_file,
     make_thumbnail,
@@ -145,7 +148,12 @@ def illustrate(
         if len(made) >= limit:
             withheld.add(row.incident_id)
             continue
-        thumbnail = make_thumbnail(source, thumbnail_name(row.incident_id))
+        detail = store.incident(row.case_id)
+        # the ad outlined, as the partner's notice shows it; the page's top otherwise
+        thumbnail = case_thumbnail(detail, evidence_home, thumbnail_name(row.incident_id),
+                                   width=THUMB_WIDTH, height=THUMB_HEIGHT) if detail else None
+        if thumbnail is None:
+            thumbnail = make_thumbnail(source, thumbnail_name(row.incident_id))
         if thumbnail is not None:
             made[row.incident_id] = thumbnail
     return ctx.model_copy(update={

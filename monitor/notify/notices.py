@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.notify.context import (
@@ -18,7 +19,14 @@ from monitor.notify.context import (
     SightingLine,
 )
 from monitor.notify.email import InlineImage
-from monitor.notify.thumbnails import ad_box, evidence_file, make_ad_thumbnail, thumbnail_name
+from monitor.notify.thumbnails import (
+    AD_THUMB_WIDTH,
+    Thumbnail,
+    ad_box,
+    evidence_file,
+    make_ad_thumbnail,
+    thumbnail_name,
+)
 from monitor.program import Program
 from monitor.program.models import Partner
 from monitor.settings import Settings
@@ -166,16 +174,26 @@ def _sighting_lines(detail: IncidentDetail, program: Program) -> list[SightingLi
 
 
 def _thumbnail(detail: IncidentDetail, reference: str, settings: Settings) -> InlineImage | None:
-    """The latest sighting with a screenshot on disk, around the ad, the ad outlined."""
+    made = case_thumbnail(detail, settings.home, thumbnail_name(reference), height=THUMB_HEIGHT)
+    return InlineImage(name=made.name, data=made.data) if made else None
+
+
+def case_thumbnail(
+    detail: IncidentDetail, home: Path, name: str, *, width: int = AD_THUMB_WIDTH,
+    height: int = THUMB_HEIGHT,
+) -> Thumbnail | None:
+    """The case's latest sighting with a screenshot on disk, around the ad, the ad outlined
+    (the top of the page when the capture does not know where the ad sat); None without
+    one. Notices and the digest show the same picture of a case."""
     for sighting in reversed(detail.sightings):
         capture = detail.captures[sighting.capture_id]
-        source = evidence_file(settings.home, capture.screenshot_path)
+        source = evidence_file(home, capture.screenshot_path)
         if source is None:
             continue
         ad = detail.ads[sighting.ad_id]
         hrefs = [u for u in (ad.click_url, ad.link, *(x.url for x in ad.sitelinks)) if u]
         box = ad_box(capture.link_boxes, hrefs, capture.final_url)
-        made = make_ad_thumbnail(source, thumbnail_name(reference), box, height=THUMB_HEIGHT)
+        made = make_ad_thumbnail(source, name, box, width=width, height=height)
         if made is not None:
-            return InlineImage(name=made.name, data=made.data)
+            return made
     return None
