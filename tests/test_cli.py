@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.dev.mailsink import MailSink
 from tests.conftest import RULES, shared_dir
+from tests.test_program import BROKEN
 
 runner = CliRunner()
 ISSUE_LINE = re.compile(r"^\S+\.yaml:\d+: [\w\[\].-]+: .+$")
@@ -42,7 +43,7 @@ def test_rules_check_prints_every_error_as_file_line_path_message(tmp_path: Path
     agreements = broken / "agreements.yaml"
     agreements.write_text(agreements.read_text() + "\n  - partner: nobody\n    versions: []\n")
     result = runner.invoke(app, ["rules", "check", str(broken)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) >= 2
     assert all(ISSUE_LINE.match(line) for line in lines), lines
@@ -57,8 +58,49 @@ def test_rules_check_on_broken_yaml_names_file_and_line(tmp_path: Path) -> None:
     shutil.copytree(RULES, broken)
     (broken / "markets.yaml").write_text("markets:\n  - id: us-en\n    country: [US\n")
     result = runner.invoke(app, ["rules", "check", str(broken)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert re.search(r"markets\.yaml:\d+:", result.output)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_rules_check_refuses_a_hostile_program_with_file_line_and_exit_2(
+    tmp_path: Path, name: str
+) -> None:
+    broken = tmp_path / "rules"
+    shutil.copytree(RULES, broken)
+    breaks, message = BROKEN[name]
+    path, _ = breaks(broken)
+    result = runner.invoke(app, ["rules", "check", str(broken)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # no exception escaped
+    lines = result.output.strip().splitlines()
+    assert any(line.startswith(f"{path}:") and message in line for line in lines), lines
+    assert all(re.match(r"^\S+\.yaml:\d+: ", line) for line in lines), lines
+
+
+@pytest.mark.parametrize(("pattern", "why"), [
+    (r"(\w+) \1", "backreferences are not supported"),
+    (r"lumora(?= sale)", "lookahead and lookbehind are not supported"),
+    (r"(?<!official )lumora", "lookahead and lookbehind are not supported"),
+    (r"(?>lumora)+", "atomic groups"),
+])
+def test_rules_check_refuses_a_pattern_re2_cannot_run_and_says_why(
+    tmp_path: Path, pattern: str, why: str
+) -> None:
+    broken = tmp_path / "rules"
+    shutil.copytree(RULES, broken)
+    policies = broken / "policies.yaml"
+    text = policies.read_text()
+    assert "brand_in: [headline, display_url]" in text
+    policies.write_text(text.replace("brand_in: [headline, display_url]",
+                                     f"matches: {{field: headline, pattern: '{pattern}'}}", 1))
+    line = next(n for n, row in enumerate(policies.read_text().splitlines(), 1)
+                if "matches:" in row)
+    result = runner.invoke(app, ["rules", "check", str(broken)])
+    assert result.exit_code == 2, result.output
+    (issue,) = result.output.strip().splitlines()
+    assert issue.startswith(f"{policies}:{line}: policies[2].when.matches.pattern: ")
+    assert why in issue and "RE2" in issue
 
 
 def test_parse_prints_the_ads_of_a_saved_page_as_json() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -214,6 +215,43 @@ def test_matches_regex() -> None:
     rule = {"matches": {"field": "headline", "pattern": r"\d+% off"}}
     assert evaluate(rule, make_sighting()) == (Fact("matches", "headline '40% off'"),)
     assert not matches(rule, headline="Mattress deals")
+
+
+def test_a_catastrophic_pattern_meets_a_hostile_headline_in_linear_time() -> None:
+    # under Python's re, 24 characters took 0.9 s and each one more doubled it
+    rule = {"matches": {"field": "headline", "pattern": "(a+)+$"}}
+    hostile = "a" * 10_000 + "!"
+    started = time.perf_counter()
+    assert not matches(rule, headline=hostile)
+    assert matches(rule, headline="a" * 10_000)
+    assert time.perf_counter() - started < 0.25
+
+
+def test_a_pattern_matches_other_scripts_and_ignores_case() -> None:
+    rule = {"matches": {"field": "headline", "pattern": r"كوبون \pN+|LUMORA"}}
+    assert evaluate(rule, make_sighting(headline="خصم كوبون 40")) == (
+        Fact("matches", "headline 'كوبون 40'"),)
+    assert matches(rule, headline="lumora sale")
+    assert not matches(rule, headline="كوبون")
+
+
+def test_remembered_verdicts_stay_right_across_many_texts() -> None:
+    matcher = compile_condition(
+        CONDITION.validate_python({"matches": {"field": "headline", "pattern": r"\d+% off"}}),
+        CONTEXT)
+    # more distinct headlines than the predicate remembers, each asked twice
+    for n in range(5000):
+        for _ in range(2):
+            offered = make_sighting(headline=f"{n}% off" if n % 2 else f"deal {n}")
+            found = matcher(SightingView(offered, CONTEXT.brand_terms("lumora")))
+            assert found == ((Fact("matches", f"headline '{n}% off'"),) if n % 2 else None)
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"a(?=b)", r"(?<!x)a", r"(?P<w>a)(?P=w)"])
+def test_a_pattern_re2_cannot_run_is_refused(pattern: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        CONDITION.validate_python({"matches": {"field": "headline", "pattern": pattern}})
+    assert "not supported" in str(caught.value) and "RE2" in str(caught.value)
 
 
 @pytest.mark.parametrize(("raw", "message"), [

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import time
+import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.models import AdvertiserClass, Device, MarketRef, Severity
-from monitor.program import ProgramError, ProgramIssue, check_program, load_program
+from monitor.program import ProgramError, ProgramIssue, check_program, load_program, source
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 
@@ -424,3 +426,120 @@ def test_the_agreement_in_force_is_read_on_the_day_given() -> None:
     before = min(v.effective_from for v in versions) - timedelta(days=1)
     assert program.agreement_in_force("sleepsaver", before) is None
     assert program.agreement_in_force("nobody", versions[0].effective_from) is None
+
+
+# --- hostile and broken files: refused with FILE:LINE, in bounded time and memory ---------
+#
+# The daemon reloads whatever lands in rules/; its reload turns a ProgramError into the metric,
+# /healthz and the alert, so every one of these must be a ProgramError, never a ValueError or
+# a RecursionError escaping the loader (which is what a bad date and a deep file once were).
+
+
+def _deep_flow(rules: Path) -> tuple[Path, int]:
+    path = rules / "extra.yaml"
+    path.write_text("x: " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    return path, 1
+
+
+def _deep_block(rules: Path) -> tuple[Path, int]:
+    path = rules / "extra.yaml"
+    path.write_text("".join(" " * level + "a:\n" for level in range(100)), encoding="utf-8")
+    return path, 64  # the 65th level, on the 64th line: the top mapping is the first level
+
+
+def _laughs(rules: Path) -> tuple[Path, int]:
+    """Ten aliases of ten, nine times over, in a condition tree: 10^9 conditions expanded."""
+    path = rules / "policies.yaml"
+    tree = "&a0 {engine: google}"
+    for level in range(1, 10):
+        tree = f"&a{level} {{any: [{tree}, " + ", ".join([f"*a{level - 1}"] * 9) + "]}"
+    edit(path, "        - query_contains_brand: true\n",
+         f"        - query_contains_brand: true\n        - {tree}\n")
+    return path, line_of(path, "&a9")
+
+
+def _alias_cycle(rules: Path) -> tuple[Path, int]:
+    path = rules / "program.yaml"
+    edit(path, "ignore:\n  - amazon.com\n", "ignore: &loop [*loop]\n")
+    return path, line_of(path, "&loop")
+
+
+def _alias_chain(rules: Path) -> tuple[Path, int]:
+    """Each alias one level deeper than the last: shallow as written, 70 deep expanded."""
+    path = rules / "extra.yaml"
+    path.write_text("x0: &a0 [a]\n" + "".join(f"x{n}: &a{n} [*a{n - 1}]\n" for n in range(1, 70)),
+                    encoding="utf-8")
+    return path, 0  # somewhere in the chain: the line is checked to be a real one
+
+
+def _bad_date(rules: Path) -> tuple[Path, int]:
+    path = rules / "agreements.yaml"
+    edit(path, "effective_from: 2023-03-01", "effective_from: 2023-02-30")
+    return path, line_of(path, "2023-02-30")
+
+
+def _long_number(rules: Path) -> tuple[Path, int]:
+    path = rules / "program.yaml"
+    edit(path, "jitter_seconds: 300", "jitter_seconds: " + "9" * 5000)
+    return path, line_of(path, "jitter_seconds")
+
+
+def _control_character(rules: Path) -> tuple[Path, int]:
+    path = rules / "brands.yaml"
+    edit(path, "name: Lumora", "name: Lu\x07mora")
+    return path, line_of(path, "Lu\x07mora")
+
+
+def _fifty_mb(rules: Path) -> tuple[Path, int]:
+    path = rules / "huge.yaml"
+    with path.open("wb") as handle:  # sparse: 50 MB of NULs, no disk used
+        handle.truncate(50 * 1024 * 1024)
+    return path, 1
+
+
+BROKEN = {
+    "a date that is no day": (_bad_date, "effective_from"),
+    "a 100 000-deep flow sequence": (_deep_flow, "nested more than 64 levels"),
+    "indentation 100 levels deep": (_deep_block, "nested more than 64 levels"),
+    "a billion laughs": (_laughs, "aliases here expand to"),
+    "an alias inside itself": (_alias_cycle, "refers to the node that holds it"),
+    "aliases expanding 70 deep": (_alias_chain, "more than 64 levels"),
+    "a 5000-digit number": (_long_number, "4300 digits"),
+    "a control character": (_control_character, "'\\x07' is not allowed"),
+    "a 50 MB file": (_fifty_mb, "more than 2 MB"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_broken_or_hostile_file_is_refused_with_file_and_line(rules: Path, name: str) -> None:
+    breaks, message = BROKEN[name]
+    path, line = breaks(rules)
+    tracemalloc.start()
+    started = time.perf_counter()
+    program, issues = check_program(rules)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert program is None
+    assert issues and all(str(i).startswith(f"{i.file}:{i.line}: ") for i in issues)
+    hit = next(i for i in issues if message in str(i))
+    assert hit.file == str(path)
+    assert hit.line == line if line else 1 <= hit.line <= 70
+    assert elapsed < 10, f"{name}: {elapsed:.1f} s"  # traced; untraced it is well under 1 s
+    assert peak < 64 * 1024 * 1024, f"{name}: {peak / 1e6:.0f} MB at peak"
+    with pytest.raises(ProgramError) as caught:
+        load_program(rules)
+    assert caught.value.issues == issues
+
+
+def test_the_program_as_a_whole_has_a_size_bound(
+    rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = {p.name: p.stat().st_size for p in rules.glob("*.yaml")}
+    # the bound lowered so that the example program overflows it in its last file
+    monkeypatch.setattr(source, "MAX_PROGRAM_BYTES", sum(sizes.values()) - 10)
+    issue = only_issue(rules)
+    assert Path(issue.file).name == sorted(sizes)[-1]
+    assert "files are more than" in issue.message and "together" in issue.message
+    assert issue.line >= 1

@@ -22,7 +22,7 @@ from monitor.settings import Settings
 def rules_check(
     directory: Annotated[Path | None, typer.Argument(help="Program directory.")] = None,
 ) -> None:
-    """Validate the program: every error as FILE:LINE: field.path: message."""
+    """Validate the program: every error as FILE:LINE: field.path: message (exit status 2)."""
     from monitor.notify.render import check_templates
     from monitor.program import check_program
     from monitor.resources import templates_dir
@@ -33,8 +33,8 @@ def rules_check(
     problems += [f"templates/{p}" for p in check_templates(templates_dir())]
     for problem in problems:
         out.print(problem, markup=False, highlight=False, soft_wrap=True)
-    if problems or program is None:
-        raise typer.Exit(1)
+    if problems or program is None:  # 2, like every other refusal of bad input
+        raise typer.Exit(2)
     out.print(
         f"{path}: ok — program {program.name!r}: {len(program.brands)} brands, "
         f"{len(program.partners)} partners, {len(program.policies)} policies, "

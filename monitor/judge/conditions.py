@@ -24,7 +24,13 @@ from monitor.models import (
     Fact,
 )
 from monitor.program import Program
-from monitor.program.conditions import CONDITIONS, HourRange, QueryTerms, TextPattern
+from monitor.program.conditions import (
+    CONDITIONS,
+    HourRange,
+    QueryTerms,
+    TextPattern,
+    compile_pattern,
+)
 from monitor.program.fields import WEEKDAYS, domain_in
 from monitor.program.models import Brand
 from monitor.program.terms import TermGroups
@@ -267,13 +273,33 @@ def weekday(days: list[str], ctx: CompileContext) -> Predicate:
     return match
 
 
+#: verdicts a `matches` predicate remembers: the same headline, query and display URL come
+#: back sighting after sighting, and a remembered verdict costs a dict lookup where RE2 costs
+#: a call into C++ and an encode (the judge's benchmark stays where Python's re had it)
+_MEMO_ENTRIES = 4096
+#: texts longer than this are matched every time, not remembered (the memo stays small)
+_MEMO_TEXT = 512
+
+
 @PREDICATES.builds("matches")
 def matches(spec: TextPattern, ctx: CompileContext) -> Predicate:
-    search = re.compile(spec.pattern, re.IGNORECASE).search  # texts are casefolded already
+    # RE2, compiled once (validation compiled it already): linear in the text, so a hostile
+    # headline cannot make a pattern backtrack; texts are casefolded already
+    find = compile_pattern(spec.pattern)
+    read = attrgetter(spec.field)
+    memo: dict[str, Fact | None] = {}
 
     def match(view: SightingView) -> Fact | None:
-        found = search(getattr(view, spec.field))
-        return fact("matches", f"{spec.field} '{found.group(0)}'") if found else None
+        text = read(view)
+        if text in memo:
+            return memo[text]
+        found = find(text)
+        verdict = fact("matches", f"{spec.field} '{found}'") if found is not None else None
+        if len(text) <= _MEMO_TEXT:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[text] = verdict
+        return verdict
 
     return match
 

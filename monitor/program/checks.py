@@ -45,7 +45,8 @@ def _message(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "string_type" and isinstance(value, bool):
         return message + " (YAML reads yes/no/on/off/true/false as booleans; quote it)"
-    if kind in ("literal_error", "enum", "string_pattern_mismatch") and _scalar(value):
+    if (kind in ("literal_error", "enum", "string_pattern_mismatch") or kind.startswith("date")
+            ) and _scalar(value):
         return f"{message} (got {value!r})"
     return message
 

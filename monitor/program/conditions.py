@@ -8,9 +8,10 @@ registers one predicate builder per kind, and refuses to start with one missing)
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import get_close_matches
+from functools import lru_cache
 from typing import (
     TYPE_CHECKING,
     Annotated,
@@ -21,6 +22,7 @@ from typing import (
     Union,
 )
 
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -139,8 +141,58 @@ class HourRange(BaseModel):
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+#: finds a pattern in a text: the matched text, or None
+Finder = Callable[[str], str | None]
+
+#: what RE2 refuses that Python's re takes, and why (the RE2 message names the construct)
+_UNSUPPORTED = (
+    (("operator: (?=", "operator: (?!", "operator: (?<"),
+     "lookahead and lookbehind are not supported"),
+    ((*(f"escape sequence: \\{n}" for n in range(1, 10)), "escape sequence: \\g"),
+     "backreferences are not supported"),
+    (("operator: (?>", "repetition operator: ++", "repetition operator: *+",
+      "repetition operator: ?+"), "atomic groups and possessive repeats are not supported"),
+)
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> Finder:
+    """A `matches` pattern compiled for RE2, case-insensitive: a policy's regex meets hostile
+    ad text, and RE2 matches in time linear in the text whatever the pattern (Python's re
+    took 0.9 s on a 24-character headline against `(a+)+$`, doubling with each character).
+    Validation and the judge share the compiled pattern. Raises ValueError saying why a
+    pattern is refused (RE2 has no backreferences or lookaround)."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # refusals are reported to the user, not to stderr by RE2
+    try:
+        regex = re2.compile(pattern, options)
+    except re2.error as err:
+        raw = err.args[0] if err.args else ""
+        detail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        why = next((reason for marks, reason in _UNSUPPORTED
+                    if any(mark in detail for mark in marks)), None)
+        if "(?P=" in pattern:  # RE2 says only "invalid perl operator: (?P" for (?P=name)
+            why = "backreferences are not supported"
+        message = f"regular expression does not compile: {detail}"
+        if why:
+            message += f" ({why}: patterns run under RE2, in time linear in the text)"
+        raise ValueError(message) from None
+    search = regex.search
+
+    def find(text: str) -> str | None:
+        # bytes in, bytes out: the str path of the wrapper maps every offset back to
+        # characters, several times slower, and only the matched text is wanted here
+        found = search(text.encode("utf-8", "surrogatepass"))
+        return found.group(0).decode("utf-8", "replace") if found is not None else None
+
+    return find
+
+
 class TextPattern(BaseModel):
-    """A regular expression searched (case-insensitively) in one field of the sighting."""
+    """A regular expression searched (case-insensitively) in one field of the sighting.
+    RE2 syntax: what Python's re takes, less backreferences and lookaround; `\\w`, `\\d`
+    and `\\b` are ASCII (for other scripts: `\\pL` letters, `\\pN` digits)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     field: Literal["query", "headline", "description", "display_url", "landing_url"]
@@ -149,10 +201,7 @@ class TextPattern(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value, re.IGNORECASE)
-        except re.error as err:
-            raise ValueError(f"regular expression does not compile: {err}") from None
+        compile_pattern(value)  # a ValueError says why; pydantic reports it at the field
         return value
 
 

@@ -2,6 +2,11 @@
 
 Lines come from PyYAML's node tree (`compose`), which also reveals duplicate keys that plain
 loading would silently drop. Problems become `ProgramIssue`s naming file, line and field.
+
+A program file is hostile input as much as a page is (the daemon reloads whatever lands in
+rules/), so reading it is bounded: its size before it is read, the nesting of its nodes while
+they are composed (PyYAML's composer recurses once per level), and what its aliases expand to
+before anything walks the data (a "billion laughs" file is a few lines).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import yaml
 from pydantic import (
     BaseModel,
 )
+from yaml.constructor import SafeConstructor
 
 from monitor.errors import ConfigError
 from monitor.program.conditions import ConditionNode, node_model
@@ -103,6 +109,19 @@ def _clean(loc: Loc) -> Loc:
     return tuple(out)
 
 
+#: a program file may be this large: 100 times the example program, and what PyYAML's pure-Python
+#: loader reads in about five seconds (it took 120 s and 944 MB without answering a 50 MB file)
+MAX_FILE_BYTES = 2 * 1024 * 1024
+#: all the files of a program together
+MAX_PROGRAM_BYTES = 8 * 1024 * 1024
+#: nesting of mappings and lists, aliases expanded: the deepest real path (a condition tree in
+#: a policy) is about a dozen levels; Python's recursion limit is reached near 300
+MAX_DEPTH = 64
+#: nodes a file's aliases may add when expanded (each use of an alias repeats its whole node
+#: for validation and for the judge); reusing a list of markets in a few places adds tens
+MAX_ALIAS_NODES = 100_000
+
+
 def read_sources(root: Path) -> Source:
     """Parse every *.yaml under `root` into one Source; problems become issues, never raise."""
     source = Source(root)
@@ -114,41 +133,75 @@ def read_sources(root: Path) -> Source:
         files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
         if not files:
             source.fail(ProgramIssue(str(root), 0, "", "no *.yaml files in the directory"))
+        budget = MAX_PROGRAM_BYTES
         for path in files:
-            _read_file(path, source)
+            budget -= _read_file(path, source, budget)
     return source
 
 
-def _read_file(path: Path, source: Source) -> None:
+def _read_file(path: Path, source: Source, budget: int) -> int:
+    """Read one file into `source`; returns its size in bytes (0 when it was not read)."""
     name = str(path)
-    text = _decode(path, source)
+    raw = _raw(path, source, budget)
+    if raw is None:
+        return 0
+    text = _decode(path, raw, source)
     if text is None:
-        return
-    loader = yaml.SafeLoader(text)
+        return len(raw)
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # its reader refuses control characters at once
         node = loader.get_single_node()
         if node is None:  # an empty file (or only comments) defines nothing
-            return
+            return len(raw)
+        _check_aliases(node)
         _check_duplicate_keys(node, name, source)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         source.fail(_yaml_issue(name, err))
-        return
+        return len(raw)
+    except yaml.YAMLError as err:  # the reader's errors (a control character) carry no mark
+        source.fail(_reader_issue(name, text, err))
+        return len(raw)
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         line = node.start_mark.line + 1
         source.fail(ProgramIssue(name, line, "", "the top level must be a mapping of keys"))
-        return
+        return len(raw)
     _merge(name, node, data, source)
+    return len(raw)
 
 
-def _decode(path: Path, source: Source) -> str | None:
+def _raw(path: Path, source: Source, budget: int) -> bytes | None:
+    """The file's bytes, or None (and an issue) when it is unreadable or too large. The size
+    is checked before reading, and at most one byte more than allowed is ever read."""
+    limit = min(MAX_FILE_BYTES, max(budget, 0))
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
     except OSError as err:
         source.fail(ProgramIssue(str(path), 0, "", f"cannot read the file: {err.strerror}"))
         return None
+    if len(raw) > limit:
+        if limit < MAX_FILE_BYTES:
+            message = (f"the program's files are more than {_mb(MAX_PROGRAM_BYTES)} together "
+                       "from this line on; this file was not read")
+        else:
+            message = (f"the file is more than {_mb(MAX_FILE_BYTES)} from this line on, the most "
+                       "a program file may be; split it or remove what is not needed")
+        line = raw[:limit].count(b"\n") + 1  # where the bound falls: FILE:LINE like any issue
+        source.fail(ProgramIssue(str(path), line, "", message))
+        return None
+    return raw
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+def _decode(path: Path, raw: bytes, source: Source) -> str | None:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -158,11 +211,126 @@ def _decode(path: Path, source: Source) -> str | None:
         return None
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML syntax, refused all the same: nesting or aliases past the bounds above, or
+    a value that does not convert (its message says so without "YAML syntax")."""
+
+
 def _yaml_issue(file: str, err: yaml.MarkedYAMLError) -> ProgramIssue:
     mark = err.problem_mark or err.context_mark
     line = mark.line + 1 if mark is not None else 0
     parts = [p for p in (err.context, err.problem) if p]
-    return ProgramIssue(file, line, "", "YAML syntax: " + ", ".join(parts))
+    prefix = "" if isinstance(err, _Refused) else "YAML syntax: "
+    return ProgramIssue(file, line, "", prefix + ", ".join(parts))
+
+
+def _reader_issue(file: str, text: str, err: yaml.YAMLError) -> ProgramIssue:
+    position = getattr(err, "position", None)
+    line = text[:position].count("\n") + 1 if isinstance(position, int) else 0
+    character = getattr(err, "character", None)  # the code point, as an int
+    what = f"character {chr(character)!r}" if isinstance(character, int) else "a character"
+    return ProgramIssue(file, line, "", f"YAML syntax: {what} is not allowed in YAML text")
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the nesting bounded while composing, and values that fail to
+    convert reported at their node instead of escaping as a bare ValueError."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # counted before the node is built: a 100 000-deep `[[[…` stops at level 65, having
+        # composed nothing deeper (the scanner ahead of it holds at most ~1 000 tokens)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, OverflowError, TypeError) as err:
+            # e.g. an integer of 5 000 digits (Python refuses to convert more than 4 300)
+            problem = str(err).split(";")[0]
+            raise _Refused(None, None, f"cannot read the value: {problem}",
+                           node.start_mark) from None
+
+    def construct_timestamp_or_text(self, node: yaml.ScalarNode) -> Any:
+        """`2023-02-30` looks like a date to YAML but is none: kept as the text it is, so the
+        field's own check reports it with its path ("not a valid date") and the other checks
+        still run."""
+        try:
+            return SafeConstructor.construct_yaml_timestamp(self, node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_BoundedLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _BoundedLoader.construct_timestamp_or_text)
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Refuse a node tree whose aliases, expanded, nest deeper than MAX_DEPTH, add more than
+    MAX_ALIAS_NODES nodes, or contain themselves. Sizes are memoised per node, so a file of
+    nested aliases costs one visit per node here, whatever it expands to."""
+    distinct: set[int] = set()
+    _count_distinct(root, distinct)
+    limit = len(distinct) + MAX_ALIAS_NODES
+    memo: dict[int, tuple[int, int]] = {}  # node -> (expanded size, expanded depth)
+    _expanded(root, 1, memo, set(), limit)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _count_distinct(node: yaml.Node, seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    for child in _children(node):
+        _count_distinct(child, seen)
+
+
+def _expanded(
+    node: yaml.Node, level: int, memo: dict[int, tuple[int, int]], active: set[int], limit: int
+) -> tuple[int, int]:
+    known = memo.get(id(node))
+    if known is None:
+        if id(node) in active:
+            raise _Refused(None, None, "an alias refers to the node that holds it",
+                                node.start_mark)
+        if level > MAX_DEPTH:
+            raise _Refused(None, None, f"aliases expand to more than {MAX_DEPTH} levels "
+                                "of nesting", node.start_mark)
+        active.add(id(node))
+        size, depth = 1, 0
+        for child in _children(node):
+            child_size, child_depth = _expanded(child, level + 1, memo, active, limit)
+            size, depth = size + child_size, max(depth, child_depth)
+        active.discard(id(node))
+        known = memo[id(node)] = (size, depth + 1)
+    if known[0] > limit:
+        raise _Refused(None, None, f"aliases here expand to {known[0]} nodes; at most "
+                            f"{MAX_ALIAS_NODES} more than the file holds may be repeated",
+                            node.start_mark)
+    if level + known[1] - 1 > MAX_DEPTH:
+        raise _Refused(None, None, f"aliases expand to more than {MAX_DEPTH} levels "
+                            "of nesting", node.start_mark)
+    return known
 
 
 def _check_duplicate_keys(node: yaml.Node, file: str, source: Source) -> None:
