@@ -10,6 +10,12 @@ the browser's network stack at all (both checked with Playwright 1.65).
 
 Cookies: following shares the context's cookie jar, as a real click would. The caller must give
 a fresh context per task and close it afterwards, so nothing carries from one chain to another.
+
+Never raises for chain trouble: a browser that closes, crashes or stops answering mid-chain
+ends that chain with `Chain.error` set, like a refused hop or the chain's timeout. Every call
+into the browser is bounded by the caller's `Calls` (the sweep hands over the capture
+stage's, which also ends the calls at once when the browser is lost; capture and resolve are
+independent layers and never import each other), or by a plain timeout without one.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import re
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin
 
 from playwright.async_api import BrowserContext, CDPSession, Page
@@ -32,6 +40,9 @@ from monitor.models import Chain, Hop, HopHow, ObservedAd
 from monitor.resolve.guard import AddressGuard, BlockedAddress
 from monitor.resolve.unwrap import engine_hops, join_chains
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 #: request types a redirect chain never needs; the rest are aborted too, see _SUBRESOURCES_KEPT
 _SUBRESOURCES_KEPT = frozenset({"Script", "XHR", "Fetch"})
 #: how long a page may stay quiet before its URL counts as the landing page
@@ -39,6 +50,28 @@ DEFAULT_SETTLE_S = 1.5
 #: meta refreshes slower than this are a page reloading itself, not a redirect
 MAX_META_DELAY_S = 10.0
 BODY_SCAN_LIMIT = 256 * 1024
+#: the bound of one browser call when the caller gives no `Calls` of its own
+CALL_TIMEOUT_S = 10.0
+#: closing the follower's page, and releasing its paused requests
+CLOSE_TIMEOUT_S = 5.0
+#: the chain's error when there is no browser to follow it in
+NO_BROWSER = "browser error: no browser to follow in"
+
+
+class Calls(Protocol):
+    """One bounded browser call: `await call` within `timeout_s` (the implementation's
+    default when None), raising a TimeoutError past it or a Playwright error when the
+    browser is gone."""
+
+    async def __call__(
+        self, call: Awaitable[T], what: str, timeout_s: float | None = None
+    ) -> T: ...
+
+
+async def timed(call: Awaitable[T], what: str, timeout_s: float | None = None) -> T:
+    """`Calls` with only a timeout, for callers that keep no browser of their own."""
+    async with asyncio.timeout(CALL_TIMEOUT_S if timeout_s is None else timeout_s):
+        return await call
 
 
 # ---- live following -------------------------------------------------------------------------
@@ -70,50 +103,67 @@ class _Follow:
 
 
 async def follow(
-    context: BrowserContext,
+    context: BrowserContext | None,
     url: str,
     *,
     guard: AddressGuard,
     max_hops: int = 10,
     timeout_s: float = 20.0,
     settle_s: float = DEFAULT_SETTLE_S,
+    calls: Calls = timed,
 ) -> Chain:
     """Follow `url` hop by hop in a new page of `context`; never raises for chain trouble.
 
-    Stops with Chain.error set at the hop limit, the timeout, a hop the guard refuses, or a
-    network error. The landing URL is the last hop reached.
+    Stops with Chain.error set at the hop limit, the timeout, a hop the guard refuses, a
+    network error, or a browser error (the browser closed, crashed or stopped answering; no
+    `context` at all: it could not give one). The landing URL is the last hop reached.
     """
     state = _Follow(guard=guard, max_hops=max_hops)
     try:
         await asyncio.to_thread(guard.check, url)
     except BlockedAddress as refused:
         return Chain(start_url=url, hops=(), landing_url=url, error=f"guard: {refused.reason}")
-    page = await context.new_page()
+    if context is None:
+        return Chain(start_url=url, hops=(), landing_url=url, error=NO_BROWSER)
+    page: Page | None = None
+    chain_bound = asyncio.timeout(timeout_s)
     try:
-        async with asyncio.timeout(timeout_s):
-            await _run(page, context, url, state, settle_s)
-    except TimeoutError:
-        state.stop(f"timeout after {timeout_s:g} s")
+        async with chain_bound:
+            # inside the chain's bound: a browser going away can leave new_page() unanswered
+            page = await calls(context.new_page(), "new_page")
+            await _run(page, context, url, state, settle_s, calls)
+    except TimeoutError as exc:
+        if chain_bound.expired():
+            state.stop(f"timeout after {timeout_s:g} s")
+        else:  # one call's own bound: the browser stopped answering
+            state.stop(f"browser error: {_first_line(exc)}")
     except PlaywrightError as exc:
-        state.stop(f"browser error: {str(exc).splitlines()[0][:200]}")
+        state.stop(f"browser error: {_first_line(exc)}")
+    except Exception as exc:  # a CDP reply of an unexpected shape: this chain ends, not the sweep
+        log.warning("following %s failed", url[:200], exc_info=True)
+        state.stop(f"error: {type(exc).__name__}: {_first_line(exc)}")
     finally:
-        with contextlib.suppress(PlaywrightError, TimeoutError):
-            async with asyncio.timeout(5):
-                await page.close()
+        if page is not None:
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await calls(page.close(), "close page", CLOSE_TIMEOUT_S)
     landing = state.hops[-1].url if state.hops else url
     return Chain(start_url=url, hops=tuple(state.hops), landing_url=landing, error=state.error)
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
 async def _run(
-    page: Page, context: BrowserContext, url: str, state: _Follow, settle: float
+    page: Page, context: BrowserContext, url: str, state: _Follow, settle: float, calls: Calls
 ) -> None:
-    cdp = await context.new_cdp_session(page)
-    tree = await cdp.send("Page.getFrameTree")
+    cdp = await calls(context.new_cdp_session(page), "new_cdp_session")
+    tree = await calls(cdp.send("Page.getFrameTree"), "Page.getFrameTree")
     state.main_frame = tree["frameTree"]["frame"]["id"]
     tasks: set[asyncio.Task[None]] = set()
 
     def on_paused(event: dict[str, Any]) -> None:
-        task = asyncio.ensure_future(_on_paused(cdp, state, event))
+        task = asyncio.ensure_future(_on_paused(cdp, state, event, calls))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
@@ -121,10 +171,11 @@ async def _run(
     page.on("load", lambda _page: _mark_loaded(state, page.url))
     page.on("requestfailed", lambda request: _on_failed(state, page, request))
     # WebSockets bypass Fetch; a chain never needs them.
-    await cdp.send("Network.enable")
-    await cdp.send("Network.setBlockedURLs", {"urls": ["ws://*", "wss://*"]})
-    await cdp.send("Fetch.enable", {"patterns": _FETCH_PATTERNS})
-    navigation = asyncio.ensure_future(_navigate(page, url))
+    await calls(cdp.send("Network.enable"), "Network.enable")
+    await calls(cdp.send("Network.setBlockedURLs", {"urls": ["ws://*", "wss://*"]}),
+                "Network.setBlockedURLs")
+    await calls(cdp.send("Fetch.enable", {"patterns": _FETCH_PATTERNS}), "Fetch.enable")
+    navigation = asyncio.ensure_future(_navigate(page, url, calls))
     try:
         await _wait_until_settled(state, settle)
     finally:
@@ -133,8 +184,7 @@ async def _run(
             task.cancel()
         # Release requests still paused, or closing the page waits for them.
         with contextlib.suppress(PlaywrightError, TimeoutError):
-            async with asyncio.timeout(2):
-                await cdp.send("Fetch.disable")
+            await calls(cdp.send("Fetch.disable"), "Fetch.disable", 2)
 
 
 _FETCH_PATTERNS = [
@@ -143,10 +193,11 @@ _FETCH_PATTERNS = [
 ]
 
 
-async def _navigate(page: Page, url: str) -> None:
-    # Errors surface through the requestfailed and Fetch handlers, which know the hop.
-    with contextlib.suppress(PlaywrightError):
-        await page.goto(url, wait_until="commit", timeout=0)
+async def _navigate(page: Page, url: str, calls: Calls) -> None:
+    # Errors surface through the requestfailed and Fetch handlers, which know the hop; the
+    # chain's own bound cancels a navigation that never commits.
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        await calls(page.goto(url, wait_until="commit", timeout=0), "goto")
 
 
 async def _wait_until_settled(state: _Follow, settle: float) -> None:
@@ -186,20 +237,27 @@ def _on_failed(state: _Follow, page: Page, request: Any) -> None:
     state.stop(f"network error at {request.url[:200]}: {failure}")
 
 
-async def _on_paused(cdp: CDPSession, state: _Follow, event: dict[str, Any]) -> None:
+async def _on_paused(
+    cdp: CDPSession, state: _Follow, event: dict[str, Any], calls: Calls
+) -> None:
     request_id = event["requestId"]
     try:
         if "responseStatusCode" in event or "responseErrorReason" in event:
-            await _on_response(cdp, state, event)
-            await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+            await _on_response(cdp, state, event, calls)
+            await calls(cdp.send("Fetch.continueRequest", {"requestId": request_id}),
+                        "Fetch.continueRequest")
         elif await _allow_request(state, event):
-            await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+            await calls(cdp.send("Fetch.continueRequest", {"requestId": request_id}),
+                        "Fetch.continueRequest")
         else:
-            await cdp.send(
+            await calls(cdp.send(
                 "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}
-            )
-    except PlaywrightError:
-        # The page closed or the request went away while we decided: nothing left to do.
+            ), "Fetch.failRequest")
+    except (PlaywrightError, TimeoutError) as exc:
+        # The page closed or the request went away while we decided: nothing left to do,
+        # unless the browser stopped answering, which ends the chain.
+        if isinstance(exc, TimeoutError):
+            state.stop(f"browser error: {_first_line(exc)}")
         return
 
 
@@ -240,7 +298,9 @@ def _record_hop(state: _Follow, url: str, *, redirected: bool) -> None:
     state.activity.set()
 
 
-async def _on_response(cdp: CDPSession, state: _Follow, event: dict[str, Any]) -> None:
+async def _on_response(
+    cdp: CDPSession, state: _Follow, event: dict[str, Any], calls: Calls
+) -> None:
     if event.get("frameId") != state.main_frame or not state.hops:
         return
     status = event.get("responseStatusCode")
@@ -248,14 +308,15 @@ async def _on_response(cdp: CDPSession, state: _Follow, event: dict[str, Any]) -
     headers = {h["name"].lower(): h["value"] for h in event.get("responseHeaders", [])}
     refresh = headers.get("refresh")
     if status == 200 and "html" in headers.get("content-type", "text/html"):
-        body = await _response_body(cdp, event["requestId"])
+        body = await _response_body(cdp, event["requestId"], calls)
         refresh = meta_refresh(body) or refresh
     if refresh:
         _expect_meta(state, event["request"]["url"], refresh)
 
 
-async def _response_body(cdp: CDPSession, request_id: str) -> str:
-    answer = await cdp.send("Fetch.getResponseBody", {"requestId": request_id})
+async def _response_body(cdp: CDPSession, request_id: str, calls: Calls) -> str:
+    answer = await calls(cdp.send("Fetch.getResponseBody", {"requestId": request_id}),
+                         "Fetch.getResponseBody")
     raw = answer.get("body", "")
     if answer.get("base64Encoded"):
         raw = base64.b64decode(raw)[:BODY_SCAN_LIMIT].decode("utf-8", "replace")
@@ -302,18 +363,21 @@ def _same_url(left: str, right: str) -> bool:
 async def resolve_chain(
     ad: ObservedAd,
     *,
-    context: BrowserContext,
+    context: BrowserContext | None,
     guard: AddressGuard,
     follow_click_urls: bool,
     max_hops: int,
     timeout_s: float,
     settle_s: float = DEFAULT_SETTLE_S,
+    calls: Calls = timed,
 ) -> Chain:
-    """Resolve where `ad` leads. Engine click URLs are requested only if follow_click_urls."""
+    """Resolve where `ad` leads. Engine click URLs are requested only if follow_click_urls.
+    Without a `context` (the browser could not give one) the chain is what offline decoding
+    tells, with the reason it was not followed."""
     if follow_click_urls and ad.click_url:
         return await follow(
             context, ad.click_url, guard=guard, max_hops=max_hops,
-            timeout_s=timeout_s, settle_s=settle_s,
+            timeout_s=timeout_s, settle_s=settle_s, calls=calls,
         )  # fmt: skip
     offline = engine_hops(ad)
     entry = offline[-1]
@@ -323,6 +387,7 @@ async def resolve_chain(
             error="only engine click URLs; not followed (follow_click_urls is off)",
         )  # fmt: skip
     live = await follow(
-        context, entry.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s, settle_s=settle_s
-    )
+        context, entry.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s,
+        settle_s=settle_s, calls=calls,
+    )  # fmt: skip
     return join_chains(ad.link, offline, live)
