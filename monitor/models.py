@@ -27,6 +27,9 @@ class CaptureStatus(StrEnum):
     captcha = "captcha"
     rate_limited = "rate_limited"
     error = "error"
+    #: a result page whose document was cut short (a network error mid-body, no </html>):
+    #: its ads are read and kept, but ads below the cut may be missing, so it is not covered
+    partial = "partial"
 
     @property
     def covered(self) -> bool:

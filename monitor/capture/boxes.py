@@ -12,7 +12,6 @@ them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -23,6 +22,7 @@ from typing import Any
 from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
+from monitor.capture.calls import BrowserCalls
 from monitor.models import LinkBox
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,14 @@ class LinkReader:
     """Reads a page's links, in one isolated world of its current document: a reading after
     the page navigated elsewhere fails (no boxes) instead of measuring another page."""
 
-    def __init__(self, page: Page, timeout_s: float = READ_TIMEOUT_S) -> None:
+    def __init__(
+        self, page: Page, timeout_s: float = READ_TIMEOUT_S, calls: BrowserCalls | None = None
+    ) -> None:
         self.page = page
         self.timeout_s = timeout_s
+        #: the browser's calls: each reading is one bounded call, ended at once if the
+        #: browser is lost
+        self.calls = calls or BrowserCalls(timeout_s)
         self._session: CDPSession | None = None
         self._world: int | None = None
         self._failed = False
@@ -93,13 +98,7 @@ class LinkReader:
         if self._failed:
             return None
         try:
-            async with asyncio.timeout(self.timeout_s):
-                session, world = await self._open()
-                reply: dict[str, Any] = await session.send("Runtime.evaluate", {
-                    "expression": f"{_SCRIPT}({MAX_LINKS}, {MAX_EXAMINED}, {MAX_HREF_CHARS}, "
-                                  f"{MAX_COORDINATE})",
-                    "contextId": world, "returnByValue": True,
-                    "timeout": int(self.timeout_s * 1000)})
+            reply = await self.calls(self._evaluate(), "link boxes", self.timeout_s)
             if "exceptionDetails" in reply:
                 raise ValueError(f"the script failed: {reply['exceptionDetails']}")
             reading = parse_reading(reply.get("result", {}).get("value"))
@@ -116,8 +115,17 @@ class LinkReader:
     async def close(self) -> None:
         if self._session is not None:
             with contextlib.suppress(PlaywrightError, TimeoutError):
-                await asyncio.wait_for(self._session.detach(), self.timeout_s)
+                await self.calls(self._session.detach(), "detach", self.timeout_s)
             self._session = None
+
+    async def _evaluate(self) -> dict[str, Any]:
+        session, world = await self._open()
+        reply: dict[str, Any] = await session.send("Runtime.evaluate", {
+            "expression": f"{_SCRIPT}({MAX_LINKS}, {MAX_EXAMINED}, {MAX_HREF_CHARS}, "
+                          f"{MAX_COORDINATE})",
+            "contextId": world, "returnByValue": True,
+            "timeout": int(self.timeout_s * 1000)})
+        return reply
 
     async def _open(self) -> tuple[CDPSession, int]:
         if self._session is None:

@@ -32,6 +32,9 @@ LAUNCH_ARGS = (
     "--disable-blink-features=AutomationControlled",
 )
 
+#: how long a browser may take to start (Playwright's own bound; the keeper adds a grace)
+LAUNCH_TIMEOUT_S = 30.0
+
 NO_BROWSER_HELP = """no Chromium or Chrome was found.
 Install one of:
   * Debian/Ubuntu:  sudo apt-get install -y chromium
@@ -88,6 +91,7 @@ async def launch(
         executable_path=str(choice.path),
         headless=True,
         args=[*LAUNCH_ARGS, *extra_args],
+        timeout=LAUNCH_TIMEOUT_S * 1000,
     )
 
 

@@ -12,13 +12,13 @@ is given once per profile. Profiles never share a context or a cookie.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
 from playwright.async_api import Browser, BrowserContext, Page, StorageState
 from playwright.async_api import Error as PlaywrightError
 
+from monitor.capture.calls import BrowserCalls
 from monitor.capture.page import (
     CLOSE_TIMEOUT_S,
     CaptureOptions,
@@ -51,9 +51,12 @@ class ContextPool:
         reuse: int,
         earned: dict[Profile, StorageState] | None = None,
         idle_pages: int = 2,
+        calls: BrowserCalls | None = None,
     ) -> None:
         self.browser = browser
         self.options = options
+        #: the browser's calls (the keeper's, so losing the browser ends them at once)
+        self.calls = calls or BrowserCalls(options.timeout_s)
         self.reuse = max(reuse, 1)
         #: open pages kept for reuse across all profiles, least recently used closed first
         #: (each holds a renderer: ~100-200 MB, so the bound is what keeps memory flat)
@@ -77,7 +80,7 @@ class ContextPool:
             if slot is not None:
                 await self._retire(slot)
             slot = _Slot(await new_task_context(self.browser, task, self.options,
-                                                self.earned.get(key)))
+                                                self.earned.get(key), self.calls))
             self._current[key] = slot
             self._by_context[id(slot.context)] = slot
             self._profile_of[id(slot.context)] = key
@@ -92,21 +95,28 @@ class ContextPool:
             page = slot.idle.pop()
             self._idle_order.remove((slot, page))
             return page
-        return await context.new_page()
+        return await self.calls(context.new_page(), "new_page")
 
     async def release(
-        self, context: BrowserContext, *, broken: bool = False, page: Page | None = None
+        self,
+        context: BrowserContext,
+        *,
+        broken: bool = False,
+        page: Page | None = None,
+        keep_page: bool = True,
     ) -> None:
         """The task is done with `context` (and `page`); a broken context (a failed page) is
-        not reused, and neither is its page."""
+        not reused, and neither is its page; nor is a page the task says is spent
+        (`keep_page` false), though its context is."""
         slot = self._by_context.get(id(context))
         if slot is None:
             return
         slot.active -= 1
-        if page is not None and not broken and not slot.retired and not page.is_closed():
+        if (page is not None and keep_page and not broken and not slot.retired
+                and not page.is_closed()):
             await self._keep_idle(slot, page)
         elif page is not None:
-            await close_page(page)
+            await close_page(page, self.calls)
         if broken:
             slot.broken = True
             await self._retire(slot)
@@ -119,7 +129,7 @@ class ContextPool:
         while len(self._idle_order) > self.idle_pages:
             oldest_slot, oldest = self._idle_order.pop(0)
             oldest_slot.idle.remove(oldest)
-            await close_page(oldest)
+            await close_page(oldest, self.calls)
 
     async def close(self) -> None:
         for slot in list(self._by_context.values()):
@@ -140,11 +150,11 @@ class ContextPool:
         profile = self._profile_of.pop(id(slot.context), None)
         if profile is not None and not slot.broken:
             await self._keep_earned(profile, slot.context)
-        await close_context(slot.context)
+        await close_context(slot.context, self.calls)
 
     async def _keep_earned(self, profile: Profile, context: BrowserContext) -> None:
         # a browser that is going away cannot be asked; the profile keeps what it had
         with contextlib.suppress(PlaywrightError, TimeoutError):
-            state = await asyncio.wait_for(context.storage_state(), CLOSE_TIMEOUT_S)
+            state = await self.calls(context.storage_state(), "storage_state", CLOSE_TIMEOUT_S)
             if state.get("cookies") or state.get("origins"):
                 self.earned[profile] = state

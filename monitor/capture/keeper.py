@@ -6,6 +6,11 @@ Tasks lease the current browser. A recycled browser is closed when its last leas
 recycle never cuts a running task short, and the next browser starts only then, so two are
 never up at once (the peak memory stays one browser's); a crash ends its tasks with an error
 capture, which the sweep retries once on the new browser.
+
+Every call into a browser goes through its lease's `BrowserCalls`: when the browser
+disconnects (a crash, a kill) or stops answering, `lose` ends every call still waiting on it
+at once, so the pages and chains in flight on it fail fast instead of hanging, and the next
+task gets a new browser.
 """
 
 from __future__ import annotations
@@ -19,11 +24,16 @@ from dataclasses import dataclass, field
 from playwright.async_api import Browser, Playwright, StorageState
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.capture.browser import BrowserChoice, launch
+from monitor.capture.browser import LAUNCH_TIMEOUT_S, BrowserChoice, launch
+from monitor.capture.calls import GRACE_S, BrowserCalls, bounded
 from monitor.capture.contexts import ContextPool, Profile
 from monitor.capture.page import CLOSE_TIMEOUT_S, CaptureOptions
 
 log = logging.getLogger(__name__)
+
+#: page timeouts a recycled browser's last tasks get to finish before the next one starts
+#: anyway (a task's own calls are bounded well within it: this is only a backstop)
+RECYCLE_WAIT_FACTOR = 10
 
 
 @dataclass
@@ -33,6 +43,8 @@ class BrowserLease:
     number: int
     browser: Browser
     contexts: ContextPool
+    #: every call into this browser (bounded; all ended at once when it is lost)
+    calls: BrowserCalls
     tasks_started: int = 0
     active: int = 0
     retired: bool = False
@@ -91,6 +103,7 @@ class BrowserKeeper:
             log.warning("browser %d lost (%s); the next task starts a new one", lease.number,
                         reason)
         lease.lost = True
+        lease.calls.lose(reason)  # what still waits on it fails now, not at its timeout
 
     async def close(self) -> None:
         for lease in list(self._all):
@@ -105,17 +118,28 @@ class BrowserKeeper:
             elif current is not None and current.tasks_started >= self.recycle_after:
                 self.recycles += 1
                 await self._retire(current, f"it served {current.tasks_started} tasks")
-                await current.gone.wait()  # its last tasks finish first
+                await self._until_gone(current)
             if self._current is None:
                 self._current = await self._launch()
             return self._current
 
+    async def _until_gone(self, lease: BrowserLease) -> None:
+        """Wait for a recycled browser's last tasks (each bounded) before the next browser
+        starts, so two are never up at once; past a generous bound, start it anyway."""
+        try:
+            await asyncio.wait_for(lease.gone.wait(), self.options.timeout_s * RECYCLE_WAIT_FACTOR)
+        except TimeoutError:
+            log.warning("browser %d still busy after its recycle; starting the next one beside "
+                        "it", lease.number)
+
     async def _launch(self) -> BrowserLease:
         self._launches += 1
-        browser = await launch(self.playwright, self.choice, extra_args=self.extra_args)
+        browser = await bounded(launch(self.playwright, self.choice, extra_args=self.extra_args),
+                                "launch", LAUNCH_TIMEOUT_S + GRACE_S)
+        calls = BrowserCalls(self.options.timeout_s)
         lease = BrowserLease(self._launches, browser,
                              ContextPool(browser, self.options, self.context_reuse, self.earned,
-                                         self.idle_pages))
+                                         self.idle_pages, calls), calls)
         browser.on("disconnected", lambda _: self._disconnected(lease))
         self._all.append(lease)
         return lease
@@ -141,7 +165,9 @@ class BrowserKeeper:
             # a lost browser may not answer; its contexts and process go with the connection
             if not lease.lost:
                 await lease.contexts.close()
+            # not through lease.calls, which a lost browser has closed: a hung browser must
+            # still be told to go (Playwright kills its process when it does not)
             with contextlib.suppress(PlaywrightError, TimeoutError):
-                await asyncio.wait_for(lease.browser.close(), CLOSE_TIMEOUT_S)
+                await bounded(lease.browser.close(), "close browser", CLOSE_TIMEOUT_S)
         finally:
             lease.gone.set()  # whatever happened, nobody waits for it any longer

@@ -1,7 +1,11 @@
 """Capture one result page: load it in a fresh context, keep the evidence, say what it was.
 
 Returns a Capture in every case (a timeout, a crash or a block is a status, not an
-exception), so the sweep never mistakes a failed page for a page without ads.
+exception), so the sweep never mistakes a failed page for a page without ads. A result page
+whose document was cut short is `partial` (its ads are read, but it does not count as
+covered); a page whose full-page screenshot fails keeps its HTML and ads, with a viewport
+screenshot or none, and says so in `Capture.error`. Every browser call is bounded
+(`monitor.capture.calls`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     ProxySettings,
+    Response,
     Route,
     StorageState,
 )
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Request as PlaywrightRequest
 
 from monitor.capture.boxes import READ_TIMEOUT_S, LinkReader, boxes_on_screenshot, png_size
+from monitor.capture.calls import GRACE_S, BrowserCalls, BrowserLost, CallTimedOut
 from monitor.capture.consent import pass_consent
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.profiles import context_options
@@ -61,8 +68,21 @@ class CaptureOptions:
 LOST_RENDERER = "the page's renderer crashed"
 LOST_BROWSER = "the browser went away"
 LOST_HUNG = "the browser stopped answering"
-#: a capture that takes this many page timeouts means the browser, not the page, is stuck
+#: loading a page (navigation, settling, the HTML) that takes this many page timeouts means
+#: the browser, not the page, is stuck
 WATCHDOG_FACTOR = 3
+#: the viewport screenshot that stands in for a full-page one that failed: it is small, so
+#: it gets a shorter bound
+FALLBACK_SCREENSHOT_S = 10.0
+#: a page taller than this (CSS pixels) gets a viewport screenshot instead of a full-page
+#: one: a result page is 2,000-10,000 px tall; one ad with a megabyte of headline made one
+#: 143,679 px tall, whose full-page screenshot took 15 s and 28 MB
+MAX_FULL_PAGE_PX = 30_000
+#: how much of a document's end is searched for its closing tag (a page may end with a
+#: comment or a script after it)
+DOCUMENT_TAIL = 4096
+#: why a result page is partial (Capture.error starts with it)
+CUT_SHORT = "the result page was cut short"
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,8 @@ class PageResult:
     capture: Capture
     html: str  # empty when nothing could be read
     lost: str | None = None  # LOST_*: what besides the page broke
+    #: the tab should not serve another search (its screenshot failed: it may still be busy)
+    page_spent: bool = False
 
 
 async def new_task_context(
@@ -77,18 +99,24 @@ async def new_task_context(
     task: SearchTask,
     options: CaptureOptions,
     storage_state: StorageState | None = None,
+    calls: BrowserCalls | None = None,
 ) -> BrowserContext:
     """A fresh context dressed as the task's market and device: no cookies from other tasks,
     only `storage_state` (what this market profile earned before: a consent cookie)."""
+    calls = calls or BrowserCalls(options.timeout_s)
     proxy = proxy_settings(options.proxies.get(task.market.id))
-    context = await browser.new_context(
+    context = await calls(browser.new_context(
         **context_options(task, browser.version),
         ignore_https_errors=options.ignore_https_errors,
         proxy=proxy,
         storage_state=storage_state,
-    )
-    context.set_default_timeout(options.timeout_s * 1000)
-    await context.route(HEAVY_RESOURCES, _abort)
+    ), "new_context")
+    try:
+        context.set_default_timeout(options.timeout_s * 1000)
+        await calls(context.route(HEAVY_RESOURCES, _abort), "route")
+    except BaseException:
+        await close_context(context, calls)  # half made: nobody else would close it
+        raise
     return context
 
 
@@ -116,112 +144,318 @@ async def capture_page(
     evidence: EvidenceStore,
     options: CaptureOptions,
     page: Page | None = None,
+    calls: BrowserCalls | None = None,
 ) -> PageResult:
     """Load the task's result page in `context` and keep its HTML and screenshot. With no
-    `page` given, a tab is opened for it and closed after; a given one is left open."""
+    `page` given, a tab is opened for it and closed after; a given one is left open.
+    `calls` is the browser's (so a lost browser ends the capture at once)."""
+    calls = calls or BrowserCalls(options.timeout_s)
     url = engine.search_url(task)
     started = time.monotonic()
     own_page = page is None
     previous_url = page.url if page is not None else None  # a reused page's last search
     crashed: list[bool] = []
+    broken = _BrokenDocuments()
 
     def on_crash(_: Page) -> None:
         crashed.append(True)
 
     try:
         if page is None:
-            page = await context.new_page()
+            page = await calls(context.new_page(), "new_page")
         page.on("crash", on_crash)
-        # Playwright's own timeouts cover each step; this one covers a browser that stops
-        # answering altogether (content() has no timeout of its own)
+        page.on("requestfailed", broken.on_failed)
+        # each call has its own bound; this one covers a page whose calls each answer in
+        # time but never add up to a loaded page
         async with asyncio.timeout(options.timeout_s * WATCHDOG_FACTOR):
-            return await _load_and_keep(page, task, engine, evidence, options, url, started)
+            loaded = await _load(page, task, engine, options, url, calls, broken)
+        shot = await _screenshot_with_boxes(page, options, calls, crashed)
+        return await _keep(page, task, evidence, url, started, loaded, shot)
     except (PlaywrightError, TimeoutError, OSError) as error:
-        lost = _what_was_lost(context, error, bool(crashed))
-        result = await _failed(page, task, evidence, url, started, error, lost)
+        lost = await _what_was_lost(context, error, bool(crashed), calls)
+        result = await _failed(page, task, evidence, url, started, error, lost, calls)
         if result.capture.final_url == previous_url:  # it never left the last search
             result = replace(result, capture=replace(result.capture, final_url=url))
         return result
     finally:
         if page is not None:
             page.remove_listener("crash", on_crash)
+            page.remove_listener("requestfailed", broken.on_failed)
             if own_page:
-                await close_page(page)
+                await close_page(page, calls)
 
 
-def _what_was_lost(context: BrowserContext, error: BaseException, crashed: bool) -> str | None:
+async def _what_was_lost(
+    context: BrowserContext, error: BaseException, crashed: bool, calls: BrowserCalls
+) -> str | None:
     """Why a failed page failed, when it was more than the page: the sweep retries these on a
     fresh context (a renderer crash) or a fresh browser (the browser gone or hung)."""
+    if isinstance(error, BrowserLost):
+        return LOST_BROWSER
     if context.browser is not None and not context.browser.is_connected():
         return LOST_BROWSER
-    if type(error) is TimeoutError:  # the watchdog, not one of Playwright's own timeouts
+    if type(error) is TimeoutError:  # the watchdog, not one of the calls' own bounds
         return LOST_HUNG
     if crashed or "crash" in str(error).lower():
         return LOST_RENDERER
+    if isinstance(error, CallTimedOut) and not await browser_answers(context.browser, calls):
+        return LOST_HUNG  # not only the page: the browser itself no longer answers
     return None
 
 
-async def _load_and_keep(
+async def browser_answers(browser: Browser | None, calls: BrowserCalls) -> bool:
+    """Whether the browser process itself still answers (a page may hang while it does)."""
+    if browser is None or not browser.is_connected():
+        return False
+    try:
+        session = await calls(browser.new_browser_cdp_session(), "probe", CLOSE_TIMEOUT_S)
+        try:
+            await calls(session.send("Browser.getVersion"), "probe", CLOSE_TIMEOUT_S)
+        finally:
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await calls(session.detach(), "probe", CLOSE_TIMEOUT_S)
+    except (PlaywrightError, TimeoutError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A loaded page: what it is and its HTML."""
+
+    status: CaptureStatus
+    http_status: int | None
+    html: str
+    final_url: str
+    #: why the document is not whole (a partial page), or None
+    cut_short: str | None = None
+
+
+@dataclass(frozen=True)
+class _Shot:
+    png: bytes | None
+    link_boxes: tuple[LinkBox, ...] = ()
+    #: what went wrong with the screenshot, or None
+    trouble: str | None = None
+
+
+async def _load(
     page: Page,
     task: SearchTask,
     engine: Engine,
-    evidence: EvidenceStore,
     options: CaptureOptions,
     url: str,
-    started: float,
-) -> PageResult:
-    response = await page.goto(url, wait_until="domcontentloaded",
-                               timeout=options.timeout_s * 1000)
-    html = await _settled_html(page, options)
+    calls: BrowserCalls,
+    broken_documents: _BrokenDocuments,
+) -> _Loaded:
+    response = await calls(page.goto(url, wait_until="commit", timeout=options.timeout_s * 1000),
+                           "goto", options.timeout_s + GRACE_S)
+    broken = await _arrival(page, response, options, calls, broken_documents)
+    html = await _settled_html(page, options, calls, wait_for_load=broken is None)
     status_code = response.status if response else None
     status = engine.classify(page.url, status_code, html)
     passed = None
     if status is CaptureStatus.consent and options.pass_consent:
-        passed = await pass_consent(page, engine, options.timeout_s)
+        passed = await pass_consent(page, engine, options.timeout_s, calls)
     if passed:
         # what counts now is the page the consent led to (the wall again, if it came back)
-        html = await _settled_html(page, options)
+        response = passed.response
+        broken = await _arrival(page, response, options, calls, broken_documents)
+        html = await _settled_html(page, options, calls, wait_for_load=broken is None)
         status_code = passed.http_status
         status = engine.classify(page.url, status_code, html)
-    screenshot, link_boxes = await _screenshot_with_boxes(page, options)
+    cut_short = None
+    if status.covered:  # only a result page can hide ads below where it was cut
+        cut_short = broken or await document_cut_short(response, calls, options.timeout_s)
+        if cut_short:
+            status = CaptureStatus.partial
+    return _Loaded(status, status_code, html, page.url, cut_short)
+
+
+async def _arrival(
+    page: Page,
+    response: Response | None,
+    options: CaptureOptions,
+    calls: BrowserCalls,
+    broken: _BrokenDocuments,
+) -> str | None:
+    """Wait for the committed document: its whole body, then its DOMContentLoaded. A body
+    that breaks off (a connection lost: the browser's net::ERR_…) never brings the
+    DOMContentLoaded; the page is then what arrived, and what broke is returned."""
+    if response is not None:
+        finished = asyncio.ensure_future(response.finished())
+        failed = asyncio.ensure_future(broken.failure_of(response.request))
+        try:
+            await calls(asyncio.wait((finished, failed), return_when=asyncio.FIRST_COMPLETED),
+                        "the document's body", options.timeout_s + GRACE_S)
+        finally:
+            finished.cancel()
+            failed.cancel()
+        if failed.done() and not failed.cancelled():
+            return f"{CUT_SHORT}: {failed.result()}"
+        if finished.done() and not finished.cancelled():
+            finished.result()  # the page closed meanwhile: raised here
+    await calls(page.wait_for_load_state("domcontentloaded", timeout=options.timeout_s * 1000),
+                "domcontentloaded", options.timeout_s + GRACE_S)
+    return None
+
+
+class _BrokenDocuments:
+    """The page's document requests whose body broke off, as the page reports them:
+    Playwright's `response.finished()` never returns for such a body, so a capture listens
+    for them (only failures come to this listener: it costs a page nothing)."""
+
+    def __init__(self) -> None:
+        self._failed: list[tuple[PlaywrightRequest, str]] = []
+        self._changed = asyncio.Event()
+
+    def on_failed(self, request: PlaywrightRequest) -> None:
+        failure = request.failure or "failed"
+        # a document replaced by the next navigation (ERR_ABORTED) did not break: the page
+        # moved on, and the document that counts is the next one
+        if request.resource_type == "document" and "ERR_ABORTED" not in failure:
+            self._failed.append((request, failure))
+            self._changed.set()
+
+    async def failure_of(self, request: PlaywrightRequest) -> str:
+        """Wait until `request` fails; its failure text."""
+        while True:
+            for failed, failure in self._failed:
+                if failed is request:
+                    return failure
+            self._changed.clear()
+            await self._changed.wait()
+
+
+async def document_cut_short(
+    response: Response | None, calls: BrowserCalls, timeout_s: float
+) -> str | None:
+    """Why a document that arrived without a network error is still not whole — its body
+    ends before `</html>` (a server that sent a short Content-Length, or closed a body that
+    had none early) — or None when it is, or when it cannot be told (no response: the same
+    document; a body the browser no longer holds). The DOM cannot tell: the parser closes
+    whatever was left open, so `content()` always ends in `</html>`; the bytes can."""
+    if response is None:
+        return None
+    try:
+        body = await calls(response.body(), "the document's body", timeout_s)
+    except PlaywrightError:
+        return None  # evicted from the browser's buffers: no sign of a cut either way
+    if b"</html" not in body[-DOCUMENT_TAIL:].lower():
+        return f"{CUT_SHORT}: its document ends before </html> ({len(body)} bytes)"
+    return None
+
+
+async def _keep(
+    page: Page,
+    task: SearchTask,
+    evidence: EvidenceStore,
+    url: str,
+    started: float,
+    loaded: _Loaded,
+    shot: _Shot,
+) -> PageResult:
     # compressing and hashing release the GIL: off the event loop, they overlap other pages
     html_path, screenshot_path = await asyncio.gather(
-        asyncio.to_thread(evidence.save_html, html),
-        asyncio.to_thread(evidence.save_screenshot, screenshot))
+        asyncio.to_thread(evidence.save_html, loaded.html),
+        asyncio.to_thread(evidence.save_screenshot, shot.png) if shot.png else _nothing())
+    notes = [note for note in (loaded.cut_short, shot.trouble) if note]
     capture = Capture(
-        task=task, status=status, url=url, final_url=page.url, http_status=status_code,
-        captured_at=datetime.now(UTC), html_path=html_path, screenshot_path=screenshot_path,
-        elapsed_ms=int((time.monotonic() - started) * 1000), link_boxes=link_boxes,
+        task=task, status=loaded.status, url=url, final_url=page.url,
+        http_status=loaded.http_status, captured_at=datetime.now(UTC), html_path=html_path,
+        screenshot_path=screenshot_path, error="; ".join(notes)[:500] or None,
+        elapsed_ms=int((time.monotonic() - started) * 1000), link_boxes=shot.link_boxes,
     )
-    return PageResult(capture, html)
+    return PageResult(capture, loaded.html, page_spent=shot.trouble is not None)
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _screenshot_with_boxes(
-    page: Page, options: CaptureOptions
-) -> tuple[bytes, tuple[LinkBox, ...]]:
+    page: Page, options: CaptureOptions, calls: BrowserCalls, crashed: list[bool]
+) -> _Shot:
     """The full-page screenshot, and where the page's links sit on it: read just before and
-    just after it, so only links that stayed put while it was taken are kept."""
-    reader = LinkReader(page, min(READ_TIMEOUT_S, options.timeout_s)) \
+    just after it, so only links that stayed put while it was taken are kept.
+
+    A page too big or too busy to be shot whole (an ad with a megabyte of headline) must not
+    cost the page: its HTML and ads are kept, with a viewport screenshot instead, or none,
+    and the trouble is said. A lost browser or a crashed renderer is still a failed page
+    (raised): the sweep asks it again, and the evidence it then gets is whole."""
+    reader = LinkReader(page, min(READ_TIMEOUT_S, options.timeout_s), calls) \
         if options.link_boxes else None
     try:
         before = await reader.read() if reader else None
-        # CSS pixels: a phone profile's 2.6x device pixels cost 7x the encoding for no
-        # evidence
-        screenshot = await page.screenshot(full_page=True, scale="css",
-                                           timeout=options.timeout_s * 1000)
+        height = before.height if before else await _page_height(page, calls)
+        if height is not None and height > MAX_FULL_PAGE_PX:
+            return await _viewport_screenshot(
+                page, calls, crashed, f"the page is too tall for a full-page screenshot "
+                                      f"({height:.0f} px)")
+        try:
+            # CSS pixels: a phone profile's 2.6x device pixels cost 7x the encoding for no
+            # evidence
+            screenshot = await calls(
+                page.screenshot(full_page=True, scale="css", timeout=options.timeout_s * 1000),
+                "screenshot", options.timeout_s + GRACE_S)
+        except (PlaywrightError, TimeoutError) as error:
+            _raise_if_lost(error, page, crashed)
+            trouble = f"full-page screenshot failed ({_first_line(error)})"
+            return await _viewport_screenshot(page, calls, crashed, trouble)
         after = await reader.read() if reader and before else None
     finally:
         if reader:
             await reader.close()
-    return screenshot, boxes_on_screenshot(before, after, png_size(screenshot))
+    return _Shot(screenshot, boxes_on_screenshot(before, after, png_size(screenshot)))
 
 
-async def _settled_html(page: Page, options: CaptureOptions) -> str:
-    # a slow sub-resource must not lose a page whose document is already here
-    with contextlib.suppress(PlaywrightError):
-        await page.wait_for_load_state("load", timeout=options.timeout_s * 500)
-    await page.wait_for_timeout(options.settle_ms)
-    return await page.content()
+async def _page_height(page: Page, calls: BrowserCalls) -> float | None:
+    """The page's height in CSS pixels, or None when it cannot be read (the page's own
+    script may lie: this only chooses the kind of screenshot)."""
+    try:
+        height = await calls(page.evaluate(
+            "Math.max(document.documentElement.scrollHeight,"
+            " document.body ? document.body.scrollHeight : 0)"), "page height", READ_TIMEOUT_S)
+    except (PlaywrightError, TimeoutError):
+        return None
+    return float(height) if isinstance(height, int | float) else None
+
+
+async def _viewport_screenshot(
+    page: Page, calls: BrowserCalls, crashed: list[bool], trouble: str
+) -> _Shot:
+    """What the page showed on screen, when the whole page could not be shot; no link boxes
+    (the page may have moved under a screenshot that failed half-way)."""
+    try:
+        screenshot = await calls(
+            page.screenshot(full_page=False, scale="css",
+                            timeout=FALLBACK_SCREENSHOT_S * 1000),
+            "viewport screenshot", FALLBACK_SCREENSHOT_S + GRACE_S)
+    except (PlaywrightError, TimeoutError) as error:
+        _raise_if_lost(error, page, crashed)
+        return _Shot(None, trouble=f"{trouble}; no screenshot ({_first_line(error)})")
+    return _Shot(screenshot, trouble=f"{trouble}; the viewport only")
+
+
+def _raise_if_lost(error: BaseException, page: Page, crashed: list[bool]) -> None:
+    browser = page.context.browser
+    if (isinstance(error, BrowserLost) or crashed or page.is_closed()
+            or (browser is not None and not browser.is_connected())):
+        raise error
+
+
+async def _settled_html(
+    page: Page, options: CaptureOptions, calls: BrowserCalls, *, wait_for_load: bool = True
+) -> str:
+    # a slow sub-resource must not lose a page whose document is already here (and a
+    # document that broke off never fires its load event)
+    if wait_for_load:
+        with contextlib.suppress(PlaywrightError, CallTimedOut):
+            await calls(page.wait_for_load_state("load", timeout=options.timeout_s * 500),
+                        "load", options.timeout_s / 2 + GRACE_S)
+    # a plain sleep, not page.wait_for_timeout: waiting needs no answer from the browser
+    await asyncio.sleep(options.settle_ms / 1000)
+    return await calls(page.content(), "content")
 
 
 async def _failed(
@@ -232,12 +466,13 @@ async def _failed(
     started: float,
     error: BaseException,
     lost: str | None,
+    calls: BrowserCalls,
 ) -> PageResult:
     """An error capture, keeping whatever the page had got to as evidence."""
     html_path = None
     if page is not None and lost is None:
         try:
-            html = await asyncio.wait_for(page.content(), CLOSE_TIMEOUT_S)
+            html = await calls(page.content(), "content", CLOSE_TIMEOUT_S)
             html_path = evidence.save_html(html) if html else None
         except (PlaywrightError, TimeoutError):
             pass  # the renderer is gone; the error message is the evidence
@@ -262,8 +497,12 @@ def failed_capture(
 
 
 def _error_message(error: BaseException, lost: str | None) -> str:
-    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    first_line = _first_line(error)
     return (f"{lost} ({first_line})" if lost else first_line)[:500]
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _safe_url(page: Page) -> str | None:
@@ -273,13 +512,15 @@ def _safe_url(page: Page) -> str | None:
         return None
 
 
-async def close_page(page: Page) -> None:
+async def close_page(page: Page, calls: BrowserCalls | None = None) -> None:
     # a crashed page cannot be closed; its context will be
     with contextlib.suppress(PlaywrightError, TimeoutError):
-        await asyncio.wait_for(page.close(), CLOSE_TIMEOUT_S)
+        await (calls or BrowserCalls(CLOSE_TIMEOUT_S))(page.close(), "close page",
+                                                       CLOSE_TIMEOUT_S)
 
 
-async def close_context(context: BrowserContext) -> None:
+async def close_context(context: BrowserContext, calls: BrowserCalls | None = None) -> None:
     # the browser is being torn down or has crashed; nothing is left to save
     with contextlib.suppress(PlaywrightError, TimeoutError):
-        await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
+        await (calls or BrowserCalls(CLOSE_TIMEOUT_S))(context.close(), "close context",
+                                                       CLOSE_TIMEOUT_S)
