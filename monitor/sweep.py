@@ -6,17 +6,21 @@ plan → capture → read → resolve → attribute → judge → record → not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import BrowserContext, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.attribute.partners import attribute
 from monitor.capture.browser import find_browser
+from monitor.capture.calls import BrowserCalls, bounded
 from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.keeper import BrowserKeeper, BrowserLease
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 
 #: redirect chains of one result page followed at once (each in its own page)
 CHAINS_AT_ONCE = 4
+#: starting and stopping Playwright's driver (a local process; it starts in a second or two)
+DRIVER_TIMEOUT_S = 60.0
+#: statuses whose page is read for ads: a partial page's ads are real, only incomplete
+READ_STATUSES = (CaptureStatus.ok, CaptureStatus.partial)
 
 #: called after each task with its capture and the number of ads read
 ProgressHook = Callable[[Capture, int], None]
@@ -182,7 +190,8 @@ async def _run_recorded(
     # the allowlist as it stands now: staff may have cleared an ad since the last sweep
     deps.judge.clear((a.advertiser, a.destination) for a in deps.store.allowlist())
     try:
-        await _run_all(deps, planned, report, dry_run, progress)
+        with _stopped_by_sigterm():
+            await _run_all(deps, planned, report, dry_run, progress)
         report.status = "done"
     except asyncio.CancelledError:
         report.status = "interrupted"
@@ -193,6 +202,30 @@ async def _run_recorded(
     finally:
         deps.store.finish_sweep(report.sweep_id, report.status, datetime.now(UTC),
                                 add=resumed, **report.counts())
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM stops the sweep as Ctrl-C does (invariant 8: finished tasks stored, the rest
+    pending, the sweep interrupted) instead of killing the process mid-sweep, which would
+    leave it marked running. Only when nobody else handles SIGTERM: the daemon has its own
+    handler, which stops its sweeps the same way. Signal handlers live in the main thread."""
+    task = asyncio.current_task()
+    if (task is None or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, _on_sigterm, task)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)  # back to the default
+
+
+def _on_sigterm(task: asyncio.Task[object]) -> None:
+    log.warning("SIGTERM: stopping the sweep; finished tasks are stored, the rest stay pending")
+    task.cancel()
 
 
 async def _run_all(
@@ -206,7 +239,10 @@ async def _run_all(
     limit = asyncio.Semaphore(settings.concurrency)
     pacer = EnginePacer(settings.pace_s, settings.pace_jitter_s, cooldown_s=settings.cooldown_s,
                         cooldown_max_s=settings.cooldown_max_s)
-    async with async_playwright() as playwright:
+    # the driver's start and stop are bounded like every browser call
+    playwright = await bounded(async_playwright().start(), "start Playwright",
+                               DRIVER_TIMEOUT_S)
+    try:
         keeper = BrowserKeeper(
             playwright, find_browser(settings.chromium), capture_options(settings),
             context_reuse=settings.context_reuse,
@@ -214,8 +250,14 @@ async def _run_all(
             extra_args=browser_args(settings))
         try:
             async def one(task: SearchTask, task_id: int) -> None:
-                result = await run_task_with_retry(deps, keeper, pacer, limit, task, task_id,
-                                                   dry_run, report)
+                try:
+                    result = await run_task_with_retry(deps, keeper, pacer, limit, task,
+                                                       task_id, dry_run, report)
+                except Exception as error:
+                    # a bug in one task must not cancel its siblings (a TaskGroup cancels
+                    # them all): the task is recorded failed and the sweep goes on
+                    log.exception("%s %s %r failed", task.engine, task.market.id, task.query)
+                    result = _record_failure(deps, task, task_id, error, None)
                 report.add(result)
                 if progress:
                     progress(result.capture, result.ads)
@@ -227,6 +269,9 @@ async def _run_all(
             report.browser_restarts += keeper.restarts
             report.browser_recycles += keeper.recycles
             await asyncio.shield(keeper.close())
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(bounded(playwright.stop(), "stop Playwright", DRIVER_TIMEOUT_S))
 
 
 async def run_task_with_retry(
@@ -248,10 +293,16 @@ async def run_task_with_retry(
         await asyncio.sleep(pacer.cooling_for(key))
         async with limit:
             await pacer.wait(key)
-            async with keeper.lease() as lease:
-                result = await run_task(deps, lease, task, task_id, dry_run)
-                if result.lost in (LOST_BROWSER, LOST_HUNG):
-                    keeper.lose(lease, result.lost)
+            try:
+                async with keeper.lease() as lease:
+                    result = await run_task(deps, lease, task, task_id, dry_run)
+                    if result.lost in (LOST_BROWSER, LOST_HUNG):
+                        keeper.lose(lease, result.lost)
+            except (PlaywrightError, TimeoutError, OSError) as error:
+                # no browser could be started for it: a failed page, asked again once
+                log.warning("no browser for %s %s %r: %s", task.engine, task.market.id,
+                            task.query, error)
+                result = _record_failure(deps, task, task_id, error, LOST_BROWSER)
         if not _ask_again(deps.settings, pacer, key, result, attempt, report):
             return result
         report.retries += 1
@@ -270,7 +321,16 @@ def _ask_again(settings: Settings, pacer: EnginePacer, key: str, result: TaskRes
         return attempt == 1 and cooldown <= settings.block_retry_wait_s
     if status.covered:
         pacer.answered(key)
-    return attempt == 1 and status is CaptureStatus.error
+    # a partial page is asked again like a failed one: the next answer may be whole
+    return attempt == 1 and status in (CaptureStatus.error, CaptureStatus.partial)
+
+
+def _record_failure(deps: SweepDeps, task: SearchTask, task_id: int, error: BaseException,
+                    lost: str | None) -> TaskResult:
+    """Record a task whose page was never captured as failed (an error capture, no ads)."""
+    result = failed_capture(task, get_engine(task.engine), error, lost)
+    outcome = deps.store.record_task(task_id, result.capture, [], queue_notices=False)
+    return TaskResult(result.capture, 0, 0, outcome, lost)
 
 
 async def run_task(
@@ -283,14 +343,14 @@ async def run_task(
     """Capture, read, resolve, attribute, judge and record one task."""
     engine = get_engine(task.engine)
     result = await capture_in_pool(lease.contexts, task, engine, deps.evidence)
-    reading = engine.read_page(result.html) if result.capture.status is CaptureStatus.ok else None
+    reading = engine.read_page(result.html) if result.capture.status in READ_STATUSES else None
     ads = reading.ads if reading else []
     strays = reading.stray_click_urls if reading else []
     if strays:
         log.warning("%s %s %r: %d ad clicks outside every ad read; has the markup changed? "
                     "evidence %s", task.engine, task.market.id, task.query, len(strays),
                     result.capture.html_path)
-    judged = await judge_ads(deps, lease.browser, task, ads, result.capture.captured_at)
+    judged = await judge_ads(deps, lease, task, ads, result.capture.captured_at)
     # The store is synchronous and fast; one short transaction per task.
     outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run,
                                      stray_click_urls=strays, escalation=deps.escalation)
@@ -308,24 +368,32 @@ async def capture_in_pool(
     not reused."""
     try:
         context = await contexts.acquire(task)
-    except PlaywrightError as error:  # the browser is gone: an error capture, retried
-        return failed_capture(task, engine, error, LOST_BROWSER)
+    except (PlaywrightError, TimeoutError) as error:  # the browser is gone or hung: retried
+        return failed_capture(task, engine, error, _lost_by(error))
     result: PageResult | None = None
     page = None
     try:
         page = await contexts.page(context)
-        result = await capture_page(context, task, engine, evidence, contexts.options, page)
-    except PlaywrightError as error:  # no page could be opened: as above
-        result = failed_capture(task, engine, error, LOST_BROWSER)
+        result = await capture_page(context, task, engine, evidence, contexts.options, page,
+                                    contexts.calls)
+    except (PlaywrightError, TimeoutError) as error:  # no page could be opened: as above
+        result = failed_capture(task, engine, error, _lost_by(error))
     finally:
         await contexts.release(context, page=page, broken=result is None
-                               or result.capture.status is CaptureStatus.error)
+                               or result.capture.status is CaptureStatus.error,
+                               keep_page=result is not None and not result.page_spent)
     return result
+
+
+def _lost_by(error: BaseException) -> str:
+    # a browser that gives no context or tab, or does not answer for one, cannot be trusted
+    # with the next task either
+    return LOST_HUNG if isinstance(error, TimeoutError) else LOST_BROWSER
 
 
 async def judge_ads(
     deps: SweepDeps,
-    browser: Browser,
+    lease: BrowserLease,
     task: SearchTask,
     ads: Sequence[ObservedAd],
     seen_at: datetime,
@@ -333,35 +401,46 @@ async def judge_ads(
     """Resolve, attribute and judge each ad, in a context of their own (no search cookies).
 
     A page's chains are followed side by side: most of a chain's time is spent waiting for
-    redirects and for the landing page to settle, not computing.
+    redirects and for the landing page to settle, not computing. A browser that cannot give
+    that context (it went away since the page was captured) costs the chains their live
+    hops, never the ads: they are decoded offline and say why.
     """
     if not ads:
         return []
-    context = await new_task_context(browser, task, capture_options(deps.settings))
+    context: BrowserContext | None = None
+    try:
+        context = await new_task_context(lease.browser, task, capture_options(deps.settings),
+                                         calls=lease.calls)
+    except (PlaywrightError, TimeoutError) as error:
+        log.warning("%s %s %r: no browser context to follow %d chains in: %s", task.engine,
+                    task.market.id, task.query, len(ads), str(error).splitlines()[0][:200])
     try:
         limit = asyncio.Semaphore(CHAINS_AT_ONCE)
 
         async def one(ad: ObservedAd) -> JudgedAd:
             async with limit:
-                return await judge_ad(deps, context, task, ad, seen_at)
+                return await judge_ad(deps, context, task, ad, seen_at, lease.calls)
 
         return list(await asyncio.gather(*(one(ad) for ad in ads)))
     finally:
-        await close_context(context)
+        if context is not None:
+            await close_context(context, lease.calls)
 
 
 async def judge_ad(
     deps: SweepDeps,
-    context: BrowserContext,
+    context: BrowserContext | None,
     task: SearchTask,
     ad: ObservedAd,
     seen_at: datetime,
+    calls: BrowserCalls | None = None,
 ) -> JudgedAd:
     settings = deps.settings
     chain = await resolve_chain(
         ad, context=context, guard=deps.guard,
         follow_click_urls=deps.program.follow_click_urls,
         max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
+        calls=calls or BrowserCalls(settings.page_timeout_s),
     )
     attribution = attribute(ad, chain, deps.program)
     sighting = Sighting(task=task, ad=ad, chain=chain, attribution=attribution, seen_at=seen_at)
