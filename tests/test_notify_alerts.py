@@ -65,7 +65,8 @@ def test_new_high_incident_alert_is_routed_by_tag_and_sent_once(
             f"critical={hook.url('critical')}", f"high={hook.url('high')}",
             f"coverage={hook.url('coverage')}", f"always={hook.url('always')}"]))
         keys = queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET)
-        assert keys == [f"alert:{sweep_id}:new_incidents"]
+        # the key names the incidents the alert lists
+        assert keys == [f"alert:{sweep_id}:new_incidents:1-1"]
         assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == []
         report = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
         again = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
@@ -138,3 +139,55 @@ def test_a_refused_program_alert_is_queued_once_per_breakage_and_inert(
     assert {"ops", "high"} <= set(tags) and "critical" not in tags
     assert "interval_seconds" in row.body_text and "\u202e" not in row.body_text + row.subject
     assert "\r" not in row.subject and "\n" not in row.subject
+
+
+def test_a_resumed_sweep_alerts_only_the_incidents_no_earlier_run_listed(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.notify_support import _judged  # the recording record_breach does, per task
+
+    first, later = Breach("sleepsaver"), Breach("kuponhemat", language="id")
+    tasks = [SearchTask(brand="lumora", engine="google", query=f"lumora {n}",
+                        term_group="brand", market=MARKETS[b.language], device=Device.desktop)
+             for n, b in enumerate((first, later))]
+    sweep_id, ids = store.begin_sweep("p", tasks, dry_run=False, now=T0)
+
+    def record(task: SearchTask, breach: Breach) -> None:
+        capture = Capture(task=task, status=CaptureStatus.ok, url="https://www.google.com/search",
+                          final_url="https://www.google.com/search", http_status=200,
+                          captured_at=T0)
+        store.record_task(ids[task.key], capture, [_judged(task, breach, T0)],
+                          queue_notices=True)
+
+    settings = notify_settings(tmp_path)
+    # the run that was interrupted recorded the first task: its alert lists that incident
+    record(tasks[0], first)
+    assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == [
+        f"alert:{sweep_id}:new_incidents:1-1"]
+    # the resumed run finds another: a second alert lists it alone; asking again is a no-op
+    record(tasks[1], later)
+    assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == [
+        f"alert:{sweep_id}:new_incidents:2-2"]
+    assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == []
+    bodies = {r.key: r.body_text for r in store.outbox_items(kinds=["alert"])}
+    assert "INC-00001" in bodies[f"alert:{sweep_id}:new_incidents:1-1"]
+    assert "INC-00002" not in bodies[f"alert:{sweep_id}:new_incidents:1-1"]
+    assert "INC-00002" in bodies[f"alert:{sweep_id}:new_incidents:2-2"]
+    assert "INC-00001" not in bodies[f"alert:{sweep_id}:new_incidents:2-2"]
+
+
+def test_an_alert_queued_before_keys_named_incidents_still_counts(
+    store: Store, tmp_path: Path
+) -> None:
+    from monitor.store import OutboxItem
+
+    sweep_id, _ = record_breach(store, tmp_path, Breach("sleepsaver"), T0)
+    # as an older version queued it: one key per sweep and reason, listing every incident
+    assert store.queue_outbox(OutboxItem(key=f"alert:{sweep_id}:new_incidents", kind="alert",
+                                         created_at=T0, channel="apprise"))
+    settings = notify_settings(tmp_path)
+    assert queue_sweep_alerts(store, program(), settings, sweep_id, T0, TEMPLATE_SET) == []
+    # another sweep is not covered by it
+    other, _ = record_breach(store, tmp_path, Breach("kuponhemat", language="id"), T0)
+    assert queue_sweep_alerts(store, program(), settings, other, T0, TEMPLATE_SET) == [
+        f"alert:{other}:new_incidents:2-2"]

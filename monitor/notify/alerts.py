@@ -1,7 +1,11 @@
 """Alerts to compliance staff: new serious incidents, and coverage dropping.
 
 Alerts are queued in the outbox (kind `alert`, one key per sweep and reason) and delivered
-with the same retries as notices, through the apprise URLs of BIDWATCH_ALERT_URLS. Routing
+with the same retries as notices, through the apprise URLs of BIDWATCH_ALERT_URLS. They are
+queued after every run of a sweep, also one that was interrupted or failed, for what it
+recorded. A sweep resumed later may find more new incidents: its alert lists only those no
+earlier alert of the sweep listed (the key names the incidents it lists, first-last), so a
+resumed sweep never repeats an alert and never drops a new incident. Routing
 is apprise's own tag mechanism, in its text-config syntax: `high=mailto://…`,
 `coverage,critical=json://…`, `always=…` (every alert). An alert carries:
 
@@ -15,6 +19,7 @@ A URL with no tag receives nothing (apprise's rule); tag it `always` to receive 
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import datetime
 
 import apprise
@@ -29,6 +34,9 @@ from monitor.store import Coverage, IncidentRecord, OutboxItem, Store
 
 #: problems listed in a refused-program alert (the rest: `bidwatch rules check`)
 MAX_PROBLEMS = 20
+#: the newest alerts read to find the ones a sweep already raised (a sweep's alerts are
+#: among the newest unless hundreds of alerts came between its run and its resumption)
+ALERTS_LOOKBACK = 500
 
 
 def alert_tags(topic: str, severity: Severity) -> list[str]:
@@ -47,38 +55,71 @@ def queue_sweep_alerts(
     now: datetime,
     templates: TemplateSet | None = None,
 ) -> list[str]:
-    """Queue the alerts a finished sweep calls for; returns the keys newly queued."""
+    """Queue the alerts a sweep calls for, after it ran (finished, interrupted or failed: for
+    what it recorded); returns the keys newly queued. Calling it again after the same run is
+    a no-op; after a resumed run it queues only what is new."""
     sweep = store.sweep(sweep_id)
     if sweep is None:
         return []
     templates = templates or _default_templates()
     base = {"program_name": program.name, "brand_name": program.brands[0].name,
             "sweep_id": sweep_id, "sweep_started": sweep.started_at}
-    contexts = [
-        *_incident_alert(store, program, settings, sweep_id, base),
-        *_coverage_alerts(store, settings, sweep_id, base),
-    ]
     queued = []
-    for context in contexts:
+    incidents = _incident_alert(store, program, settings, sweep_id, base)
+    if incidents is not None:
+        context, first, last = incidents
+        item = _alert_item(context, templates, now,
+                           key=f"{_incidents_key(sweep_id)}:{first}-{last}")
+        if store.queue_outbox(item):
+            queued.append(item.key)
+    for context in _coverage_alerts(store, settings, sweep_id, base):
         item = _alert_item(context, templates, now)
         if store.queue_outbox(item):
             queued.append(item.key)
     return queued
 
 
+def _incidents_key(sweep_id: int) -> str:
+    return f"alert:{sweep_id}:new_incidents"
+
+
+def _alerted_through(store: Store, sweep_id: int) -> int | None:
+    """The highest incident id an earlier new-incidents alert of the sweep listed (ids only
+    grow, and a resumed run's new incidents come after the run before it), or None.
+
+    Keys `alert:S:new_incidents:FIRST-LAST` say what they list; a key without the range
+    (queued before keys had one) listed every incident the sweep had then, which is taken
+    to be all of them, as it was."""
+    prefix = _incidents_key(sweep_id)
+    through: int | None = None
+    for item in store.outbox_items(kinds=["alert"], limit=ALERTS_LOOKBACK):
+        if item.key == prefix:
+            return sys.maxsize
+        head, _, span = item.key.rpartition(":")
+        last = span.partition("-")[2]
+        if head == prefix and last.isdigit():
+            through = max(through or 0, int(last))
+    return through
+
+
 def _incident_alert(
     store: Store, program: Program, settings: Settings, sweep_id: int, base: dict[str, object]
-) -> list[AlertContext]:
+) -> tuple[AlertContext, int, int] | None:
+    """The alert for the sweep's serious new incidents no earlier alert of it listed, with
+    the first and last of their ids; None when there are none."""
     least = Severity(settings.alert_min_severity)
+    through = _alerted_through(store, sweep_id)
     serious = [i for i in store.incidents_first_seen_in_sweep(sweep_id)
-               if _severity(i).rank >= least.rank]
+               if _severity(i).rank >= least.rank and (through is None or i.id > through)]
     if not serious:
-        return []
+        return None
     top = max((_severity(i) for i in serious), key=lambda s: s.rank)
     names = {p.id: p.name for p in program.partners}
     rows = tuple(_alert_incident(store, i, names) for i in serious)
-    return [AlertContext.model_validate(
-        base | {"reason": "new_incidents", "severity": top.value, "incidents": rows})]
+    context = AlertContext.model_validate(
+        base | {"reason": "new_incidents", "severity": top.value, "incidents": rows})
+    ids = [i.id for i in serious]
+    return context, min(ids), max(ids)
 
 
 def _severity(incident: IncidentRecord) -> Severity:
