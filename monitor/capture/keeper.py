@@ -83,6 +83,8 @@ class BrowserKeeper:
         self._launches = 0
         self._lock = asyncio.Lock()
         self._all: list[BrowserLease] = []
+        #: lost browsers being closed in the background
+        self._closing: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def lease(self) -> AsyncIterator[BrowserLease]:
@@ -108,6 +110,7 @@ class BrowserKeeper:
     async def close(self) -> None:
         for lease in list(self._all):
             await self._close(lease)
+        await asyncio.gather(*self._closing, return_exceptions=True)  # each one bounded
 
     async def _healthy(self) -> BrowserLease:
         async with self._lock:
@@ -162,12 +165,22 @@ class BrowserKeeper:
         if lease in self._all:
             self._all.remove(lease)
         try:
-            # a lost browser may not answer; its contexts and process go with the connection
             if not lease.lost:
                 await lease.contexts.close()
-            # not through lease.calls, which a lost browser has closed: a hung browser must
-            # still be told to go (Playwright kills its process when it does not)
-            with contextlib.suppress(PlaywrightError, TimeoutError):
-                await bounded(lease.browser.close(), "close browser", CLOSE_TIMEOUT_S)
+                await self._close_browser(lease)
+            else:
+                # a lost browser may not answer; its contexts and process go with the
+                # connection, and closing it (a hung one takes the whole bound) is done
+                # beside the tasks, not on the time of the one that happened to end last
+                closing = asyncio.ensure_future(self._close_browser(lease))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
         finally:
             lease.gone.set()  # whatever happened, nobody waits for it any longer
+
+    @staticmethod
+    async def _close_browser(lease: BrowserLease) -> None:
+        # not through lease.calls, which a lost browser has closed: a hung browser must
+        # still be told to go (Playwright kills its process when it does not answer)
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            await bounded(lease.browser.close(), "close browser", CLOSE_TIMEOUT_S)

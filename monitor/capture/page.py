@@ -30,6 +30,7 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request as PlaywrightRequest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from monitor.capture.boxes import READ_TIMEOUT_S, LinkReader, boxes_on_screenshot, png_size
 from monitor.capture.calls import GRACE_S, BrowserCalls, BrowserLost, CallTimedOut
@@ -173,6 +174,11 @@ async def capture_page(
         return await _keep(page, task, evidence, url, started, loaded, shot)
     except (PlaywrightError, TimeoutError, OSError) as error:
         lost = await _what_was_lost(context, error, bool(crashed), calls)
+        if lost in (LOST_BROWSER, LOST_HUNG):
+            # at once, not when the sweep hears of it: the calls still waiting on this
+            # browser (this page's cleanup, the other pages) end now instead of at their
+            # bounds
+            calls.lose(lost)
         result = await _failed(page, task, evidence, url, started, error, lost, calls)
         if result.capture.final_url == previous_url:  # it never left the last search
             result = replace(result, capture=replace(result.capture, final_url=url))
@@ -191,16 +197,27 @@ async def _what_was_lost(
     """Why a failed page failed, when it was more than the page: the sweep retries these on a
     fresh context (a renderer crash) or a fresh browser (the browser gone or hung)."""
     if isinstance(error, BrowserLost):
-        return LOST_BROWSER
+        return LOST_HUNG if error.reason == LOST_HUNG else LOST_BROWSER
     if context.browser is not None and not context.browser.is_connected():
         return LOST_BROWSER
     if type(error) is TimeoutError:  # the watchdog, not one of the calls' own bounds
         return LOST_HUNG
     if crashed or "crash" in str(error).lower():
         return LOST_RENDERER
-    if isinstance(error, CallTimedOut) and not await browser_answers(context.browser, calls):
-        return LOST_HUNG  # not only the page: the browser itself no longer answers
+    if await _browser_silent(error, context.browser, calls):
+        return LOST_HUNG
     return None
+
+
+async def _browser_silent(
+    error: BaseException, browser: Browser | None, calls: BrowserCalls
+) -> bool:
+    """After `error`: whether it was the browser, not the page, that stopped answering. A
+    timeout, ours or Playwright's, is most often a slow page; it is the browser's when the
+    browser itself no longer answers either."""
+    if not isinstance(error, CallTimedOut | PlaywrightTimeout):
+        return False
+    return not await browser_answers(browser, calls)
 
 
 async def browser_answers(browser: Browser | None, calls: BrowserCalls) -> bool:
@@ -400,6 +417,11 @@ async def _screenshot_with_boxes(
                 "screenshot", options.timeout_s + GRACE_S)
         except (PlaywrightError, TimeoutError) as error:
             _raise_if_lost(error, page, crashed)
+            if await _browser_silent(error, page.context.browser, calls):
+                # the browser hung, not the page: a failed page, asked again on a new
+                # browser, whose evidence is then whole
+                calls.lose(LOST_HUNG)
+                raise BrowserLost("screenshot", LOST_HUNG) from error
             trouble = f"full-page screenshot failed ({_first_line(error)})"
             return await _viewport_screenshot(page, calls, crashed, trouble)
         after = await reader.read() if reader and before else None
