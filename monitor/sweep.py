@@ -174,7 +174,17 @@ async def resume_sweep(
     planned = deps.store.pending_tasks(sweep_id, deps.program)
     report = SweepReport(sweep_id=sweep_id, tasks=len(planned))
     deps.store.reopen_sweep(sweep_id)
-    await _run_recorded(deps, planned, report, sweep.dry_run, progress, resumed=True)
+    try:
+        await _run_recorded(deps, planned, report, sweep.dry_run, progress, resumed=True)
+    finally:
+        if sweep.status == "running":
+            # cut off without a word (a kill, a power cut): its first run never wrote its
+            # counts, so adding this run's to them would undercount; the coverage counts
+            # come from the tasks themselves (the other counters stay this run's)
+            coverage = deps.store.sweep_coverage(sweep_id)
+            deps.store.finish_sweep(sweep_id, report.status, datetime.now(UTC),
+                                    captured=coverage.captured,
+                                    blocked=coverage.blocked_total, failed=coverage.failed)
     return report
 
 
@@ -369,7 +379,7 @@ async def capture_in_pool(
     try:
         context = await contexts.acquire(task)
     except (PlaywrightError, TimeoutError) as error:  # the browser is gone or hung: retried
-        return failed_capture(task, engine, error, _lost_by(error))
+        return failed_capture(task, engine, error, _lost_by(contexts, error))
     result: PageResult | None = None
     page = None
     try:
@@ -377,7 +387,7 @@ async def capture_in_pool(
         result = await capture_page(context, task, engine, evidence, contexts.options, page,
                                     contexts.calls)
     except (PlaywrightError, TimeoutError) as error:  # no page could be opened: as above
-        result = failed_capture(task, engine, error, _lost_by(error))
+        result = failed_capture(task, engine, error, _lost_by(contexts, error))
     finally:
         await contexts.release(context, page=page, broken=result is None
                                or result.capture.status is CaptureStatus.error,
@@ -385,10 +395,12 @@ async def capture_in_pool(
     return result
 
 
-def _lost_by(error: BaseException) -> str:
-    # a browser that gives no context or tab, or does not answer for one, cannot be trusted
-    # with the next task either
-    return LOST_HUNG if isinstance(error, TimeoutError) else LOST_BROWSER
+def _lost_by(contexts: ContextPool, error: BaseException) -> str:
+    """A browser that gives no context or tab, or does not answer for one, cannot be
+    trusted with the next task either: lost at once (its other calls end now)."""
+    lost = LOST_HUNG if isinstance(error, TimeoutError) else LOST_BROWSER
+    contexts.calls.lose(lost)
+    return lost
 
 
 async def judge_ads(
