@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,11 @@ from monitor.settings import Settings
 # -- sweep ---------------------------------------------------------------------------------
 
 
+#: exit statuses of a sweep stopped by a signal (the shell's 128 + signal number)
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
 @app.command()
 @friendly_errors
 def sweep(
@@ -29,16 +36,73 @@ def sweep(
     device: Annotated[list[Device] | None, typer.Option(help="Only this device.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Capture and judge, but queue no notice.")] = False,
     rules: Annotated[Path | None, typer.Option(help="Program directory (BIDWATCH_RULES).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Run the tasks an interrupted or killed sweep left pending (the "
+                         "newest such sweep, or SWEEP_ID), under that sweep.")] = False,
+    sweep_id: Annotated[int | None, typer.Argument(
+        metavar="SWEEP_ID", help="With --resume: the sweep to resume.",
+        show_default=False)] = None,
 ) -> None:
-    """Run one ad-hoc sweep now and print its summary."""
+    """Run one ad-hoc sweep now and print its summary (--resume: finish a stopped one).
+
+    Ctrl-C or SIGTERM stops it cleanly: finished tasks stored, the rest pending for --resume.
+    """
     from monitor.services.commands import run_sweep_command
 
     settings = Settings() if rules is None else Settings(rules=rules)
-    summary = run_sweep_command(
-        settings, engines=engine or [], markets=market or [], terms=term or [],
-        devices=device or [], dry_run=dry_run, progress_factory=_progress,
-    )
+    if sweep_id is not None and not resume:
+        raise typer.BadParameter("a sweep id goes with --resume", param_hint="SWEEP_ID")
+    if resume:
+        if engine or market or term or device or dry_run:
+            raise typer.BadParameter("a resumed sweep runs its own pending tasks: no filters "
+                                     "or --dry-run with --resume", param_hint="--resume")
+        with _stopped_cleanly():
+            summary = _resume(settings, sweep_id)
+    else:
+        with _stopped_cleanly():
+            summary = run_sweep_command(
+                settings, engines=engine or [], markets=market or [], terms=term or [],
+                devices=device or [], dry_run=dry_run, progress_factory=_progress,
+            )
     print_summary(summary)
+
+
+def _resume(settings: Settings, sweep_id: int | None) -> Any:
+    """Resume a sweep (the newest unfinished one when no id is given), then deliver what its
+    tasks queued."""
+    from monitor.errors import BidwatchError
+    from monitor.services.commands import SweepSummary, deliver_now
+    from monitor.services.wiring import build_deps
+    from monitor.sweep import resume_sweep
+
+    deps = build_deps(settings)
+    try:
+        if sweep_id is None:
+            unfinished = deps.store.unfinished_sweeps(deps.program.name)
+            if not unfinished:
+                raise BidwatchError(f"no sweep of {deps.program.name!r} has pending tasks")
+            sweep_id = unfinished[-1]
+        pending = len(deps.store.pending_tasks(sweep_id, deps.program))
+        progress, advance = _progress(pending)
+        with progress:
+            report = asyncio.run(resume_sweep(deps, sweep_id, progress=advance))
+    finally:
+        deps.store.close()
+    return SweepSummary(report, deliver_now(settings))
+
+
+@contextmanager
+def _stopped_cleanly() -> Iterator[None]:
+    """A sweep stopped by Ctrl-C (KeyboardInterrupt) or SIGTERM (the sweep cancels itself)
+    has stored its finished tasks and marked itself interrupted: say so and how to go on,
+    and exit as a signalled process does."""
+    try:
+        yield
+    except (KeyboardInterrupt, asyncio.CancelledError) as stop:
+        err.print("sweep interrupted: finished tasks are stored, the rest are pending; "
+                  "`bidwatch sweep --resume` runs them", markup=False)
+        code = EXIT_SIGINT if isinstance(stop, KeyboardInterrupt) else EXIT_SIGTERM
+        raise typer.Exit(code) from None
 
 
 @app.command()
