@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from monitor.engines import ENGINES, get_engine
 from monitor.engines.base import PageReading
 from monitor.engines.dom import MAX_STRAYS
-from tests.corpus_support import corpus_html, needs_corpus
+from monitor.engines.pagetext import (
+    MAX_DEPTH,
+    MAX_PAGE_BYTES,
+    BoundedPage,
+    bound_page,
+    decode_page,
+    page_encoding,
+    too_deep_at,
+)
+from tests.corpus_support import CORPUS, corpus_html, needs_corpus
 
 #: one corpus page per engine
 SAMPLES = {
@@ -68,7 +77,8 @@ def test_a_20_mb_page_is_read_in_under_three_seconds(name: str) -> None:
     reading = engine.read_page(padded)
     elapsed = time.perf_counter() - started
 
-    assert elapsed < 3.0, f"{name}: {elapsed:.2f} s for {len(padded) / 1e6:.0f} MB"
+    # 3 s before pages were bounded: the nesting scan (engines.pagetext) costs ~0.03 s a MB
+    assert elapsed < 4.0, f"{name}: {elapsed:.2f} s for {len(padded) / 1e6:.0f} MB"
     assert [a.headline for a in reading.ads] == [a.headline for a in engine.read_ads(html)]
     assert reading.stray_click_urls == []
 
@@ -197,3 +207,88 @@ def test_generated_ad_like_markup_never_raises_in_any_reader(body: list[str]) ->
         assert len(reading.stray_click_urls) == len(set(reading.stray_click_urls))
         assert len(reading.stray_click_urls) <= MAX_STRAYS
         assert all(ad.rank >= 1 and ad.headline for ad in reading.ads)
+
+
+# --- pages past the bounds: read up to them, in bounded time -------------------------------
+
+
+def test_100k_nested_divs_are_read_up_to_the_depth_bound_at_once() -> None:
+    # lexbor's tree building costs the square of the depth: this did not finish in 120 s
+    page = "<html><body>" + "<div>" * 100_000 + "x" + "</div>" * 100_000 + "</body></html>"
+    started = time.perf_counter()
+    bounded = bound_page(page)
+    readings = [engine.read_page(page) for engine in ENGINES.values()]
+    elapsed = time.perf_counter() - started
+    assert bounded.cut is not None and f"nested more than {MAX_DEPTH} deep" in bounded.cut
+    assert bounded.html.count("<div>") == MAX_DEPTH - 2  # html and body, then divs to the bound
+    assert all(r == PageReading([], []) for r in readings)
+    assert elapsed < 1.0
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_ads_before_a_too_deep_part_are_still_read(name: str) -> None:
+    html = corpus_html(SAMPLES[name])
+    engine = get_engine(name)
+    cut = html.rfind("</body>")
+    hostile = html[:cut] + "<div>" * 100_000 + html[cut:]
+    assert bound_page(hostile).cut is not None
+    assert engine.read_ads(hostile) == engine.read_ads(html)
+
+
+@needs_corpus
+def test_no_corpus_page_is_cut_and_its_nesting_is_read_as_lexbor_reads_it() -> None:
+    for path in sorted((CORPUS / "pages").glob("*.html")):
+        html = path.read_text(encoding="utf-8", errors="replace")
+        assert bound_page(html) == BoundedPage(html), path.name
+
+
+@pytest.mark.parametrize("pattern", [
+    "<b><div></b>", "<span><div></span>", "<div><table></div>", "<i><b><u><div></i>x",
+    "<table><td><div>", "<form><div></form>", "<svg><foreignObject><div>",
+])
+def test_misnested_markup_a_parser_keeps_open_counts_as_open(pattern: str) -> None:
+    # each repeat leaves at least one element open in lexbor; the scan must not close it
+    page = "<html><body>" + pattern * 2000
+    assert too_deep_at(page) is not None
+
+
+def test_formatting_a_parser_reopens_again_and_again_is_bounded() -> None:
+    # 300 distinct <b>s closed by their <div>: lexbor reopens all of them inside every
+    # later element (ten thousand of these took it 3 s and a million elements)
+    page = "<html><body>" + "".join(f"<div><b id={k}></div>" for k in range(300))
+    page += "<div>x</div>" * 100_000
+    found = too_deep_at(page)
+    assert found is not None and found[0] < len(page) // 10
+
+
+@pytest.mark.parametrize("page", [
+    "<" * 2_000_000, "x" * 5_000_000 + "<3", "</" * 1_000_000, "<!" * 1_000_000,
+    "<a>" + " " * 5_000_000 + "<3" * 1000,
+])
+def test_text_without_tags_scans_in_linear_time(page: str) -> None:
+    started = time.perf_counter()
+    assert too_deep_at(page) is None
+    assert time.perf_counter() - started < 2.0
+
+
+def test_a_page_past_the_size_bound_is_read_up_to_it() -> None:
+    page = "<html><body>" + "x" * (MAX_PAGE_BYTES + 10)
+    bounded = bound_page(page)
+    assert len(bounded.html) == MAX_PAGE_BYTES and bounded.cut and "24 MB" in bounded.cut
+
+
+@pytest.mark.parametrize(("encoded", "codec"), [
+    ("<html>é</html>".encode("utf-16"), "utf-16"),
+    ("<html>é</html>".encode("utf-16-le"), "utf-16-le"),
+    ("<html>é</html>".encode("utf-16-be"), "utf-16-be"),
+    ("<html>é</html>".encode("utf-8-sig"), "utf-8-sig"),
+    ('<meta charset="windows-1252"><p>é</p>'.encode("cp1252"), "cp1252"),
+    ('<meta http-equiv=content-type content="text/html; charset=ISO-8859-1">é'.encode(
+        "latin-1"), "cp1252"),
+    ('<meta charset="windows-1252"><p>é</p>'.encode(), "utf-8"),  # as the store keeps pages
+    (b"\x00\xff\xfe binary \x89PNG", "utf-8"),
+])
+def test_a_saved_page_is_decoded_by_what_it_says_it_is(encoded: bytes, codec: str) -> None:
+    assert page_encoding(encoded) == codec
+    assert "é" in decode_page(encoded) or (codec == "utf-8" and b"\xc3" not in encoded)

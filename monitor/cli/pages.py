@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.app import EngineOrAuto, app
-from monitor.cli.output import friendly_errors, out
+from monitor.cli.output import err, friendly_errors, out
 from monitor.settings import Settings
 
 # -- attribute -----------------------------------------------------------------------------
@@ -53,11 +53,14 @@ def parse(
     engine: Annotated[EngineOrAuto, typer.Option(help="The engine's reader.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Read the paid ads of saved result pages."""
+    """Read the paid ads of saved result pages (.html, or the evidence's .html.gz)."""
     from monitor.services.commands import parse_file
 
     for path in files:
         document = parse_file(path, str(engine))
+        if document["truncated"]:  # the ads printed are those of the part that was read
+            err.print(f"{path}: {document['truncated']}", markup=False, highlight=False,
+                      soft_wrap=True)
         if as_json:
             sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         else:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli.app import EngineOrAuto, rules_app
-from monitor.cli.output import friendly_errors, out
+from monitor.cli.output import err, friendly_errors, out
 from monitor.models import Device
 from monitor.settings import Settings
 
@@ -62,6 +62,9 @@ def rules_test(
         when = when.replace(tzinfo=UTC)
     result = judge_saved_page(directory, capture, PageTest(
         engine=str(engine), query=query, market=market, device=device, at=when))
+    if result["truncated"]:  # the verdicts are those of the part of the page that was read
+        err.print(f"{capture}: {result['truncated']}", markup=False, highlight=False,
+                  soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
         return

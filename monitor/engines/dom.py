@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.engines.pagetext import bound_page, decode_page
 from monitor.models import AdKind, AdPosition, ObservedAd, PageReading
 from monitor.text import clean_text
 
@@ -32,16 +33,17 @@ _URLISH = re.compile(
 
 
 def parse(html: str | bytes | None) -> LexborHTMLParser | None:
-    """A parsed tree, or None for empty or unparseable input (lexbor itself drops NUL bytes)."""
+    """A parsed tree, or None for empty or unparseable input (lexbor itself drops NUL bytes).
+    Bytes are decoded by what the page says it is; the text is bounded in size and nesting
+    first (`pagetext.bound_page`), so no page costs lexbor more than a large result page."""
     if not html:
         return None
     if not isinstance(html, (str, bytes)):
         return None
+    html = bound_page(decode_page(html) if isinstance(html, bytes) else html).html
     try:
         tree = LexborHTMLParser(html)
     except UnicodeEncodeError:  # lone surrogates from a lossy decode: read the rest anyway
-        if isinstance(html, bytes):  # bytes cannot raise an encode error; str only
-            raise
         tree = LexborHTMLParser(html.encode("utf-8", errors="replace"))
     return tree if tree.root is not None else None
 
