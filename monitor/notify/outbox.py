@@ -14,42 +14,91 @@ row and the .eml are the message the partner received, and a retry sends the sam
 (same Message-ID, same Date). Alerts go through apprise (monitor/notify/alerts.py).
 
 The guarantee, honestly: a message is sent at least once, and at most once unless the
-process dies in the short window between the channel accepting it and the outcome being
-committed. An item found still `sending` after `outbox_sending_timeout_s` is sent again
-(at least once wins over at most once for a notice), and it is the same message (same
-Message-ID and X-Bidwatch-Notice-Key), so such a duplicate is recognisable; its last_error
-says so.
+process dies (or a stop cuts the send short) in the short window between the channel
+accepting it and the outcome being committed. An item found still `sending` after
+`outbox_sending_timeout_s` is sent again (at least once wins over at most once for a notice),
+and it is the same message (same Message-ID and X-Bidwatch-Notice-Key), so such a duplicate
+is recognisable; its last_error says so.
+
+A server may accept some recipients and refuse others: the message is owed to the refused
+ones only, so the item stays pending (with backoff) and a retry sends the same bytes to the
+recipients not yet accepted (remembered on the item, `delivered_to`). Every time (claim,
+backoff, sent) is the moment it happened, not the start of the run: a run over a hung server
+takes a timeout per message, and a backoff counted from the start would be used up by it.
+A stop (DeliveryStop) is checked between messages.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from monitor.notify.alerts import send_alert
 from monitor.notify.batch import Batch, notice_batches, render_batch
 from monitor.notify.email import IllustratedMessage, InlineImage, build_email, with_date
 from monitor.notify.reminders import render_reminder
 from monitor.notify.render import RenderedMessage, TemplateSet, direction_of
-from monitor.notify.smtp import DeliveryResult, SmtpOptions, send_message
+from monitor.notify.smtp import DeliveryResult, SmtpAbort, SmtpOptions, send_message
 from monitor.program import Program
 from monitor.settings import Settings
 from monitor.store import OutboxItem, Store
 
 INTERRUPTED = "interrupted while sending (the process stopped): sent again, may be a duplicate"
 
+#: Whether OutboxItem has `delivered_to` (the store's column outbox.delivered_to_json, asked
+#: of the store's owner). Without it the recipients a server accepted cannot be remembered,
+#: and a partly refused message is retried to every recipient (nobody loses it, the accepted
+#: ones get it again). Remove this test, and `_with_delivered`'s, once the column is there.
+_REMEMBERS_DELIVERED = "delivered_to" in {f.name for f in fields(OutboxItem)}
+
 
 @dataclass
 class DeliveryReport:
     sent: int = 0  # outbox items (a batch of three notices counts three)
-    failed: int = 0
+    failed: int = 0  # includes items a server accepted for some recipients and refused others
     dead: int = 0
     waiting: int = 0  # no channel configured, or a dry run: kept pending, nothing lost
     held: int = 0  # notices newly waiting for approval
     messages: int = 0  # messages handed to a channel successfully
+    interrupted: int = 0  # items a stop cut short mid-send: left `sending`, outcome unknown
+    stopped: bool = False  # a stop ended the run before every due item was tried
     eml_paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryStop:
+    """How the daemon stops a delivery running in a worker thread: `request()` ends the run
+    before its next message; `abort()` also cuts the message in flight short (its item stays
+    `sending`: the server may have taken it, so it goes again later marked as a possible
+    duplicate)."""
+
+    requested: threading.Event = field(default_factory=threading.Event)
+    connection: SmtpAbort = field(default_factory=SmtpAbort)
+
+    def request(self) -> None:
+        self.requested.set()
+
+    def abort(self) -> None:
+        self.request()
+        self.connection.abort()
+
+
+class _Clock:
+    """The run's `now` moved on by the time the run has taken, so every time saved (a claim,
+    a failure's backoff, sent_at) is when it happened; a caller's `now` still fixes the
+    start (tests, and `due` is decided by it)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self._began = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
 def deliver_outbox(
@@ -59,16 +108,30 @@ def deliver_outbox(
     templates: TemplateSet,
     *,
     now: datetime | None = None,
+    stop: DeliveryStop | None = None,
 ) -> DeliveryReport:
-    """Render and send every due outbox item; each outcome is saved before the next message."""
-    now = now or datetime.now(UTC)
+    """Render and send every due outbox item; each outcome is saved before the next message.
+    With `stop`, the run ends before the next message once a stop is requested."""
+    clock = _Clock(now or datetime.now(UTC))
     report = DeliveryReport()
     if program.notices.require_approval:
         report.held = store.hold_unapproved_notices()
     timeout = timedelta(seconds=settings.outbox_sending_timeout_s)
-    for batch in _batches(store, store.due_outbox(now, sending_timeout=timeout), program):
-        _deliver_batch(batch, store, program, settings, templates, report, now)
+    due = store.due_outbox(clock.start, sending_timeout=timeout)
+    for batch in _batches(store, due, program):
+        if _stopping(stop, report):
+            break
+        _deliver_batch(batch, store, program, settings, templates, report, clock, stop)
+        if report.interrupted:  # aborted mid-send: the stop is under way
+            report.stopped = True
+            break
     return report
+
+
+def _stopping(stop: DeliveryStop | None, report: DeliveryReport) -> bool:
+    if stop is not None and stop.requested.is_set():
+        report.stopped = True
+    return report.stopped
 
 
 def _batches(store: Store, items: list[OutboxItem], program: Program) -> list[Batch]:
@@ -85,26 +148,35 @@ def _deliver_batch(
     settings: Settings,
     templates: TemplateSet,
     report: DeliveryReport,
-    now: datetime,
+    clock: _Clock,
+    stop: DeliveryStop | None = None,
 ) -> None:
     interrupted = any(i.status == "sending" for i in batch.items)
     batch = _rendered(batch, store, program, settings, templates)
     if batch.error:
         _finish(batch, store, DeliveryResult(ok=False, error=batch.error), settings, report,
-                now, final=True)
+                clock(), final=True)
         return
     if batch.items[0].eml_path:
         report.eml_paths.append(Path(batch.items[0].eml_path))
     if settings.dry_run or not _channel_ready(batch, settings):
         report.waiting += len(batch.items)
         return
-    batch = _dated_for_first_send(batch, store, settings, now)
-    if not claim(store, batch, now, interrupted=interrupted):
+    if _stopping(stop, report):  # rendering took a while: the stop may have come meanwhile
+        return
+    batch = _dated_for_first_send(batch, store, settings, clock())
+    if not claim(store, batch, clock(), interrupted=interrupted):
         return  # another delivery run took it
-    result = _send(batch, program, settings)
+    result = _send(batch, program, settings, stop.connection if stop else None)
+    if result.interrupted:
+        # the server may have taken it: the item stays `sending`, and goes again after the
+        # sending timeout marked as a possible duplicate (never silently twice, never lost)
+        report.interrupted += len(batch.items)
+        return
     if interrupted and result.ok:
-        result = DeliveryResult(ok=True, error=INTERRUPTED)
-    _finish(batch, store, result, settings, report, now)
+        result = replace(result, error=INTERRUPTED + (f"; {result.error}" if result.error
+                                                      else ""))
+    _finish(batch, store, result, settings, report, clock())
 
 
 def _dated_for_first_send(
@@ -189,17 +261,42 @@ def claim(store: Store, batch: Batch, now: datetime, *, interrupted: bool) -> bo
     return True
 
 
-def _send(batch: Batch, program: Program, settings: Settings) -> DeliveryResult:
-    """An alert through apprise; a notice or reminder: its stored bytes, as they are."""
+def _send(
+    batch: Batch, program: Program, settings: Settings, abort: SmtpAbort | None = None
+) -> DeliveryResult:
+    """An alert through apprise; a notice or reminder: its stored bytes, as they are, to the
+    recipients a server has not accepted yet (the headers still name everyone: same bytes)."""
     item = batch.items[0]
     if item.kind == "alert":
         return send_alert(settings.alert_urls, item)
     if item.message is None:  # _rendered builds it before any claim
         return DeliveryResult(ok=False, error="no message was built for this item")
+    owed = owed_recipients(item)
+    if not owed:  # every recipient has it (a save was lost after the last accept)
+        return DeliveryResult(ok=True)
     return send_message(
         settings.notice_url or "", item.message, sender=program.notices.sender_email,
-        recipients=[*item.recipients, *item.cc], options=SmtpOptions.from_settings(settings),
+        recipients=owed, options=SmtpOptions.from_settings(settings), abort=abort,
     )
+
+
+def owed_recipients(item: OutboxItem) -> list[str]:
+    """To and Cc, each once, but those a server already accepted the message for."""
+    done = set(delivered_to(item))
+    return [r for r in dict.fromkeys([*item.recipients, *item.cc]) if r not in done]
+
+
+def delivered_to(item: OutboxItem) -> tuple[str, ...]:
+    """The recipients a server has accepted this item's message for."""
+    return tuple(getattr(item, "delivered_to", ()))
+
+
+def _with_delivered(item: OutboxItem, accepted: Iterable[str]) -> OutboxItem:
+    if not _REMEMBERS_DELIVERED:
+        return item
+    changes: dict[str, Any] = {"delivered_to": tuple(dict.fromkeys([*delivered_to(item),
+                                                                     *accepted]))}
+    return replace(item, **changes)
 
 
 def _finish(
@@ -212,22 +309,30 @@ def _finish(
     *,
     final: bool = False,
 ) -> None:
-    """Save the outcome on every item of the batch at once."""
+    """Save the outcome on every item of the batch at once; `now` is when it came."""
     batch.items = store.save_outbox(
         [_outcome(item, result, settings, now, final=final) for item in batch.items])
     _count(batch, result, report)
-    if result.ok:
-        for item in batch.items:
-            if item.kind == "notice" and item.incident_id is not None:
-                store.mark_notified(item.incident_id, item.level, now)
+    for item in batch.items:
+        if item.kind == "notice" and item.incident_id is not None and _partner_has_it(item):
+            store.mark_notified(item.incident_id, item.level, now)
+
+
+def _partner_has_it(item: OutboxItem) -> bool:
+    """Sent, or accepted for every To (the partner) while a Cc is still owed."""
+    if item.status == "sent":
+        return True
+    return bool(item.recipients) and set(item.recipients) <= set(delivered_to(item))
 
 
 def _outcome(
     item: OutboxItem, result: DeliveryResult, settings: Settings, now: datetime, *, final: bool
 ) -> OutboxItem:
-    """The item after a delivery attempt: sent, or pending again with backoff, or dead."""
+    """The item after a delivery attempt: sent; or, when it failed or some recipients were
+    refused, pending again with a backoff from `now` (the failure), or dead."""
     attempts = item.attempts + 1
-    if result.ok:
+    item = _with_delivered(item, result.accepted)
+    if result.ok and not result.refused:
         return replace(item, attempts=attempts, last_error=result.error, status="sent",
                        sent_at=now)
     backoff = timedelta(seconds=settings.outbox_backoff_s) * 2 ** (attempts - 1)
@@ -239,9 +344,11 @@ def _outcome(
 def _count(batch: Batch, result: DeliveryResult, report: DeliveryReport) -> None:
     n = len(batch.items)
     if result.ok:
-        report.sent += n
         report.messages += 1
-    elif batch.items[0].status == "dead":
+    status = batch.items[0].status
+    if status == "sent":
+        report.sent += n
+    elif status == "dead":
         report.dead += n
     else:
         report.failed += n

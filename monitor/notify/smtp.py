@@ -24,14 +24,21 @@ a loopback server). The server's certificate is checked against the system's tru
 BIDWATCH_SMTP_CA_FILE for a private CA. Every step (connect, greeting, TLS, login, each
 command) waits at most BIDWATCH_SMTP_TIMEOUT_S.
 
-`send_message` never raises; its errors never carry the URL's secrets or the password.
+`send_message` never raises; its errors never carry the URL's secrets or the password. Its
+result names the recipients the server accepted and those it refused: the outbox remembers
+the first and sends again only to the second. A `SmtpAbort` lets another thread cut a send
+short (the daemon's stop, after its bounded wait); the result then says it was interrupted,
+because whether the server took a message cut short after DATA cannot be known.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import smtplib
+import socket
 import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -47,8 +54,43 @@ SCHEMES = ("smtp", "smtps", "mailto", "mailtos")
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
+    """One send. `ok`: the channel took the message (over SMTP: for `accepted`; a server that
+    accepts some recipients refuses the rest, and the message is still owed to `refused`)."""
+
     ok: bool
     error: str | None = None
+    accepted: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    #: cut short by SmtpAbort: whether the server took the message is unknown
+    interrupted: bool = False
+
+
+class SmtpAbort:
+    """Lets another thread end a send at once: `abort()` shuts down the connection in use, so
+    the blocking read or write returns, and no send starts afterwards.
+
+    The connection is known once it has greeted us (smtplib connects in its constructor);
+    until then only BIDWATCH_SMTP_TIMEOUT_S bounds the wait."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._smtp: smtplib.SMTP | None = None
+        self.aborted = False
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            sock = self._smtp.sock if self._smtp is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to stop
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def watch(self, smtp: smtplib.SMTP | None) -> None:
+        """The connection a send now uses (None: it is done with it)."""
+        with self._lock:
+            self._smtp = smtp
+            if smtp is not None and self.aborted:
+                raise smtplib.SMTPServerDisconnected("aborted: the process is stopping")
 
 
 class Security(Enum):
@@ -153,28 +195,44 @@ def send_message(
     sender: str,
     recipients: Sequence[str],
     options: SmtpOptions,
+    abort: SmtpAbort | None = None,
 ) -> DeliveryResult:
     """Hand `message` to the URL's server as it is, for every recipient in one transaction.
     Never raises; errors are one line without the URL's secrets or the password."""
     target: SmtpTarget | None = None
+    envelope_to: list[str] = []
     try:
         target = smtp_target(url, options)
-        envelope_to = [checked_address(r) for r in recipients]
+        envelope_to = list(dict.fromkeys(checked_address(r) for r in recipients))
         if not envelope_to:
             raise ValueError("no recipient")
-        refused = _transact(target, options, checked_address(sender), envelope_to, message)
+        if abort is not None and abort.aborted:
+            raise smtplib.SMTPServerDisconnected("aborted: the process is stopping")
+        refused = _transact(target, options, checked_address(sender), envelope_to, message,
+                            abort)
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        return DeliveryResult(ok=False, error=_clean(describe(exc, target, options), url,
-                                                     target, options))
+        error = _clean(describe(exc, target, options), url, target, options)
+        if abort is not None and abort.aborted:
+            return DeliveryResult(ok=False, error=f"interrupted by the stop: {error}",
+                                  interrupted=True)
+        every = isinstance(exc, smtplib.SMTPRecipientsRefused)
+        return DeliveryResult(ok=False, error=error, refused=tuple(envelope_to) if every else ())
+    accepted = tuple(r for r in envelope_to if r not in refused)
     if refused:
         listed = ", ".join(f"{r} ({code} {_text(reply)})" for r, (code, reply) in refused.items())
         return DeliveryResult(ok=True, error=_clean(f"accepted, but the server refused: {listed}",
-                                                    url, target, options))
-    return DeliveryResult(ok=True)
+                                                    url, target, options),
+                              accepted=accepted, refused=tuple(refused))
+    return DeliveryResult(ok=True, accepted=accepted)
 
 
 def _transact(
-    target: SmtpTarget, options: SmtpOptions, sender: str, recipients: list[str], message: bytes
+    target: SmtpTarget,
+    options: SmtpOptions,
+    sender: str,
+    recipients: list[str],
+    message: bytes,
+    abort: SmtpAbort | None,
 ) -> dict[str, tuple[int, bytes]]:
     local_name = target.ehlo or sender.rsplit("@", 1)[1]
     context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
@@ -186,9 +244,15 @@ def _transact(
         smtp = smtplib.SMTP(target.host, target.port, local_hostname=local_name,
                             timeout=options.timeout_s)
     with smtp:
-        encrypted = _secure(smtp, target, context)
-        _login(smtp, target, encrypted)
-        return smtp.sendmail(sender, recipients, message)
+        try:
+            if abort is not None:
+                abort.watch(smtp)
+            encrypted = _secure(smtp, target, context)
+            _login(smtp, target, encrypted)
+            return smtp.sendmail(sender, recipients, message)
+        finally:
+            if abort is not None:
+                abort.watch(None)
 
 
 def _secure(smtp: smtplib.SMTP, target: SmtpTarget, context: ssl.SSLContext) -> bool:
