@@ -12,6 +12,7 @@ import base64
 import http.server
 import re
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -306,6 +307,65 @@ def test_refused_start_is_not_requested(browser: BrowserThread, server: ChainSer
 def test_timeout_is_an_error_not_an_exception(browser: BrowserThread) -> None:
     chain = browser.run(_follow(browser.browser, "http://bridge.example/js", timeout_s=0.05))
     assert chain.error is not None and "timeout" in chain.error
+
+
+@pytest.mark.browser
+def test_a_closed_context_ends_the_chain_with_an_error_not_an_exception(
+    browser: BrowserThread,
+) -> None:
+    """The browser (or its context) went away before the chain started: new_page() raises
+    TargetClosedError, which once cancelled a whole sweep; it is the chain's error now."""
+
+    async def follow_in_a_closed_context() -> Chain:
+        context = await browser.browser.new_context()
+        await context.close()
+        return await follow(context, "http://prf.hn/302", guard=simulator_guard(), settle_s=0.4)
+
+    chain = browser.run(follow_in_a_closed_context())
+    assert chain.hops == () and chain.landing_url == "http://prf.hn/302"
+    assert chain.error is not None and chain.error.startswith("browser error: "), chain.error
+
+
+@pytest.mark.browser
+def test_a_browser_call_that_never_answers_ends_the_chain_within_its_bound(
+    browser: BrowserThread,
+) -> None:
+    """Every browser call of the follower goes through the caller's bound (here one that
+    never answers past the first call): the chain ends with an error, inside its timeout."""
+    calls_made: list[str] = []
+
+    async def stuck_after_new_page(call: Any, what: str, timeout_s: float | None = None) -> Any:
+        calls_made.append(what)
+        if what == "new_page":
+            return await call
+        call.close()  # never sent: the browser "does not answer"
+        async with asyncio.timeout(0.3 if timeout_s is None else min(timeout_s, 0.3)):
+            await asyncio.Event().wait()
+
+    async def run() -> tuple[Chain, float]:
+        context = await browser.browser.new_context()
+        try:
+            started = time.monotonic()
+            chain = await follow(context, "http://prf.hn/302", guard=simulator_guard(),
+                                 timeout_s=5, calls=stuck_after_new_page)
+            return chain, time.monotonic() - started
+        finally:
+            await context.close()
+
+    chain, seconds = browser.run(run())
+    assert calls_made[:2] == ["new_page", "new_cdp_session"] and "close page" in calls_made
+    assert chain.error is not None and chain.error.startswith("browser error: "), chain.error
+    assert seconds < 5
+
+
+def test_no_context_is_a_chain_decoded_offline_that_says_why() -> None:
+    ad = _ad("http://www.googleadservices.com/pagead/aclk?sa=L&ai=x&adurl="
+             + quote("http://prf.hn/click/camref:1100l5xYz/destination:"
+                     + quote("https://www.lumora.com/sale", safe=""), safe=""))
+    chain = asyncio.run(resolve_chain(ad, context=None, guard=simulator_guard(),
+                                      follow_click_urls=False, max_hops=10, timeout_s=1))
+    assert chain.error == follow_module.NO_BROWSER
+    assert chain.hops[0].url == ad.link and len(chain.hops) >= 2  # the offline hops stand
 
 
 @pytest.mark.browser
