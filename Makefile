@@ -40,6 +40,13 @@ lint: $(STAMP)
 test: setup lint
 	$(BIN)/pytest -q
 
+# The fault tests (tests/test_faults_browser.py) with BIDWATCH_CHAOS=1: Chromium killed a dozen
+# times at random points of four sweeps, a fresh seed each run (printed; BIDWATCH_CHAOS_SEED=N
+# replays one). `make test` runs the same tests with a few seeded kills.
+.PHONY: chaos
+chaos: setup
+	BIDWATCH_CHAOS=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_faults_browser.py
+
 # WebSearcher (the reference parser the reader benchmark runs beside ours) lives in a
 # virtualenv of its own: it brings selenium and friends that bidwatch does not need.
 WS_VENV := .venv-websearcher
