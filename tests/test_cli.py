@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,12 +136,32 @@ def test_parse_several_files_prints_one_json_object_per_line(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe binary \x89PNG", b"<html><body><div"])
-def test_parse_never_crashes_on_junk(tmp_path: Path, content: bytes) -> None:
+def test_parse_of_junk_is_one_line_and_exit_2_unless_the_engine_is_named(
+    tmp_path: Path, content: bytes
+) -> None:
     junk = tmp_path / "junk.html"
     junk.write_bytes(content)
-    result = runner.invoke(app, ["parse", str(junk), "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["ads"] == []
+    refused = runner.invoke(app, ["parse", str(junk), "--json"])
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.count("\n") == 1 and "not a result page of a known engine" in (
+        refused.output) and "--engine" in refused.output
+    named = runner.invoke(app, ["parse", str(junk), "--json", "--engine", "google"])
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.output)["ads"] == []
+
+
+def test_parse_reads_the_stores_evidence_and_utf16_like_the_page(tmp_path: Path) -> None:
+    page = shared_dir("serp-corpus", "pages", "google_zlurad_3.html").read_text()
+    plain = tmp_path / "page.html"
+    plain.write_text(page)
+    evidence = tmp_path / "ab12.html.gz"
+    evidence.write_bytes(gzip.compress(page.encode("utf-8"), mtime=0))
+    utf16 = tmp_path / "utf16.html"
+    utf16.write_bytes(page.encode("utf-16"))
+    read = [json.loads(runner.invoke(app, ["parse", str(p), "--json"]).output)
+            for p in (plain, evidence, utf16)]
+    assert read[0]["ads"] and all(r["ads"] == read[0]["ads"] for r in read)
+    assert {r["engine"] for r in read} == {"google"} and {r["truncated"] for r in read} == {None}
 
 
 def test_parse_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -206,12 +230,54 @@ def test_parse_reads_a_20_mb_page_like_the_page_inside_it(tmp_path: Path) -> Non
     assert read[0]["ads"] and read[1]["ads"] == read[0]["ads"]
 
 
-def test_parse_refuses_a_file_too_big_to_be_a_result_page(tmp_path: Path) -> None:
+def _hostile_pages(tmp_path: Path) -> dict[str, Path]:
+    page = shared_dir("serp-corpus", "pages", "google_zlurad_3.html").read_bytes()
+    pages = {}
+    deep = tmp_path / "deep.html"
+    deep.write_text("<html><body>" + "<div>" * 100_000 + "x" + "</div>" * 100_000)
+    pages["100k nested divs"] = deep
     huge = tmp_path / "huge.html"
-    with huge.open("wb") as handle:
-        handle.truncate(60 * 1024 * 1024)  # sparse: no disk used
-    result = runner.invoke(app, ["parse", str(huge), "--json"])
-    assert result.exit_code == 2 and "more than a result page" in result.output
+    with huge.open("wb") as handle:  # the page, then sparse NULs to 60 MB: no disk used
+        handle.write(page)
+        handle.truncate(60 * 1024 * 1024)
+    pages["60 MB"] = huge
+    bomb = tmp_path / "bomb.html.gz"  # 200 KB that would inflate to 1 GB
+    with gzip.open(bomb, "wb") as handle:
+        for _ in range(1024):
+            handle.write(b" " * (1024 * 1024))
+    pages["a gzip bomb"] = bomb
+    utf16 = tmp_path / "utf16.html"
+    utf16.write_bytes(page.decode("utf-8").encode("utf-16"))
+    pages["UTF-16"] = utf16
+    return pages
+
+
+@pytest.mark.parametrize("name", ["100k nested divs", "60 MB", "a gzip bomb", "UTF-16"])
+def test_parse_of_a_hostile_page_ends_in_bounded_time_and_memory(
+    tmp_path: Path, name: str
+) -> None:
+    path = _hostile_pages(tmp_path)[name]
+    # a process of its own: its peak memory is its own, and a hang is a timeout, not a stuck run
+    script = ("import resource, sys\n"
+              "from monitor.cli import app\n"
+              "try:\n"
+              "    app(['parse', '--engine', 'google', '--json', sys.argv[1]])\n"
+              "finally:\n"
+              "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "    print(f'PEAK {peak}', file=sys.stderr)\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    peak_mb = int(done.stderr.rsplit("PEAK ", 1)[1]) / 1024
+    document = json.loads(done.stdout)
+    assert elapsed < 20, f"{name}: {elapsed:.1f} s"
+    assert peak_mb < 600, f"{name}: {peak_mb:.0f} MB"  # ~110 MB of it is Python and the CLI
+    if name == "UTF-16":
+        assert document["ads"] and document["truncated"] is None
+    else:  # read up to the bound, and said so on stderr and in the JSON
+        assert document["truncated"] and document["truncated"] in done.stderr
 
 
 def test_evidence_prune_on_an_empty_home_deletes_nothing() -> None:
@@ -261,3 +327,39 @@ def test_an_outbox_command_on_an_unknown_item_is_one_line_and_exit_2() -> None:
     assert result.exit_code == 2, result.output
     assert "no outbox item 99999" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["digest", "--date", "2026-13-01"], ["'2026-13-01' is not a day", "YYYY-MM-DD"]),
+    (["incidents", "--status", "opened"], ["unknown --status 'opened'", "acknowledged"]),
+    (["incidents", "--partner", "nobody"], ["unknown --partner 'nobody'", "sleepsaver"]),
+    (["outbox", "--status", "lost"], ["unknown --status 'lost'", "pending, sending, sent"]),
+    (["outbox", "--kind", "fax"], ["unknown --kind 'fax'", "notice, reminder, alert"]),
+    (["outbox", "--partner", "nobody"], ["unknown --partner 'nobody'", "kuponhemat"]),
+    (["outbox", "--limit", "0"], ["--limit 0"]),
+    (["evidence", "prune", "--older-than", "-5"], ["--older-than -5", "0 or more"]),
+])
+def test_a_bad_argument_is_one_line_naming_what_is_known_and_exit_2(
+    args: list[str], says: list[str]
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert all(s in result.output for s in says), result.output
+
+
+def test_evidence_prune_older_than_0_means_0_days(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+
+    def prune(store: object, home: Path, older_than: object) -> object:
+        seen.append(older_than)
+        from monitor.services.retention import PruneReport
+        return PruneReport(0, 0, 0)
+
+    monkeypatch.setattr("monitor.services.retention.prune_evidence", prune)
+    result = runner.invoke(app, ["evidence", "prune", "--older-than", "0"])
+    assert result.exit_code == 0, result.output
+    assert "older than 0 days" in result.output
+    assert [str(s) for s in seen] == ["0:00:00"]

@@ -9,6 +9,7 @@ import typer
 
 from monitor.cli.app import evidence_app
 from monitor.cli.output import friendly_errors, out
+from monitor.errors import BidwatchError
 from monitor.settings import Settings
 
 # -- evidence ------------------------------------------------------------------------------
@@ -18,14 +19,17 @@ from monitor.settings import Settings
 @friendly_errors
 def evidence_prune(
     older_than: Annotated[int | None, typer.Option(
-        help="Days to keep (default BIDWATCH_EVIDENCE_DAYS).")] = None,
+        help="Days to keep, 0 or more (default BIDWATCH_EVIDENCE_DAYS).")] = None,
 ) -> None:
     """Delete page HTML and screenshots past retention (open incidents keep theirs)."""
     from monitor.services.retention import prune_evidence
     from monitor.services.wiring import opened_store
 
     settings = Settings()
-    days = older_than or settings.evidence_days
+    # 0 is 0 (everything not held by an open case), not "the default": `or` made it 180
+    days = settings.evidence_days if older_than is None else older_than
+    if days < 0:
+        raise BidwatchError(f"--older-than {days}: give a number of days, 0 or more")
     with opened_store(settings) as store:
         report = prune_evidence(store, settings.home, timedelta(days=days))
     out.print(f"evidence older than {days} days: {report.files_deleted} files deleted "

@@ -10,7 +10,13 @@ import typer
 
 from monitor.cli import notify as notify_cli
 from monitor.cli.app import app, incidents_app
-from monitor.cli.output import friendly_errors, out, print_incident_table
+from monitor.cli.output import (
+    friendly_errors,
+    known_values,
+    out,
+    print_incident_table,
+    program_partners,
+)
 from monitor.settings import Settings
 
 # -- incidents -----------------------------------------------------------------------------
@@ -27,9 +33,15 @@ def incidents_list(
     """List incidents, most recently seen first."""
     if ctx.invoked_subcommand is not None:
         return
+    from monitor.judge.incidents import IncidentStatus
     from monitor.services.commands import incident_summaries
 
+    if status is not None:
+        known_values("--status", [status], (s.value for s in IncidentStatus))
     rows = incident_summaries(Settings(), status=status, partner=partner)
+    if partner is not None and not rows:  # a partner no longer in the program may have cases
+        stored = [r["partner"] for r in incident_summaries(Settings()) if r["partner"]]
+        known_values("--partner", [partner], [*program_partners(), *sorted(set(stored))])
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")

@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.cli.output import err, friendly_errors, out
+from monitor.cli.output import err, friendly_errors, known_values, out, program_partners
 from monitor.errors import BidwatchError
 from monitor.settings import Settings
 from monitor.store import OutboxItem, Store
@@ -27,6 +27,11 @@ outbox_app = typer.Typer(help="The outbox: notices, reminders and alerts waiting
 notices_app = typer.Typer(help="Approve or reject held notices; send policy reminders.",
                           no_args_is_help=True)
 
+
+
+#: an outbox item's statuses and kinds, as the store keeps them
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "held", "rejected")
+OUTBOX_KINDS = ("notice", "reminder", "alert")
 
 
 class Period(StrEnum):
@@ -79,9 +84,16 @@ def outbox_list(
     """List outbox items: status, kind, key, attempts, next attempt, last error."""
     if ctx.invoked_subcommand is not None:
         return
+    known_values("--status", status or [], OUTBOX_STATUSES)
+    known_values("--kind", kind or [], OUTBOX_KINDS)
+    if limit < 1:
+        raise BidwatchError(f"--limit {limit}: give at least 1")
     with _store() as store:
         rows = store.outbox_items(statuses=status or [], kinds=kind or [], partner=partner,
                                   limit=limit)
+        if partner is not None and not rows:  # a partner no longer in the program may have some
+            stored = {r.partner for r in store.outbox_items(limit=100_000) if r.partner}
+            known_values("--partner", [partner], [*program_partners(), *sorted(stored)])
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(outbox_document(row), ensure_ascii=False) + "\n")
@@ -181,6 +193,14 @@ def notices_remind(
 # -- bidwatch digest ---------------------------------------------------------------------------
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BidwatchError(f"--date {text!r} is not a day: give YYYY-MM-DD, "
+                            "e.g. 2026-11-25") from None
+
+
 @friendly_errors
 def digest(
     day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
@@ -193,7 +213,7 @@ def digest(
     """Render the compliance digest (daily or weekly); --send mails it."""
     from monitor.services.commands import digest_command
 
-    when = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    when = _day(day) if day else datetime.now(UTC).date()
     result = digest_command(Settings(), when, weekly=weekly or period is Period.week,
                             out=out_file, send=send)
     out.print(f"digest: {result.html_path} and {result.text_path}", markup=False)

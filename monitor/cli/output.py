@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.errors import BidwatchError
+from monitor.settings import Settings
 
 # a wide table in a pipe or a log, the terminal's width in a terminal
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -34,6 +35,28 @@ def friendly_errors(function: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def known_values(option: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Refuse a filter value nothing can have: an unknown `--status` listed nothing and
+    exited 0, as if there were nothing of that status."""
+    allowed = list(dict.fromkeys(known))
+    unknown = [value for value in given if value not in allowed]
+    if unknown:
+        listed = ", ".join(allowed) if allowed else "none"
+        raise BidwatchError(f"unknown {option} {', '.join(map(repr, unknown))}; "
+                            f"known: {listed}")
+
+
+def program_partners() -> list[str]:
+    """The partner ids of the program in BIDWATCH_RULES (for checking `--partner`); none
+    when it does not load (listing what is stored must not need a valid program)."""
+    from monitor.program import ProgramError, load_program
+
+    try:
+        return [p.id for p in load_program(Settings().rules).partners]
+    except ProgramError:
+        return []
 
 
 def short_time(value: Any) -> str:

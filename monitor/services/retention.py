@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.errors import BidwatchError
 from monitor.store import Store
 
 
@@ -18,7 +19,11 @@ class PruneReport:
 
 
 def prune_evidence(store: Store, home: Path, older_than: timedelta) -> PruneReport:
-    """Delete evidence past retention; the store forgets the paths in the same pass."""
+    """Delete evidence past retention; the store forgets the paths in the same pass. A
+    negative period is refused: it would put the cut-off in the future and delete all."""
+    if older_than < timedelta(0):
+        raise BidwatchError(f"evidence retention of {older_than.days} days: it must be 0 or "
+                            "more (BIDWATCH_EVIDENCE_DAYS, --older-than)")
     cutoff = datetime.now(UTC) - older_than
     released, kept = store.prune_evidence_rows(cutoff)
     deleted = freed = 0
