@@ -4,6 +4,15 @@ One process, one asyncio loop, APScheduler 3 (AsyncIOScheduler, memory job store
 come from the program at every start, so there is nothing to persist). Sweeps take turns on
 one lock: two sweeps at once would double the pace on an engine. Blocking work (SMTP, file
 pruning) runs in worker threads so /healthz stays responsive.
+
+Every run of a sweep, finished, stopped or failed, is followed by the same `after_sweep`
+the CLI calls (expiry, and the sweep's alerts for what it recorded). At start, every sweep
+left with pending tasks (interrupted, cut off, or failed) runs them before anything new.
+
+A stop (SIGTERM, SIGINT) asks the delivery thread to end before its next message, waits
+(bounded) for the message in flight, and only then closes the store and logs the stop: a
+cancelled `to_thread` does not stop its thread, so nothing else would keep a message from
+going out after "stopped cleanly".
 """
 
 from __future__ import annotations
@@ -28,26 +37,31 @@ from monitor.daemon.logs import setup_logging
 from monitor.daemon.reload import ProgramWatcher, describe_issues
 from monitor.daemon.tasks import (
     deliver,
-    expire_incidents,
     prune,
     queue_reminders,
+    resumable_sweeps,
     status_counts,
     write_daily_digest,
 )
 from monitor.errors import ConfigError
 from monitor.judge import compile_policies
 from monitor.judge.incidents import escalation_of
+from monitor.models import SearchTask
 from monitor.notify.alerts import queue_program_refused_alert
+from monitor.notify.outbox import DeliveryReport, DeliveryStop
 from monitor.program import Program, ProgramError, load_program
 from monitor.resources import templates_dir
+from monitor.services.commands import AfterSweep, after_sweep, begin_sweep
 from monitor.services.wiring import build_deps
 from monitor.settings import Settings
-from monitor.sweep import SweepDeps, SweepReport, resume_sweep, run_sweep
+from monitor.sweep import SweepDeps, SweepReport, resume_sweep
 
 log = logging.getLogger("monitor.daemon")
 
 #: jobs that belong to the daemon itself, not to the program; a reload keeps them
 HOUSEKEEPING = ("reload-poll",)
+#: after the bounded wait for a message in flight, how long an aborted send may take to end
+ABORT_GRACE_S = 5.0
 
 
 def run_daemon(settings: Settings, *, log_json: bool | None = None) -> int:
@@ -79,6 +93,8 @@ class Daemon:
         self.running: dict[str, asyncio.Task[Any]] = {}
         self.specs: dict[str, SweepSpec] = {}
         self.stopping = asyncio.Event()
+        self.delivery_stop = DeliveryStop()
+        self._delivery: asyncio.Future[DeliveryReport] | None = None
         self.http: HealthServer | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -109,12 +125,12 @@ class Daemon:
         self.stopping.set()
 
     async def shutdown(self) -> None:
+        self.delivery_stop.request()  # no message starts from here on
         self.scheduler.pause()
         for task in self.running.values():
             task.cancel()
         await asyncio.gather(*self.running.values(), return_exceptions=True)
-        async with self.outbox_lock:  # a delivery in flight saves each outcome as it goes
-            pass
+        await self._delivery_ended()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -125,6 +141,28 @@ class Daemon:
             self.http.stop()
         self.deps.store.close()
         log.info("bidwatch run: stopped cleanly")
+
+    async def _delivery_ended(self) -> None:
+        """Wait for the delivery thread to finish the message it is sending (at most one
+        SMTP timeout); past that, cut the send short (its item stays `sending` and goes again
+        later, marked as a possible duplicate) and give it a moment to return."""
+        work = self._delivery
+        if work is None or work.done():
+            return
+        wait = self.settings.smtp_timeout_s
+        log.info("stopping: waiting up to %.0f s for the message being sent", wait)
+        done, _ = await asyncio.wait({work}, timeout=wait)
+        if done:
+            if work.exception() is not None:
+                log.error("outbox delivery failed", exc_info=work.exception())
+            return
+        log.warning("stopping: the message being sent took longer than %.0f s; cutting it "
+                    "short (it is sent again later, marked as a possible duplicate)", wait)
+        self.delivery_stop.abort()
+        # an SMTP server that has not greeted us yet cannot be cut short: one more timeout
+        done, _ = await asyncio.wait({work}, timeout=wait + ABORT_GRACE_S)
+        if not done:
+            log.error("stopping: the delivery thread did not end; a message may still go out")
 
     def _spawn(self, function: Any, *args: Any) -> None:
         task = asyncio.get_running_loop().create_task(function(*args))
@@ -171,16 +209,17 @@ class Daemon:
         if not tasks:
             log.warning("sweep %s: the program gives it no task", job_id)
             return
-        await self._run_tracked(job_id, self._locked_sweep(job_id, deps, run_sweep(deps, tasks)))
+        await self._run_tracked(job_id, self._locked_sweep(job_id, deps, tasks=tasks))
 
     async def resume_interrupted(self) -> None:
-        """Sweeps a stop or crash interrupted run their pending tasks, before anything new."""
+        """Sweeps left with pending tasks (a stop, a crash, a failure) run them, before
+        anything new."""
         deps = self.deps
-        for sweep_id in await asyncio.to_thread(deps.store.unfinished_sweeps, deps.program.name):
+        for sweep_id in await asyncio.to_thread(resumable_sweeps, deps.store, deps.program.name):
             log.info("resume: sweep %d has unfinished tasks; running them", sweep_id)
             await self._run_tracked(f"resume:{sweep_id}",
                                     self._locked_sweep(f"resume:{sweep_id}", deps,
-                                                       resume_sweep(deps, sweep_id)))
+                                                       sweep_id=sweep_id))
 
     async def _run_tracked(self, name: str, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -193,47 +232,81 @@ class Daemon:
         finally:
             self.running.pop(name, None)
 
-    async def _locked_sweep(self, name: str, deps: SweepDeps, sweep: Any) -> None:
-        try:
-            async with self.sweep_lock:
-                if self.stopping.is_set():
-                    sweep.close()
-                    return
-                self.state.running_sweeps.add(name)
-                log.info("sweep %s: starting", name)
-                try:
-                    report: SweepReport = await sweep
-                finally:
-                    self.state.running_sweeps.discard(name)
-        except asyncio.CancelledError:
-            sweep.close()  # never started: no warning about a coroutine never awaited
-            raise
-        except Exception:
-            log.exception("sweep %s failed", name)
-            self.metrics.sweeps.labels("failed").inc()
-            return
-        self._after_sweep(name, deps, report)
+    async def _locked_sweep(
+        self,
+        name: str,
+        deps: SweepDeps,
+        *,
+        tasks: list[SearchTask] | None = None,
+        sweep_id: int | None = None,
+    ) -> None:
+        """Run a new sweep of `tasks`, or resume sweep `sweep_id`, when the lock is ours.
+        However the run ends, what it recorded gets its alerts (after_sweep)."""
+        async with self.sweep_lock:
+            if self.stopping.is_set():
+                return
+            if sweep_id is None:
+                sweep_id = begin_sweep(deps, tasks or [])
+            self.state.running_sweeps.add(name)
+            log.info("sweep %s (#%d): starting", name, sweep_id)
+            try:
+                report: SweepReport = await resume_sweep(deps, sweep_id)
+            except asyncio.CancelledError:
+                log.info("sweep %s (#%d) interrupted: its pending tasks run at the next "
+                         "start", name, sweep_id)
+                self._after_cut_short(name, deps, sweep_id)
+                raise
+            except Exception:
+                log.exception("sweep %s (#%d) failed; its pending tasks run at the next start",
+                              name, sweep_id)
+                self.metrics.sweeps.labels("failed").inc()
+                self._after_cut_short(name, deps, sweep_id)
+                return
+            finally:
+                self.state.running_sweeps.discard(name)
+        after = await asyncio.to_thread(after_sweep, deps, sweep_id)
+        self._after_sweep(name, report, after)
         await self.deliver_outbox()
 
-    def _after_sweep(self, name: str, deps: SweepDeps, report: SweepReport) -> None:
+    def _after_cut_short(self, name: str, deps: SweepDeps, sweep_id: int) -> None:
+        """The alerts for what an interrupted or failed run recorded. Run on the loop, not in
+        a thread: a stop is cancelling this task, and the alerts must be queued before the
+        store closes (a few queries and a template). A failure is logged, never raised over
+        the reason the sweep stopped."""
+        try:
+            after = after_sweep(deps, sweep_id)
+        except Exception:
+            log.exception("sweep %s (#%d): the alerts for what it recorded could not be "
+                          "queued", name, sweep_id)
+            return
+        if after.alerts:
+            log.info("sweep %s (#%d): %d alerts queued for what it recorded", name, sweep_id,
+                     len(after.alerts))
+
+    def _after_sweep(self, name: str, report: SweepReport, after: AfterSweep) -> None:
         ended = datetime.now(UTC)
         self.metrics.record_sweep(report, ended)
         self.state.record_sweep(name, report, ended)
-        expired = expire_incidents(deps)
         blocked = sum(report.blocked.values())
         log.info("sweep %s (#%d) %s: %d tasks, %d captured, %d blocked, %d failed, %d ads, "
-                 "%d new incidents, %d notices queued, %d incidents expired", name,
-                 report.sweep_id, report.status, report.tasks, report.captured, blocked,
+                 "%d new incidents, %d notices queued, %d alerts queued, %d incidents expired",
+                 name, report.sweep_id, report.status, report.tasks, report.captured, blocked,
                  report.failed, report.ads, len(report.incidents_new), report.notices_queued,
-                 len(expired))
+                 len(after.alerts), len(after.expired))
 
     async def deliver_outbox(self) -> None:
-        if self.outbox_lock.locked():
-            return  # a delivery is under way; it takes what is due
+        if self.outbox_lock.locked() or self.stopping.is_set():
+            return  # a delivery is under way (it takes what is due), or the daemon stops
         async with self.outbox_lock:
             deps = self.deps
+            work = asyncio.ensure_future(
+                asyncio.to_thread(deliver, deps, self.settings, self.delivery_stop))
+            work.add_done_callback(_retrieve)
+            self._delivery = work
             try:
-                report = await asyncio.to_thread(deliver, deps, self.settings)
+                # shielded: cancelling this job (the stop) does not stop the thread, so the
+                # thread is left to finish, and shutdown waits for it (_delivery_ended)
+                report = await asyncio.shield(work)
                 counts = await asyncio.to_thread(status_counts, deps.store)
             except Exception:
                 log.exception("outbox delivery failed")
@@ -307,6 +380,13 @@ class Daemon:
         self.state.program, self.state.program_loaded_at = program.name, now
         self.state.reload_error = None
         self.metrics.program_loaded.set(now.timestamp())
+
+
+def _retrieve(work: asyncio.Future[Any]) -> None:
+    """Mark a finished delivery's error as seen: the job awaiting it logs it, or, when a
+    stop cancelled that job, _delivery_ended does (not asyncio's "never retrieved")."""
+    if not work.cancelled():
+        work.exception()
 
 
 def schedule_seed(settings: Settings) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from monitor.judge.incidents import IncidentStatus
 from monitor.notify.digest import Period, render_digest, write_digest
 from monitor.notify.email import send_email
-from monitor.notify.outbox import DeliveryReport, deliver_outbox
+from monitor.notify.outbox import DeliveryReport, DeliveryStop, deliver_outbox
 from monitor.notify.reminders import queue_policy_reminders
 from monitor.notify.render import TemplateSet
 from monitor.notify.smtp import SmtpOptions
@@ -21,13 +21,29 @@ from monitor.sweep import SweepDeps
 
 log = logging.getLogger("monitor.daemon")
 
-OUTBOX_STATUSES = ("pending", "sent", "dead", "held", "rendered")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "held", "rejected")
 #: counting rows through the store's list reads: enough for a program's incidents, not more
 COUNT_LIMIT = 1_000_000
+#: failed sweeps looked at for pending tasks at start (newest first)
+FAILED_SWEEPS_LOOKBACK = 50
 
 
-def deliver(deps: SweepDeps, settings: Settings) -> DeliveryReport:
-    return deliver_outbox(deps.store, deps.program, settings, TemplateSet(templates_dir()))
+def deliver(deps: SweepDeps, settings: Settings, stop: DeliveryStop | None = None
+            ) -> DeliveryReport:
+    return deliver_outbox(deps.store, deps.program, settings, TemplateSet(templates_dir()),
+                          stop=stop)
+
+
+def resumable_sweeps(store: Store, program: str) -> list[int]:
+    """Sweeps of `program` with tasks never asked, oldest first: those a stop or a crash
+    interrupted, and those that failed (an error ended their run; their pending tasks were
+    never asked either)."""
+    ids = set(store.unfinished_sweeps(program))
+    for sweep in store.recent_sweeps(FAILED_SWEEPS_LOOKBACK, status="failed"):
+        if sweep.program == program and any(t.status == "pending"
+                                             for t in store.tasks(sweep.id)):
+            ids.add(sweep.id)
+    return sorted(ids)
 
 
 @dataclass(frozen=True)
@@ -37,11 +53,26 @@ class StatusCounts:
 
 
 def status_counts(store: Store) -> StatusCounts:
-    """Outbox items and incidents by status, for /metrics."""
-    outbox = {status: len(store.outbox(status=status)) for status in OUTBOX_STATUSES}
-    incidents = {status.value: len(store.incidents(status=status.value, limit=COUNT_LIMIT))
-                 for status in IncidentStatus}
-    return StatusCounts(outbox, incidents)
+    """Outbox items and incidents by status, for /metrics, after every delivery run.
+
+    Counted by the store (one GROUP BY each) when it can: reading every row to count it
+    made each run hold the whole history at once (every notice ever sent with its message
+    bytes, every case with its clauses), so the daemon's memory grew with every sweep that
+    found new cases and never levelled off."""
+    outbox_counts = getattr(store, "outbox_counts", None)
+    incident_counts = getattr(store, "incident_counts", None)
+    if outbox_counts is None or incident_counts is None:
+        # until the store counts (Store.outbox_counts, Store.incident_counts: asked of its
+        # owner); then this branch goes
+        return StatusCounts(
+            {status: len(store.outbox(status=status)) for status in OUTBOX_STATUSES},
+            {status.value: len(store.incidents(status=status.value, limit=COUNT_LIMIT))
+             for status in IncidentStatus})
+    outbox: dict[str, int] = outbox_counts()
+    incidents: dict[str, int] = incident_counts()
+    return StatusCounts({status: outbox.get(status, 0) for status in OUTBOX_STATUSES},
+                        {status.value: incidents.get(status.value, 0)
+                         for status in IncidentStatus})
 
 
 def expire_incidents(deps: SweepDeps) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from monitor.engines import detect_engine, get_engine
+from monitor.engines import ENGINES, detect_engine, get_engine
 from monitor.errors import BidwatchError
 from monitor.judge.incidents import IncidentStatus
 from monitor.models import Capture, Device, SearchTask
@@ -26,13 +27,15 @@ from monitor.notify.smtp import SmtpOptions
 from monitor.plan import plan_tasks
 from monitor.program import load_program
 from monitor.resources import templates_dir
+from monitor.services.explain import read_page
 from monitor.services.wiring import build_deps, opened_store
 from monitor.settings import Settings
 from monitor.store import AllowRecord, FindingRecord, IncidentRecord
-from monitor.sweep import SweepDeps, SweepReport, run_sweep
+from monitor.sweep import SweepDeps, SweepReport, resume_sweep
+
+log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[int], tuple[Progress, Callable[[Capture, int], None]]]
-MAX_PAGE_BYTES = 50 * 1024 * 1024
 
 
 @dataclass
@@ -80,19 +83,23 @@ def run_sweep_command(
     dry_run: bool = False,
     progress_factory: ProgressFactory | None = None,
 ) -> SweepSummary:
-    """Plan, sweep, deliver the outbox and write today's digest."""
+    """Plan, sweep, queue the sweep's alerts, deliver the outbox and write today's digest.
+    A sweep cut short (Ctrl-C, SIGTERM, an error) still queues the alerts for what it
+    recorded before the exception goes on."""
     deps = build_deps(settings)
     try:
         tasks = plan_tasks(deps.program, engines=engines, markets=markets, devices=devices,
                            terms=terms)
         if not tasks:
             raise BidwatchError("nothing to do: the program and filters give no search task")
-        report = _sweep_with_progress(deps, tasks, dry_run, progress_factory)
-        expired = deps.store.expire_incidents(
-            datetime.now(UTC), timedelta(days=deps.program.incidents.expire_after_days))
+        sweep_id = begin_sweep(deps, tasks, dry_run=dry_run)
+        try:
+            report = _sweep_with_progress(deps, sweep_id, len(tasks), progress_factory)
+        except BaseException:
+            _after_cut_short(deps, sweep_id)
+            raise
         templates = TemplateSet(templates_dir())
-        alerts = queue_sweep_alerts(deps.store, deps.program, settings, report.sweep_id,
-                                    datetime.now(UTC), templates)
+        after = after_sweep(deps, sweep_id, templates)
         reminders = queue_policy_reminders(deps.store, deps.program, datetime.now(UTC))
         delivery = deliver_outbox(deps.store, deps.program, settings, templates)
         message = render_digest(deps.store, deps.program, templates,
@@ -101,23 +108,63 @@ def run_sweep_command(
         html, text = write_digest(message, settings.home / "digest" /
                                   f"{datetime.now(UTC).date()}.html")
         return SweepSummary(report, delivery, html, text, extra={
-            "cases expired": str(len(expired)), "alerts queued": str(len(alerts)),
+            "cases expired": str(len(after.expired)), "alerts queued": str(len(after.alerts)),
             "policy reminders queued": str(len(reminders))})
     finally:
         deps.store.close()
 
 
+def begin_sweep(deps: SweepDeps, tasks: Sequence[SearchTask], *, dry_run: bool = False) -> int:
+    """A new sweep of `tasks`, every one pending, for `resume_sweep` to run (as it runs an
+    interrupted one's). Begun apart from its run so that its id is known however the run
+    ends (run_sweep gives it only with the report of a run that returned): the CLI and the
+    daemon queue the alerts of a sweep cut short for what it recorded."""
+    sweep_id, _ = deps.store.begin_sweep(deps.program.name, list(tasks), dry_run=dry_run,
+                                         now=datetime.now(UTC))
+    return sweep_id
+
+
+@dataclass(frozen=True)
+class AfterSweep:
+    alerts: list[str]  # the outbox keys of the alerts newly queued
+    expired: list[int]  # cases that expired
+
+
+def after_sweep(
+    deps: SweepDeps, sweep_id: int, templates: TemplateSet | None = None
+) -> AfterSweep:
+    """What follows every run of a sweep, in the CLI and the daemon alike, whether the run
+    finished, was interrupted or failed: open cases past their time expire, and the sweep's
+    alerts (new serious cases, coverage drops) are queued for what it has recorded. Alerts
+    are keyed per sweep and reason, so a second call, or a resumed run, never repeats one."""
+    now = datetime.now(UTC)
+    expired = deps.store.expire_incidents(
+        now, timedelta(days=deps.program.incidents.expire_after_days))
+    alerts = queue_sweep_alerts(deps.store, deps.program, deps.settings, sweep_id, now,
+                                templates or TemplateSet(templates_dir()))
+    return AfterSweep(alerts, expired)
+
+
+def _after_cut_short(deps: SweepDeps, sweep_id: int) -> None:
+    """after_sweep for a run that raised: a failure here is logged, never raised over the
+    reason the sweep stopped."""
+    try:
+        after_sweep(deps, sweep_id)
+    except Exception:
+        log.exception("sweep %d: the alerts for what it recorded could not be queued", sweep_id)
+
+
 def _sweep_with_progress(
     deps: SweepDeps,
-    tasks: list[SearchTask],
-    dry_run: bool,
+    sweep_id: int,
+    tasks: int,
     progress_factory: ProgressFactory | None,
 ) -> SweepReport:
     if progress_factory is None:
-        return asyncio.run(run_sweep(deps, tasks, dry_run=dry_run))
-    progress, advance = progress_factory(len(tasks))
+        return asyncio.run(resume_sweep(deps, sweep_id))
+    progress, advance = progress_factory(tasks)
     with progress:
-        return asyncio.run(run_sweep(deps, tasks, dry_run=dry_run, progress=advance))
+        return asyncio.run(resume_sweep(deps, sweep_id, progress=advance))
 
 
 # -- outbox ----------------------------------------------------------------------------------
@@ -331,21 +378,22 @@ def digest_command(
 
 
 def parse_file(path: Path, engine_name: str) -> dict[str, Any]:
-    """The ads on a saved result page, as `bidwatch parse --json` prints them."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_PAGE_BYTES:
-            raise BidwatchError(f"{path}: {size} bytes is more than a result page can be")
-        html = path.read_bytes().decode("utf-8", "replace")
-    except OSError as error:
-        raise BidwatchError(f"{path}: {error.strerror or error}") from None
-    name = detect_engine(html) if engine_name == "auto" else engine_name
+    """The ads on a saved result page (plain or the store's .html.gz), as `bidwatch parse
+    --json` prints them. A page no engine recognises is an error unless `engine_name` names
+    one: "no engine, no ads" would read like a page without ads. `truncated` says why only
+    part of the page was read (too large, too deeply nested), else None."""
+    page = read_page(path)
+    name = detect_engine(page.html) if engine_name == "auto" else engine_name
     if name is None:
-        return {"file": str(path), "engine": None, "ads": [], "stray_click_urls": []}
-    reading = get_engine(name).read_page(html)
+        known = ", ".join(sorted(ENGINES))
+        cut = f" ({page.cut})" if page.cut else ""
+        raise BidwatchError(f"{path}: not a result page of a known engine{cut}; if it is "
+                            f"one, name the engine with --engine ({known})")
+    reading = get_engine(name).read_page(page.html)
     return {
         "file": str(path), "engine": name,
         "ads": [{k: v for k, v in ad.as_json().items() if k not in ("advertiser", "sitelinks")}
                 for ad in reading.ads],
         "stray_click_urls": reading.stray_click_urls,
+        "truncated": page.cut,
     }
