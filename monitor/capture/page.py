@@ -243,7 +243,6 @@ class _Loaded:
     status: CaptureStatus
     http_status: int | None
     html: str
-    final_url: str
     #: why the document is not whole (a partial page), or None
     cut_short: str | None = None
 
@@ -254,6 +253,8 @@ class _Shot:
     link_boxes: tuple[LinkBox, ...] = ()
     #: what went wrong with the screenshot, or None
     trouble: str | None = None
+    #: a screenshot failed on the tab: it may still be busy with it, so it is not reused
+    spent: bool = False
 
 
 async def _load(
@@ -265,9 +266,12 @@ async def _load(
     calls: BrowserCalls,
     broken_documents: _BrokenDocuments,
 ) -> _Loaded:
-    response = await calls(page.goto(url, wait_until="commit", timeout=options.timeout_s * 1000),
-                           "goto", options.timeout_s + GRACE_S)
-    broken = await _arrival(page, response, options, calls, broken_documents)
+    # the navigation — its commit, the document's body, its DOMContentLoaded — has one page
+    # timeout in all, as one goto(wait_until="domcontentloaded") had
+    navigation = _Deadline(options.timeout_s)
+    response = await calls(page.goto(url, wait_until="commit", timeout=navigation.ms()),
+                           "goto", navigation.bound())
+    broken = await _arrival(page, response, calls, broken_documents, navigation)
     html = await _settled_html(page, options, calls, wait_for_load=broken is None)
     status_code = response.status if response else None
     status = engine.classify(page.url, status_code, html)
@@ -277,7 +281,8 @@ async def _load(
     if passed:
         # what counts now is the page the consent led to (the wall again, if it came back)
         response = passed.response
-        broken = await _arrival(page, response, options, calls, broken_documents)
+        broken = await _arrival(page, response, calls, broken_documents,
+                                _Deadline(options.timeout_s))
         html = await _settled_html(page, options, calls, wait_for_load=broken is None)
         status_code = passed.http_status
         status = engine.classify(page.url, status_code, html)
@@ -286,15 +291,33 @@ async def _load(
         cut_short = broken or await document_cut_short(response, calls, options.timeout_s)
         if cut_short:
             status = CaptureStatus.partial
-    return _Loaded(status, status_code, html, page.url, cut_short)
+    return _Loaded(status, status_code, html, cut_short)
+
+
+class _Deadline:
+    """One time budget for several browser calls, each bounded by what is left of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(self._at - time.monotonic(), 0.05)
+
+    def ms(self) -> float:
+        """What is left, for a Playwright timeout."""
+        return self.left() * 1000
+
+    def bound(self) -> float:
+        """What is left, for the call's own bound (Playwright's timeout comes first)."""
+        return self.left() + GRACE_S
 
 
 async def _arrival(
     page: Page,
     response: Response | None,
-    options: CaptureOptions,
     calls: BrowserCalls,
     broken: _BrokenDocuments,
+    navigation: _Deadline,
 ) -> str | None:
     """Wait for the committed document: its whole body, then its DOMContentLoaded. A body
     that breaks off (a connection lost: the browser's net::ERR_…) never brings the
@@ -304,7 +327,7 @@ async def _arrival(
         failed = asyncio.ensure_future(broken.failure_of(response.request))
         try:
             await calls(asyncio.wait((finished, failed), return_when=asyncio.FIRST_COMPLETED),
-                        "the document's body", options.timeout_s + GRACE_S)
+                        "the document's body", navigation.left())
         finally:
             finished.cancel()
             failed.cancel()
@@ -312,8 +335,8 @@ async def _arrival(
             return f"{CUT_SHORT}: {failed.result()}"
         if finished.done() and not finished.cancelled():
             finished.result()  # the page closed meanwhile: raised here
-    await calls(page.wait_for_load_state("domcontentloaded", timeout=options.timeout_s * 1000),
-                "domcontentloaded", options.timeout_s + GRACE_S)
+    await calls(page.wait_for_load_state("domcontentloaded", timeout=navigation.ms()),
+                "domcontentloaded", navigation.bound())
     return None
 
 
@@ -383,7 +406,7 @@ async def _keep(
         screenshot_path=screenshot_path, error="; ".join(notes)[:500] or None,
         elapsed_ms=int((time.monotonic() - started) * 1000), link_boxes=shot.link_boxes,
     )
-    return PageResult(capture, loaded.html, page_spent=shot.trouble is not None)
+    return PageResult(capture, loaded.html, page_spent=shot.spent)
 
 
 async def _nothing() -> None:
@@ -423,7 +446,8 @@ async def _screenshot_with_boxes(
                 calls.lose(LOST_HUNG)
                 raise BrowserLost("screenshot", LOST_HUNG) from error
             trouble = f"full-page screenshot failed ({_first_line(error)})"
-            return await _viewport_screenshot(page, calls, crashed, trouble)
+            return replace(await _viewport_screenshot(page, calls, crashed, trouble),
+                           spent=True)
         after = await reader.read() if reader and before else None
     finally:
         if reader:
@@ -455,7 +479,8 @@ async def _viewport_screenshot(
             "viewport screenshot", FALLBACK_SCREENSHOT_S + GRACE_S)
     except (PlaywrightError, TimeoutError) as error:
         _raise_if_lost(error, page, crashed)
-        return _Shot(None, trouble=f"{trouble}; no screenshot ({_first_line(error)})")
+        return _Shot(None, trouble=f"{trouble}; no screenshot ({_first_line(error)})",
+                     spent=True)
     return _Shot(screenshot, trouble=f"{trouble}; the viewport only")
 
 
