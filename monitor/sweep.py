@@ -303,16 +303,18 @@ async def run_task_with_retry(
         await asyncio.sleep(pacer.cooling_for(key))
         async with limit:
             await pacer.wait(key)
-            try:
-                async with keeper.lease() as lease:
+            async with contextlib.AsyncExitStack() as leased:
+                try:
+                    lease = await leased.enter_async_context(keeper.lease())
+                except (PlaywrightError, TimeoutError, OSError) as error:
+                    # no browser could be started for it: a failed page, asked again once
+                    log.warning("no browser for %s %s %r: %s", task.engine, task.market.id,
+                                task.query, error)
+                    result = _record_failure(deps, task, task_id, error, LOST_BROWSER)
+                else:
                     result = await run_task(deps, lease, task, task_id, dry_run)
                     if result.lost in (LOST_BROWSER, LOST_HUNG):
                         keeper.lose(lease, result.lost)
-            except (PlaywrightError, TimeoutError, OSError) as error:
-                # no browser could be started for it: a failed page, asked again once
-                log.warning("no browser for %s %s %r: %s", task.engine, task.market.id,
-                            task.query, error)
-                result = _record_failure(deps, task, task_id, error, LOST_BROWSER)
         if not _ask_again(deps.settings, pacer, key, result, attempt, report):
             return result
         report.retries += 1
