@@ -267,6 +267,25 @@ def test_a_browser_that_stops_answering_is_replaced_and_its_pages_asked_again(
     deps.store.close()
 
 
+def test_a_browser_that_cannot_start_fails_its_tasks_and_the_sweep_ends(
+    sim_settings: Settings, tmp_path: Path
+) -> None:
+    """Chromium exits as soon as it is started (a broken install, no memory): every task
+    is asked twice, recorded failed with why, and the sweep ends — none pending."""
+    dead = tmp_path / "chromium-that-dies"
+    dead.write_text("#!/bin/sh\nexit 1\n")
+    dead.chmod(0o755)
+    deps = build_deps(sim_settings.model_copy(update={"chromium": dead}))
+    tasks = plan_tasks(deps.program, engines=["google", "bing"], markets=["us-en"],
+                       devices=[Device.desktop], terms=["bidwatch quiet one"])
+    report = asyncio.run(asyncio.wait_for(run_sweep(deps, tasks), SWEEP_BOUND_S))
+    assert report.status == "done" and (report.failed, report.retries) == (2, 2)
+    assert [t.status for t in deps.store.tasks(report.sweep_id)] == ["failed", "failed"]
+    errors = [c.error or "" for c in deps.store.captures(report.sweep_id)]
+    assert len(errors) == 4 and all(e.startswith("the browser went away") for e in errors)
+    deps.store.close()
+
+
 # -- the sweep process killed or stopped ---------------------------------------------------
 
 #: eight tasks that take a few seconds each (paced): long enough to stop half-way
