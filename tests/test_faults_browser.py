@@ -176,6 +176,11 @@ def test_killing_the_browser_at_random_points_never_hangs_or_loses_a_sweep(
         for capture in deps.store.captures(report.sweep_id):
             if capture.error:
                 print(f"  {capture.engine} {capture.market}: {capture.error[:100]}")
+        now = datetime.now(UTC)
+        cut = [d.chain.error for s in deps.store.sightings_between(now - timedelta(hours=1), now)
+               if s.sweep_id == report.sweep_id and (d := deps.store.sighting(s.id))
+               and (d.chain.error or "").startswith("browser error")]
+        print(f"  chains cut by a kill: {len(cut)}")
         assert report.status == "done", report
         assert "pending" not in statuses and len(statuses) == len(tasks)
         # each kill costs the tasks in flight one attempt; a task fails only when it lost
