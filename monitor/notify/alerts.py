@@ -35,8 +35,8 @@ from monitor.store import Coverage, IncidentRecord, OutboxItem, Store
 #: problems listed in a refused-program alert (the rest: `bidwatch rules check`)
 MAX_PROBLEMS = 20
 #: the newest alerts read to find the ones a sweep already raised (a sweep's alerts are
-#: among the newest unless hundreds of alerts came between its run and its resumption)
-ALERTS_LOOKBACK = 500
+#: among the newest unless a hundred sweeps ran between its run and its resumption)
+ALERTS_LOOKBACK = 200
 
 
 def alert_tags(topic: str, severity: Severity) -> list[str]:
