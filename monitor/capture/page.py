@@ -156,10 +156,11 @@ async def capture_page(
     own_page = page is None
     previous_url = page.url if page is not None else None  # a reused page's last search
     crashed: list[bool] = []
-    broken = _BrokenDocuments()
+    broken = _DocumentWatch()
 
     def on_crash(_: Page) -> None:
         crashed.append(True)
+        broken.on_crash()
 
     try:
         if page is None:
@@ -264,7 +265,7 @@ async def _load(
     options: CaptureOptions,
     url: str,
     calls: BrowserCalls,
-    broken_documents: _BrokenDocuments,
+    broken_documents: _DocumentWatch,
 ) -> _Loaded:
     # the navigation — its commit, the document's body, its DOMContentLoaded — has one page
     # timeout in all, as one goto(wait_until="domcontentloaded") had
@@ -316,7 +317,7 @@ async def _arrival(
     page: Page,
     response: Response | None,
     calls: BrowserCalls,
-    broken: _BrokenDocuments,
+    broken: _DocumentWatch,
     navigation: _Deadline,
 ) -> str | None:
     """Wait for the committed document: its whole body, then its DOMContentLoaded. A body
@@ -340,13 +341,15 @@ async def _arrival(
     return None
 
 
-class _BrokenDocuments:
-    """The page's document requests whose body broke off, as the page reports them:
-    Playwright's `response.finished()` never returns for such a body, so a capture listens
-    for them (only failures come to this listener: it costs a page nothing)."""
+class _DocumentWatch:
+    """What the page says of its documents while one loads: those whose body broke off,
+    and a renderer crash. Playwright's `response.finished()` returns for neither (a crashed
+    or busy renderer never reports the body finished), so the wait for a body races these
+    (only failures and crashes come to this listener: it costs a page nothing)."""
 
     def __init__(self) -> None:
         self._failed: list[tuple[PlaywrightRequest, str]] = []
+        self._crashed = False
         self._changed = asyncio.Event()
 
     def on_failed(self, request: PlaywrightRequest) -> None:
@@ -357,14 +360,25 @@ class _BrokenDocuments:
             self._failed.append((request, failure))
             self._changed.set()
 
+    def on_crash(self) -> None:
+        self._crashed = True
+        self._changed.set()
+
     async def failure_of(self, request: PlaywrightRequest) -> str:
-        """Wait until `request` fails; its failure text."""
+        """Wait until `request` fails: its failure text; PageCrashed when the renderer
+        crashes first."""
         while True:
+            if self._crashed:
+                raise PageCrashed("the page crashed while its document loaded")
             for failed, failure in self._failed:
                 if failed is request:
                     return failure
             self._changed.clear()
             await self._changed.wait()
+
+
+class PageCrashed(PlaywrightError):
+    """The page's renderer crashed (a Playwright error, as Playwright's own would be)."""
 
 
 async def document_cut_short(
