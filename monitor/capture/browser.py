@@ -13,6 +13,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Playwright
 
+from monitor.capture.calls import GRACE_S, bounded
 from monitor.errors import BidwatchError
 
 #: binaries tried on PATH, in order, when neither settings nor Playwright name one
@@ -86,13 +87,14 @@ def _playwright_chromium() -> Path | None:
 async def launch(
     playwright: Playwright, choice: BrowserChoice, *, extra_args: tuple[str, ...] = ()
 ) -> Browser:
-    """One headless browser for the whole process; contexts are made per task."""
-    return await playwright.chromium.launch(
+    """One headless browser for the whole process; contexts are made per task. Bounded
+    twice: Playwright's own timeout, and ours in case the driver does not answer at all."""
+    return await bounded(playwright.chromium.launch(
         executable_path=str(choice.path),
         headless=True,
         args=[*LAUNCH_ARGS, *extra_args],
         timeout=LAUNCH_TIMEOUT_S * 1000,
-    )
+    ), "launch", LAUNCH_TIMEOUT_S + GRACE_S)
 
 
 def main() -> int:

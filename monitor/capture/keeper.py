@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from playwright.async_api import Browser, Playwright, StorageState
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.capture.browser import LAUNCH_TIMEOUT_S, BrowserChoice, launch
-from monitor.capture.calls import GRACE_S, BrowserCalls, bounded
+from monitor.capture.browser import BrowserChoice, launch
+from monitor.capture.calls import BrowserCalls, bounded
 from monitor.capture.contexts import ContextPool, Profile
 from monitor.capture.page import CLOSE_TIMEOUT_S, CaptureOptions
 
@@ -137,8 +137,7 @@ class BrowserKeeper:
 
     async def _launch(self) -> BrowserLease:
         self._launches += 1
-        browser = await bounded(launch(self.playwright, self.choice, extra_args=self.extra_args),
-                                "launch", LAUNCH_TIMEOUT_S + GRACE_S)
+        browser = await launch(self.playwright, self.choice, extra_args=self.extra_args)
         calls = BrowserCalls(self.options.timeout_s)
         lease = BrowserLease(self._launches, browser,
                              ContextPool(browser, self.options, self.context_reuse, self.earned,

@@ -33,7 +33,7 @@ from playwright.async_api import Request as PlaywrightRequest
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from monitor.capture.boxes import READ_TIMEOUT_S, LinkReader, boxes_on_screenshot, png_size
-from monitor.capture.calls import GRACE_S, BrowserCalls, BrowserLost, CallTimedOut
+from monitor.capture.calls import GRACE_S, BrowserCalls, BrowserLost, CallTimedOut, bounded
 from monitor.capture.consent import pass_consent
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.profiles import context_options
@@ -135,7 +135,10 @@ def proxy_settings(url: str | None) -> ProxySettings | None:
 
 
 async def _abort(route: Route) -> None:
-    await route.abort("blockedbyclient")
+    # a handler Playwright runs per heavy request: bounded too, and quiet when the page or
+    # browser went away meanwhile (nobody waits for it but Playwright's dispatch)
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        await bounded(route.abort("blockedbyclient"), "abort", CLOSE_TIMEOUT_S)
 
 
 async def capture_page(

@@ -119,17 +119,19 @@ async def follow(
     `context` at all: it could not give one). The landing URL is the last hop reached.
     """
     state = _Follow(guard=guard, max_hops=max_hops)
-    try:
-        await asyncio.to_thread(guard.check, url)
-    except BlockedAddress as refused:
-        return Chain(start_url=url, hops=(), landing_url=url, error=f"guard: {refused.reason}")
-    if context is None:
-        return Chain(start_url=url, hops=(), landing_url=url, error=NO_BROWSER)
     page: Page | None = None
     chain_bound = asyncio.timeout(timeout_s)
     try:
         async with chain_bound:
-            # inside the chain's bound: a browser going away can leave new_page() unanswered
+            # inside the chain's bound: a resolver that never answers the guard, or a browser
+            # going away that leaves new_page() unanswered, ends the chain
+            try:
+                await asyncio.to_thread(guard.check, url)
+            except BlockedAddress as refused:
+                return Chain(start_url=url, hops=(), landing_url=url,
+                             error=f"guard: {refused.reason}")
+            if context is None:
+                return Chain(start_url=url, hops=(), landing_url=url, error=NO_BROWSER)
             page = await calls(context.new_page(), "new_page")
             await _run(page, context, url, state, settle_s, calls)
     except TimeoutError as exc:
