@@ -178,9 +178,10 @@ async def resume_sweep(
         await _run_recorded(deps, planned, report, sweep.dry_run, progress, resumed=True)
     finally:
         if sweep.status == "running":
-            # cut off without a word (a kill, a power cut): its first run never wrote its
-            # counts, so adding this run's to them would undercount; the coverage counts
-            # come from the tasks themselves (the other counters stay this run's)
+            # no run finished it before: begun for this run, or cut off without a word (a
+            # kill, a power cut), when its first run never wrote its counts and adding this
+            # run's to them would undercount; so the coverage counts come from its tasks
+            # (the other counters stay what its runs added)
             coverage = deps.store.sweep_coverage(sweep_id)
             deps.store.finish_sweep(sweep_id, report.status, datetime.now(UTC),
                                     captured=coverage.captured,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +20,9 @@ from monitor.cli.output import err, friendly_errors, out, print_incident_table
 from monitor.models import Capture, Device
 from monitor.settings import Settings
 
-# -- sweep ---------------------------------------------------------------------------------
+log = logging.getLogger(__name__)
 
+# -- sweep ---------------------------------------------------------------------------------
 
 #: exit statuses of a sweep stopped by a signal (the shell's 128 + signal number)
 EXIT_SIGINT = 130
@@ -68,24 +70,34 @@ def sweep(
 
 
 def _resume(settings: Settings, sweep_id: int | None) -> Any:
-    """Resume a sweep (the newest unfinished one when no id is given), then deliver what its
-    tasks queued."""
+    """Resume a sweep (the newest one with tasks never asked when no id is given: stopped,
+    killed or failed, as the daemon picks them), queue its alerts as every run of a sweep
+    does, then deliver."""
+    from monitor.daemon.tasks import resumable_sweeps
     from monitor.errors import BidwatchError
-    from monitor.services.commands import SweepSummary, deliver_now
+    from monitor.services.commands import SweepSummary, after_sweep, deliver_now
     from monitor.services.wiring import build_deps
     from monitor.sweep import resume_sweep
 
     deps = build_deps(settings)
     try:
         if sweep_id is None:
-            unfinished = deps.store.unfinished_sweeps(deps.program.name)
-            if not unfinished:
-                raise BidwatchError(f"no sweep of {deps.program.name!r} has pending tasks")
-            sweep_id = unfinished[-1]
+            resumable = resumable_sweeps(deps.store, deps.program.name)
+            if not resumable:
+                raise BidwatchError(f"no sweep of {deps.program.name!r} has tasks never asked")
+            sweep_id = resumable[-1]
         pending = len(deps.store.pending_tasks(sweep_id, deps.program))
         progress, advance = _progress(pending)
-        with progress:
-            report = asyncio.run(resume_sweep(deps, sweep_id, progress=advance))
+        try:
+            with progress:
+                report = asyncio.run(resume_sweep(deps, sweep_id, progress=advance))
+        except BaseException:
+            try:  # the alerts for what it recorded, never raised over why it stopped
+                after_sweep(deps, sweep_id)
+            except Exception:
+                log.exception("sweep %d: its alerts could not be queued", sweep_id)
+            raise
+        after_sweep(deps, sweep_id)
     finally:
         deps.store.close()
     return SweepSummary(report, deliver_now(settings))
