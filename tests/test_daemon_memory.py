@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from monitor.store import Store
 from tests.bench.bench_daemon import growth_per_sweep, outbox_job_peaks
 
 #: MB per sweep: reading every row to count it grew the peak by ~0.16 MB per sweep here
@@ -17,9 +14,6 @@ from tests.bench.bench_daemon import growth_per_sweep, outbox_job_peaks
 GROWTH_BOUND_MB = 0.02
 
 
-@pytest.mark.skipif(not (hasattr(Store, "outbox_counts") and hasattr(Store, "incident_counts")),
-                    reason="the store cannot count by status yet (Store.outbox_counts and "
-                           "Store.incident_counts, asked of the store's owner)")
 def test_the_outbox_job_peak_is_level_over_sweeps_that_find_new_cases(tmp_path: Path) -> None:
     samples = outbox_job_peaks(15, tmp_path / "home")
 

@@ -55,21 +55,12 @@ class StatusCounts:
 def status_counts(store: Store) -> StatusCounts:
     """Outbox items and incidents by status, for /metrics, after every delivery run.
 
-    Counted by the store (one GROUP BY each) when it can: reading every row to count it
-    made each run hold the whole history at once (every notice ever sent with its message
-    bytes, every case with its clauses), so the daemon's memory grew with every sweep that
-    found new cases and never levelled off."""
-    outbox_counts = getattr(store, "outbox_counts", None)
-    incident_counts = getattr(store, "incident_counts", None)
-    if outbox_counts is None or incident_counts is None:
-        # until the store counts (Store.outbox_counts, Store.incident_counts: asked of its
-        # owner); then this branch goes
-        return StatusCounts(
-            {status: len(store.outbox(status=status)) for status in OUTBOX_STATUSES},
-            {status.value: len(store.incidents(status=status.value, limit=COUNT_LIMIT))
-             for status in IncidentStatus})
-    outbox: dict[str, int] = outbox_counts()
-    incidents: dict[str, int] = incident_counts()
+    Counted by the store (one GROUP BY each): reading every row to count it made each run
+    hold the whole history at once (every notice ever sent with its message bytes, every
+    case with its clauses), so the daemon's memory grew with every sweep that found new
+    cases and never levelled off."""
+    outbox = store.outbox_counts()
+    incidents = store.incident_counts()
     return StatusCounts({status: outbox.get(status, 0) for status in OUTBOX_STATUSES},
                         {status.value: incidents.get(status.value, 0)
                          for status in IncidentStatus})

@@ -34,10 +34,9 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from monitor.notify.alerts import send_alert
 from monitor.notify.batch import Batch, notice_batches, render_batch
@@ -50,13 +49,6 @@ from monitor.settings import Settings
 from monitor.store import OutboxItem, Store
 
 INTERRUPTED = "interrupted while sending (the process stopped): sent again, may be a duplicate"
-
-#: Whether OutboxItem has `delivered_to` (the store's column outbox.delivered_to_json, asked
-#: of the store's owner). Without it the recipients a server accepted cannot be remembered,
-#: and a partly refused message is retried to every recipient (nobody loses it, the accepted
-#: ones get it again). Remove this test, and `_with_delivered`'s, once the column is there.
-_REMEMBERS_DELIVERED = "delivered_to" in {f.name for f in fields(OutboxItem)}
-
 
 @dataclass
 class DeliveryReport:
@@ -282,21 +274,12 @@ def _send(
 
 def owed_recipients(item: OutboxItem) -> list[str]:
     """To and Cc, each once, but those a server already accepted the message for."""
-    done = set(delivered_to(item))
+    done = set(item.delivered_to)
     return [r for r in dict.fromkeys([*item.recipients, *item.cc]) if r not in done]
 
 
-def delivered_to(item: OutboxItem) -> tuple[str, ...]:
-    """The recipients a server has accepted this item's message for."""
-    return tuple(getattr(item, "delivered_to", ()))
-
-
 def _with_delivered(item: OutboxItem, accepted: Iterable[str]) -> OutboxItem:
-    if not _REMEMBERS_DELIVERED:
-        return item
-    changes: dict[str, Any] = {"delivered_to": tuple(dict.fromkeys([*delivered_to(item),
-                                                                     *accepted]))}
-    return replace(item, **changes)
+    return replace(item, delivered_to=tuple(dict.fromkeys([*item.delivered_to, *accepted])))
 
 
 def _finish(
@@ -322,7 +305,7 @@ def _partner_has_it(item: OutboxItem) -> bool:
     """Sent, or accepted for every To (the partner) while a Cc is still owed."""
     if item.status == "sent":
         return True
-    return bool(item.recipients) and set(item.recipients) <= set(delivered_to(item))
+    return bool(item.recipients) and set(item.recipients) <= set(item.delivered_to)
 
 
 def _outcome(

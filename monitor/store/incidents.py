@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from monitor.judge.incidents import OPEN, IncidentStatus
@@ -60,6 +61,14 @@ class IncidentStore(StoreBase):
         query = query.order_by(col(IncidentRow.last_seen).desc()).limit(limit)
         with self.session() as s:
             return incident_records(s, s.exec(query).all())
+
+    def incident_counts(self) -> dict[str, int]:
+        """How many cases have each status (statuses with none are absent), counted by the
+        database: no case is read."""
+        query = select(IncidentRow.status, func.count(col(IncidentRow.id))).group_by(
+            col(IncidentRow.status))
+        with self.session() as s:
+            return {str(status): int(count) for status, count in s.exec(query).all()}
 
     def incident(self, incident_id: int) -> IncidentDetail | None:
         """A case with its clauses, history and every sighting's evidence."""

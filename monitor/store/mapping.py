@@ -118,7 +118,8 @@ def event_record(row: IncidentEventRow) -> IncidentEventRecord:
 
 def outbox_item(row: OutboxRow) -> OutboxItem:
     return _copy(OutboxItem, row, recipients=_strings(row.recipients_json),
-                 cc=_strings(row.cc_json), attachments=_strings(row.attachments_json))
+                 cc=_strings(row.cc_json), attachments=_strings(row.attachments_json),
+                 delivered_to=_strings(row.delivered_to_json))
 
 
 #: the outbox columns an item's save writes back (the key, kind and creation never change)
@@ -142,3 +143,4 @@ def write_outbox(row: OutboxRow, item: OutboxItem) -> None:
     row.recipients_json = json.dumps(list(item.recipients))
     row.cc_json = json.dumps(list(item.cc))
     row.attachments_json = json.dumps(list(item.attachments))
+    row.delivered_to_json = json.dumps(list(item.delivered_to))

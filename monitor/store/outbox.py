@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select, update
 
 from monitor.errors import BidwatchError
@@ -78,6 +78,14 @@ class OutboxStore(StoreBase):
             query = query.where(OutboxRow.partner == partner)
         with self.session() as s:
             return [outbox_item(row) for row in s.exec(query).all()]
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many items have each status (statuses with none are absent), counted by the
+        database: no item is read."""
+        query = select(OutboxRow.status, func.count(col(OutboxRow.id))).group_by(
+            col(OutboxRow.status))
+        with self.session() as s:
+            return {status: int(count) for status, count in s.exec(query).all()}
 
     def outbox_items_by_id(self, ids: Iterable[int]) -> list[OutboxItem]:
         """The items named, by id; an unknown id refuses them all."""

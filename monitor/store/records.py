@@ -326,6 +326,8 @@ class OutboxItem:
     decided_at: datetime | None = None
     decision_note: str | None = None
     message: bytes | None = None  # the RFC 5322 bytes as built and sent
+    #: recipients a server has accepted the message for (the rest are still owed it)
+    delivered_to: tuple[str, ...] = ()
 
 
 # -- coverage ----------------------------------------------------------------------------------

@@ -328,3 +328,7 @@ class OutboxRow(SQLModel, table=True):
     decision_note: str | None = Field(default=None, sa_column=Column(Text))
     #: the message exactly as built and sent (RFC 5322 bytes): the record of what went out
     message: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    #: the recipients a server accepted the message for (JSON list): a retry after a partial
+    #: refusal goes only to the others, with the same bytes
+    delivered_to_json: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                                   server_default="[]"))
