@@ -34,9 +34,11 @@ from monitor.capture.page import (
     close_context,
     failed_capture,
     new_task_context,
+    read_only_in_part,
 )
 from monitor.engines import get_engine
 from monitor.engines.base import Engine
+from monitor.engines.pagetext import bound_page
 from monitor.errors import BidwatchError
 from monitor.judge import Judge
 from monitor.judge.incidents import Escalation
@@ -357,17 +359,20 @@ async def run_task(
     engine = get_engine(task.engine)
     result = await capture_in_pool(lease.contexts, task, engine, deps.evidence)
     reading = engine.read_page(result.html) if result.capture.status in READ_STATUSES else None
+    capture = result.capture
+    if reading is not None and (cut := bound_page(result.html).cut):  # cached: the same text
+        capture = read_only_in_part(capture, cut)
     ads = reading.ads if reading else []
     strays = reading.stray_click_urls if reading else []
     if strays:
         log.warning("%s %s %r: %d ad clicks outside every ad read; has the markup changed? "
                     "evidence %s", task.engine, task.market.id, task.query, len(strays),
-                    result.capture.html_path)
-    judged = await judge_ads(deps, lease, task, ads, result.capture.captured_at)
+                    capture.html_path)
+    judged = await judge_ads(deps, lease, task, ads, capture.captured_at)
     # The store is synchronous and fast; one short transaction per task.
-    outcome = deps.store.record_task(task_id, result.capture, judged, queue_notices=not dry_run,
+    outcome = deps.store.record_task(task_id, capture, judged, queue_notices=not dry_run,
                                      stray_click_urls=strays, escalation=deps.escalation)
-    return TaskResult(result.capture, len(ads), len(strays), outcome, result.lost)
+    return TaskResult(capture, len(ads), len(strays), outcome, result.lost)
 
 
 async def capture_in_pool(

@@ -72,9 +72,10 @@ def captures(
     """Every case captured once, by the production capture code, in one browser."""
     evidence = EvidenceStore(tmp_path_factory.mktemp("evidence"))
     options = CaptureOptions(timeout_s=4, ignore_https_errors=True, settle_ms=50)
-    # the crash page eats memory until the renderer dies: seconds on a busy machine, longer
-    # than the other pages' bound (a crash that comes after the bound is a timeout, rightly)
-    crash_options = replace(options, timeout_s=15)
+    # the crash page eats memory until the renderer dies (about a second with the heap bound
+    # of LAUNCH_ARGS, several on a busy machine): a bound it can crash within (a crash after
+    # the bound is a timeout, rightly)
+    crash_options = replace(options, timeout_s=12)
 
     async def run() -> dict[tuple[str, str], PageResult]:
         async with async_playwright() as playwright:

@@ -20,8 +20,14 @@ from monitor.errors import BidwatchError
 SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
                    "chrome")
 
+#: the most JavaScript heap one page may hold, in MB. A result page uses well under 100; a
+#: runaway script on a page (or an ad's landing page) then dies in about a second
+#: ("Aw, Snap!", a renderer crash the sweep recovers from) instead of holding ~4 GB of the
+#: server's memory for ten seconds or more, once per concurrent page
+RENDERER_HEAP_MB = 1024
+
 #: flags for an unattended server: no background traffic to Google, no sandbox for root in
-#: containers, no GPU
+#: containers, no GPU, a bounded heap per page
 LAUNCH_ARGS = (
     "--no-sandbox",
     "--disable-background-networking",
@@ -31,6 +37,7 @@ LAUNCH_ARGS = (
     "--no-first-run",
     "--disable-dev-shm-usage",
     "--disable-blink-features=AutomationControlled",
+    f"--js-flags=--max-old-space-size={RENDERER_HEAP_MB}",
 )
 
 #: how long a browser may take to start (Playwright's own bound; the keeper adds a grace)

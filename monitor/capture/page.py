@@ -403,6 +403,17 @@ async def document_cut_short(
     return None
 
 
+def read_only_in_part(capture: Capture, why: str) -> Capture:
+    """A captured result page the readers could read only in part (it was past the readers'
+    bounds, `engines.pagetext`): partial, not covered, since ads past the cut are unread, and
+    why, before any other note."""
+    if not capture.status.covered:
+        return capture
+    note = f"{CUT_SHORT} for reading: {why}"
+    error = "; ".join(n for n in (note, capture.error) if n)[:500]
+    return replace(capture, status=CaptureStatus.partial, error=error)
+
+
 async def _keep(
     page: Page,
     task: SearchTask,

@@ -112,7 +112,7 @@ def bound_page(html: str) -> BoundedPage:
         html = html.replace("\x00", "")
     if len(html) > MAX_PAGE_BYTES:
         html = html[:MAX_PAGE_BYTES]
-        cut = f"more than {MAX_PAGE_BYTES // (1024 * 1024)} MB: read the first part"
+        cut = f"more than {_size(MAX_PAGE_BYTES)}: read the first part"
     if html.count("<") > MAX_DEPTH:  # fewer tags than that cannot nest that deep
         found = too_deep_at(html)
         if found is not None:
@@ -120,6 +120,11 @@ def bound_page(html: str) -> BoundedPage:
             html = html[:at]
             cut = f"{why} at character {at}: read up to there"
     return BoundedPage(html, cut)
+
+
+def _size(characters: int) -> str:
+    mb = 1024 * 1024
+    return f"{characters // mb} MB" if characters % mb == 0 else f"{characters:,} characters"
 
 
 def too_deep_at(html: str) -> tuple[int, str] | None:
