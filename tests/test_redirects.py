@@ -118,6 +118,14 @@ def test_meta_refresh_found_in_markup() -> None:
     assert meta_refresh("<p>none</p>") is None
 
 
+def test_a_landing_page_nested_past_any_bound_is_read_within_the_readers_bounds() -> None:
+    # a stranger's page: 50 000 nested elements cost lexbor minutes unbounded; the refresh
+    # before them is found, and one after the depth bound is not reached (nor waited for)
+    deep = "<div>" * 50_000
+    assert meta_refresh(f'<meta http-equiv=refresh content="0;url=/y">{deep}') == "0;url=/y"
+    assert meta_refresh(f'{deep}<meta http-equiv=refresh content="0;url=/z">') is None
+
+
 # ---- live ---------------------------------------------------------------------------------
 
 

@@ -33,9 +33,9 @@ from urllib.parse import urljoin
 
 from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
-from selectolax.lexbor import LexborHTMLParser
 
 from monitor.engines import is_engine_click_url
+from monitor.engines.dom import parse
 from monitor.models import Chain, Hop, HopHow, ObservedAd
 from monitor.resolve.guard import AddressGuard, BlockedAddress
 from monitor.resolve.unwrap import engine_hops, join_chains
@@ -334,8 +334,13 @@ def _expect_meta(state: _Follow, base_url: str, refresh: str) -> None:
 
 
 def meta_refresh(html: str) -> str | None:
-    """The content of the first <meta http-equiv="refresh">, if the page has one."""
-    for node in LexborHTMLParser(html).css("meta[http-equiv]"):
+    """The content of the first <meta http-equiv="refresh">, if the page has one. A stranger's
+    page: parsed within the readers' bounds (a deeply nested one costs lexbor the square of
+    its depth)."""
+    tree = parse(html)
+    if tree is None:
+        return None
+    for node in tree.css("meta[http-equiv]"):
         if (node.attributes.get("http-equiv") or "").strip().lower() == "refresh":
             return node.attributes.get("content") or None
     return None
