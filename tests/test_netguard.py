@@ -151,6 +151,12 @@ def test_allow_private_opens_loopback_and_private_only() -> None:
     for url in ("http://169.254.169.254/", "http://0.0.0.0/", "http://224.0.0.1/"):
         with pytest.raises(BlockedAddress):
             simulator.check(url)
+    # reserved, broadcast, benchmarking, documentation: Python calls them private, and the
+    # opt-in must still not open them (nor their IPv4-mapped forms)
+    for url in ("http://240.0.0.1/", "http://255.255.255.255/", "http://198.18.0.1/",
+                "http://192.0.2.1/", "http://[::ffff:198.18.0.1]/", "http://[2001:db8::1]/"):
+        with pytest.raises(BlockedAddress, match="reserved"):
+            simulator.check(url)
     with pytest.raises(BlockedAddress, match="port"):
         simulator.check("http://www.lumora.com:9000/")
 

@@ -197,12 +197,23 @@ def _classify(address: IPAddress, allow_private: bool) -> str | None:
     for name, flagged in always:
         if flagged:
             return name
+    # before the private test: Python counts these "private" too, and the opt-in for private
+    # networks must not open them
+    if address.is_reserved or any(address in network for network in _NEVER_REACHED):
+        return "reserved"
     if address.is_loopback:
         return None if allow_private else "loopback"
     if address.is_private:
         return None if allow_private else "private"
-    if address.is_reserved:
-        return "reserved"
     if not address.is_global:
         return "not globally routable"
     return None
+
+
+#: ranges no chain has reason to reach, even with private networks allowed: limited broadcast,
+#: benchmarking (RFC 2544), IETF protocol assignments (RFC 6890), the documentation ranges,
+#: and 240/4 (is_reserved covers it in IPv4Address, listed for the IPv4-mapped forms)
+_NEVER_REACHED = tuple(ipaddress.ip_network(n) for n in (
+    "255.255.255.255/32", "198.18.0.0/15", "192.0.0.0/24", "192.0.2.0/24", "198.51.100.0/24",
+    "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "100::/64",
+))
