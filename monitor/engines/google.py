@@ -76,7 +76,9 @@ _HEADING = "[role=heading], h3"
 _CLICK_MARKED = "[data-rw], [href*='aclk']"
 #: product units (.pla-unit also covers the era variants .mnr-c.pla-unit, .cu-container …)
 _PRODUCT = ".pla-unit, .commercial-unit-desktop-top .pla-unit-container"
-_LOCAL = "gls-profile-entrypoint, [data-lsa-ad]"
+#: local ads: local service ads, and the wrapper data-is-ad of a sponsored listing in the
+#: local pack (2026: its place name opens a panel, its only links are /aclk action buttons)
+_LOCAL = "gls-profile-entrypoint, [data-lsa-ad], [data-is-ad]"
 #: hotel ads and other formats that are neither text nor product ads
 _OTHER_FORMATS = "#atvcap"
 _ORGANIC = "a[href^='/url?'], #rso .g, #search .g, div.g"
@@ -179,12 +181,32 @@ def _page_facts(tree: LexborHTMLParser) -> _Page:
         clicks=unique(tree.css(_CLICK_MARKED)),
         units={
             AdKind.shopping: outermost(tree.css(_PRODUCT)),
-            AdKind.local: outermost(tree.css(_LOCAL)),
+            AdKind.local: outermost(n for n in tree.css(_LOCAL) if not _wraps_text_ad(n)),
             AdKind.other: outermost(tree.css(_OTHER_FORMATS)),
         },
         placed=NearestMark(_container_position(tads.mem_id if tads is not None else None)),
         listed=NearestMark(_in_list),
     )
+
+
+def _is_text_item(node: Node) -> bool:
+    """Whether `node` is what _ITEM marks (a text ad's item)."""
+    if "data-text-ad" in node.attributes:
+        return True
+    marks = classes(node)
+    if "uEierd" in marks or ("ads-ad" in marks and node.tag in ("li", "div")):
+        return True
+    return node.tag == "li" and not marks.isdisjoint({"ads-fr", "taf", "tam", "tal"})
+
+
+def _wraps_text_ad(unit: Node) -> bool:
+    """A data-is-ad block around, on or inside a text ad is that text ad, not a local unit
+    (only local listings carry it so far; a text ad that gains it stays a text ad)."""
+    if "data-is-ad" not in unit.attributes:
+        return False
+    if any(_is_text_item(n) for n in (unit, *ancestors(unit))):
+        return True
+    return any(_is_item(n) for n in unit.css(_ITEM_FAST))
 
 
 def _container_position(first_tads: int | None) -> Callable[[Node], AdPosition | None]:
@@ -465,6 +487,11 @@ def _description(item: Node, under_headline: set[int], labels: set[str | None]) 
     return text_of(node)
 
 
+#: a bare domain: Google names an advertiser with no verified name by its domain (2026:
+#: "booking.com"), while a copy of the display URL has a scheme, a path or a breadcrumb
+_BARE_DOMAIN = re.compile(r"(?:[\w-]+\.)+[^\W\d_][\w-]*", re.I)
+
+
 def _advertiser(display: Node | None, headline: str) -> str | None:
     """2023+: the advertiser's name sits just before the display URL's box."""
     if display is None or display.parent is None:
@@ -475,8 +502,9 @@ def _advertiser(display: Node | None, headline: str) -> str | None:
     if sibling is None or sibling.css_first(_HEADING) is not None or sibling.tag == "h3":
         return None
     name = text_of(sibling)
-    usable = name and name != headline and not looks_like_url(name) and len(name) <= 80
-    return name if usable else None
+    if not name or name in (headline, text_of(display)) or len(name) > 80:
+        return None
+    return name if not looks_like_url(name) or _BARE_DOMAIN.fullmatch(name) else None
 
 
 def _is_sitelink(anchor: Node) -> bool:
@@ -527,25 +555,48 @@ def _read_item(item: Node, page: _Page) -> ObservedAd | None:
     )
 
 
+def _text_outside_chrome(node: Node | None) -> str:
+    """A title's text without the chrome nested in it (2026 local listings put the "why this
+    ad" button and its dialog, with a heading of its own, inside the place name's heading)."""
+    if node is None:
+        return ""
+    if not any(_is_chrome(d) for d in _below(node, "*")):
+        return text_of(node)
+    copy = node.clone()  # the page itself stays whole for the other readers
+    for junk in outermost(d for d in _below(copy, "*") if _is_chrome(d)):
+        junk.decompose()
+    return text_of(copy)
+
+
 def _read_unit(unit: Node, kind: AdKind, position: AdPosition) -> ObservedAd | None:
     """A product or local ad: a title and where it leads; never a text ad."""
     link = first_match(unit, "a[href]", lambda a: not is_hidden(a))
     if link is None:
         return None
-    title = text_of(unit.css_first(_HEADING)) or attr(link, "aria-label") or text_of(link)
+    title = (
+        _text_outside_chrome(unit.css_first(_HEADING))
+        or attr(link, "aria-label")
+        or text_of(link)
+    )
     if not title:  # an empty tile (still loading, or a placeholder) is not an ad to report
         return None
     href = attr(link, "href")
     rewrite = attr(link, "data-rw") or (href if is_click_url(href) else "")
+    # role=text also marks ratings and review counts ("(1.7K)"): there only a URL counts
+    display = first_match(
+        unit, "cite, [role=text]", lambda n: n.tag == "cite" or looks_like_url(text_of(n))
+    )
     return ObservedAd(
         kind=kind,
         position=position,
         rank=0,
         headline=title,
         description="",
-        display_url=text_of(unit.css_first("cite, [role=text]")),
+        display_url=text_of(display),
         link=href,
         click_url=rewrite or None,
+        # a local listing is titled with the business's own name
+        advertiser=title if kind is AdKind.local else None,
     )
 
 
