@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: setup lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=10
 
 # The fault tests (tests/test_faults_browser.py) with BIDWATCH_CHAOS=1: Chromium killed a dozen
 # times at random points of four sweeps, a fresh seed each run (printed; BIDWATCH_CHAOS_SEED=N
