@@ -40,6 +40,22 @@ LAUNCH_ARGS = (
     f"--js-flags=--max-old-space-size={RENDERER_HEAP_MB}",
 )
 
+
+def proxied_args(proxy_url: str) -> tuple[str, ...]:
+    """Flags that send every connection of the browser through the egress proxy at
+    `proxy_url` (monitor.resolve.egress), loopback too: the browser itself then never
+    connects to a target. WebRTC may not send UDP, which no HTTP proxy carries, and QUIC
+    is off. (Prefetch, prerender and service workers stay: Chromium has no flag that turns
+    them off without also dropping Playwright's own --disable-features list, and their
+    connections go through the proxy like any other.)"""
+    return (
+        f"--proxy-server={proxy_url}",
+        "--proxy-bypass-list=<-loopback>",
+        "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--disable-quic",
+    )
+
+
 #: how long a browser may take to start (Playwright's own bound; the keeper adds a grace)
 LAUNCH_TIMEOUT_S = 30.0
 

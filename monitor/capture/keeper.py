@@ -11,6 +11,10 @@ Every call into a browser goes through its lease's `BrowserCalls`: when the brow
 disconnects (a crash, a kill) or stops answering, `lose` ends every call still waiting on it
 at once, so the pages and chains in flight on it fail fast instead of hanging, and the next
 task gets a new browser.
+
+With an `egress` proxy (monitor.resolve.egress) every connection of the keeper's browsers goes
+through it: it is started before the first browser is launched and stopped when the keeper
+closes, after its browsers.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from playwright.async_api import Browser, Playwright, StorageState
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.capture.browser import BrowserChoice, launch
+from monitor.capture.browser import BrowserChoice, launch, proxied_args
 from monitor.capture.calls import BrowserCalls, bounded
 from monitor.capture.contexts import ContextPool, Profile
 from monitor.capture.page import CLOSE_TIMEOUT_S, CaptureOptions
@@ -34,6 +39,19 @@ log = logging.getLogger(__name__)
 #: page timeouts a recycled browser's last tasks get to finish before the next one starts
 #: anyway (a task's own calls are bounded well within it: this is only a backstop)
 RECYCLE_WAIT_FACTOR = 10
+
+
+class Egress(Protocol):
+    """The proxy a keeper's browsers connect through (monitor.resolve.egress.EgressProxy).
+    Both calls block for a bounded time (a few seconds at most)."""
+
+    def start(self) -> str:
+        """Start (or join) it; its URL for --proxy-server."""
+        ...
+
+    def stop(self) -> None:
+        """Leave it; the last user stops it."""
+        ...
 
 
 @dataclass
@@ -66,6 +84,7 @@ class BrowserKeeper:
         recycle_after: int,
         idle_pages: int = 2,
         extra_args: tuple[str, ...] = (),
+        egress: Egress | None = None,
     ) -> None:
         self.playwright = playwright
         self.choice = choice
@@ -74,6 +93,9 @@ class BrowserKeeper:
         self.recycle_after = max(recycle_after, 1)
         self.idle_pages = idle_pages
         self.extra_args = extra_args
+        self.egress = egress
+        #: the egress proxy's URL while the keeper uses it
+        self._proxy_url: str | None = None
         #: browsers replaced after a crash or a hang / after `recycle_after` tasks
         self.restarts = 0
         self.recycles = 0
@@ -108,9 +130,14 @@ class BrowserKeeper:
         lease.calls.lose(reason)  # what still waits on it fails now, not at its timeout
 
     async def close(self) -> None:
-        for lease in list(self._all):
-            await self._close(lease)
-        await asyncio.gather(*self._closing, return_exceptions=True)  # each one bounded
+        try:
+            for lease in list(self._all):
+                await self._close(lease)
+            await asyncio.gather(*self._closing, return_exceptions=True)  # each one bounded
+        finally:
+            if self.egress is not None and self._proxy_url is not None:
+                self._proxy_url = None
+                await asyncio.to_thread(self.egress.stop)  # bounded by the proxy itself
 
     async def _healthy(self) -> BrowserLease:
         async with self._lock:
@@ -137,7 +164,12 @@ class BrowserKeeper:
 
     async def _launch(self) -> BrowserLease:
         self._launches += 1
-        browser = await launch(self.playwright, self.choice, extra_args=self.extra_args)
+        args = self.extra_args
+        if self.egress is not None:
+            if self._proxy_url is None:
+                self._proxy_url = await asyncio.to_thread(self.egress.start)  # bounded by it
+            args = (*args, *proxied_args(self._proxy_url))
+        browser = await launch(self.playwright, self.choice, extra_args=args)
         calls = BrowserCalls(self.options.timeout_s)
         lease = BrowserLease(self._launches, browser,
                              ContextPool(browser, self.options, self.context_reuse, self.earned,
