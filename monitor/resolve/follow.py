@@ -2,11 +2,22 @@
 offline hops (`monitor.resolve.unwrap`) first and starts following where they end.
 
 Live following runs in a page of a Playwright BrowserContext that the caller supplies, so the
-hops go through the browser's own network stack (the simulator's --host-resolver-rules work,
-JavaScript bridges run). Every request of that page is paused with the DevTools Fetch domain
-and checked by the SSRF guard before it leaves. Fetch is used rather than Playwright's route():
-route() is not called for the requests after an HTTP redirect, and context.request does not use
-the browser's network stack at all (both checked with Playwright 1.65).
+hops go through the browser's own network stack (JavaScript bridges run). Two fences stand
+between a chain and an address it must not reach:
+
+* the browser's egress proxy (monitor.resolve.egress, docs/egress.md): every connection the
+  browser makes — hops, subresources, WebSockets, popups, prefetches, service workers — is
+  vetted there, at the moment it connects, to the address it connects to. Given `egress`,
+  the follower asks it why a hop failed, so a hop it refused ends the chain with the guard's
+  reason (the browser only says "tunnel failed" for https);
+* every request of the chain's own page is paused with the DevTools Fetch domain and checked
+  by the guard before it leaves, which names a refused hop before anything connects and
+  keeps what a chain never needs (images, styles, fonts) from loading at all. Fetch is used
+  rather than Playwright's route(): route() is not called for the requests after an HTTP
+  redirect (checked with Playwright 1.65).
+
+A hop's body is read (for a meta refresh) only when it is small enough: at most
+BODY_FETCH_LIMIT by its Content-Length, and never more than the proxy lets through.
 
 Cookies: following shares the context's cookie jar, as a real click would. The caller must give
 a fresh context per task and close it afterwards, so nothing carries from one chain to another.
@@ -37,7 +48,8 @@ from playwright.async_api import Error as PlaywrightError
 from monitor.engines import is_engine_click_url
 from monitor.engines.dom import parse
 from monitor.models import Chain, Hop, HopHow, ObservedAd
-from monitor.resolve.guard import AddressGuard, BlockedAddress
+from monitor.resolve.egress import EgressProxy
+from monitor.resolve.guard import AddressGuard, BlockedAddress, split_target
 from monitor.resolve.unwrap import engine_hops, join_chains
 
 log = logging.getLogger(__name__)
@@ -49,7 +61,11 @@ _SUBRESOURCES_KEPT = frozenset({"Script", "XHR", "Fetch"})
 DEFAULT_SETTLE_S = 1.5
 #: meta refreshes slower than this are a page reloading itself, not a redirect
 MAX_META_DELAY_S = 10.0
+#: how much of a hop's HTML is searched for a meta refresh
 BODY_SCAN_LIMIT = 256 * 1024
+#: a hop whose Content-Length says more is not read at all (the egress proxy bounds the
+#: ones that say nothing)
+BODY_FETCH_LIMIT = 2 * 1024 * 1024
 #: the bound of one browser call when the caller gives no `Calls` of its own
 CALL_TIMEOUT_S = 10.0
 #: closing the follower's page, and releasing its paused requests
@@ -83,6 +99,7 @@ class _Follow:
 
     guard: AddressGuard
     max_hops: int
+    egress: EgressProxy | None = None
     started: float = field(default_factory=time.monotonic)
     hops: list[Hop] = field(default_factory=list)
     error: str | None = None
@@ -101,6 +118,18 @@ class _Follow:
             self.error = reason
         self.done.set()
 
+    def egress_refusal(self, url: str) -> tuple[bool, str] | None:
+        """(refused, why) when the egress proxy refused or cut a connection to `url`'s host
+        and port during this chain; None without a proxy or a word from it."""
+        if self.egress is None:
+            return None
+        try:
+            _scheme, host, port = split_target(url)
+        except BlockedAddress:
+            return None
+        note = self.egress.note(host, port, since=self.started)
+        return None if note is None else (note.refused, note.reason)
+
 
 async def follow(
     context: BrowserContext | None,
@@ -111,14 +140,16 @@ async def follow(
     timeout_s: float = 20.0,
     settle_s: float = DEFAULT_SETTLE_S,
     calls: Calls = timed,
+    egress: EgressProxy | None = None,
 ) -> Chain:
     """Follow `url` hop by hop in a new page of `context`; never raises for chain trouble.
 
-    Stops with Chain.error set at the hop limit, the timeout, a hop the guard refuses, a
-    network error, or a browser error (the browser closed, crashed or stopped answering; no
-    `context` at all: it could not give one). The landing URL is the last hop reached.
+    Stops with Chain.error set at the hop limit, the timeout, a hop the guard (or the
+    `egress` proxy the context's browser connects through) refuses, a network error, or a
+    browser error (the browser closed, crashed or stopped answering; no `context` at all: it
+    could not give one). The landing URL is the last hop reached.
     """
-    state = _Follow(guard=guard, max_hops=max_hops)
+    state = _Follow(guard=guard, max_hops=max_hops, egress=egress)
     page: Page | None = None
     chain_bound = asyncio.timeout(timeout_s)
     try:
@@ -169,13 +200,17 @@ async def _run(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    def on_popup(popup: Page) -> None:
+        # a chain never needs a second window (its connections go through the egress proxy
+        # like any other, but it need not run at all)
+        task = asyncio.ensure_future(_close_quietly(popup, calls))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     cdp.on("Fetch.requestPaused", on_paused)
     page.on("load", lambda _page: _mark_loaded(state, page.url))
     page.on("requestfailed", lambda request: _on_failed(state, page, request))
-    # WebSockets bypass Fetch; a chain never needs them.
-    await calls(cdp.send("Network.enable"), "Network.enable")
-    await calls(cdp.send("Network.setBlockedURLs", {"urls": ["ws://*", "wss://*"]}),
-                "Network.setBlockedURLs")
+    page.on("popup", on_popup)
     await calls(cdp.send("Fetch.enable", {"patterns": _FETCH_PATTERNS}), "Fetch.enable")
     navigation = asyncio.ensure_future(_navigate(page, url, calls))
     try:
@@ -187,6 +222,11 @@ async def _run(
         # Release requests still paused, or closing the page waits for them.
         with contextlib.suppress(PlaywrightError, TimeoutError):
             await calls(cdp.send("Fetch.disable"), "Fetch.disable", 2)
+
+
+async def _close_quietly(page: Page, calls: Calls) -> None:
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        await calls(page.close(), "close popup", CLOSE_TIMEOUT_S)
 
 
 _FETCH_PATTERNS = [
@@ -236,7 +276,13 @@ def _on_failed(state: _Follow, page: Page, request: Any) -> None:
         # Superseded by the next navigation, a download or a 204: the page stays where it is.
         _mark_loaded(state, request.url)
         return
-    state.stop(f"network error at {request.url[:200]}: {failure}")
+    egress = state.egress_refusal(request.url)
+    if egress is not None and egress[0]:
+        state.stop(f"guard: {egress[1]}")  # a tunnel the proxy refused: "tunnel failed"
+    elif egress is not None:
+        state.stop(f"network error at {request.url[:200]}: {failure} (egress: {egress[1]})")
+    else:
+        state.stop(f"network error at {request.url[:200]}: {failure}")
 
 
 async def _on_paused(
@@ -307,22 +353,45 @@ async def _on_response(
         return
     status = event.get("responseStatusCode")
     state.hops[-1] = replace(state.hops[-1], status=status)
+    url = event["request"]["url"]
+    if status == 403 and (egress := state.egress_refusal(url)) is not None and egress[0]:
+        state.stop(f"guard: {egress[1]}")  # the proxy's own answer: the hop never left
+        return
     headers = {h["name"].lower(): h["value"] for h in event.get("responseHeaders", [])}
     refresh = headers.get("refresh")
-    if status == 200 and "html" in headers.get("content-type", "text/html"):
+    if status == 200 and "html" in headers.get("content-type", "text/html") \
+            and _length(headers) <= BODY_FETCH_LIMIT:
         body = await _response_body(cdp, event["requestId"], calls)
-        refresh = meta_refresh(body) or refresh
+        # a stranger's page, parsed off the loop (within the readers' bounds)
+        refresh = await asyncio.to_thread(meta_refresh, body) or refresh
     if refresh:
-        _expect_meta(state, event["request"]["url"], refresh)
+        _expect_meta(state, url, refresh)
+
+
+def _length(headers: dict[str, str]) -> int:
+    """The body's length by its Content-Length; 0 when it does not say (then the egress
+    proxy's bound is the bound)."""
+    try:
+        return max(int(headers.get("content-length", "0")), 0)
+    except ValueError:
+        return 0
 
 
 async def _response_body(cdp: CDPSession, request_id: str, calls: Calls) -> str:
-    answer = await calls(cdp.send("Fetch.getResponseBody", {"requestId": request_id}),
-                         "Fetch.getResponseBody")
+    """The first BODY_SCAN_LIMIT bytes of a hop's body as text; empty when the browser has
+    none to give (the body failed, was cut, or the page went away): the hop's own end
+    tells what happened."""
+    try:
+        answer = await calls(cdp.send("Fetch.getResponseBody", {"requestId": request_id}),
+                             "Fetch.getResponseBody")
+    except PlaywrightError:
+        return ""
     raw = answer.get("body", "")
     if answer.get("base64Encoded"):
-        raw = base64.b64decode(raw)[:BODY_SCAN_LIMIT].decode("utf-8", "replace")
-    return raw[:BODY_SCAN_LIMIT]
+        # only as much of the base64 as the scan needs is decoded (4 characters: 3 bytes)
+        prefix = raw[: (BODY_SCAN_LIMIT // 3 + 1) * 4]
+        raw = base64.b64decode(prefix)[:BODY_SCAN_LIMIT].decode("utf-8", "replace")
+    return str(raw[:BODY_SCAN_LIMIT])
 
 
 def _expect_meta(state: _Follow, base_url: str, refresh: str) -> None:
@@ -377,6 +446,7 @@ async def resolve_chain(
     timeout_s: float,
     settle_s: float = DEFAULT_SETTLE_S,
     calls: Calls = timed,
+    egress: EgressProxy | None = None,
 ) -> Chain:
     """Resolve where `ad` leads. Engine click URLs are requested only if follow_click_urls.
     Without a `context` (the browser could not give one) the chain is what offline decoding
@@ -384,7 +454,7 @@ async def resolve_chain(
     if follow_click_urls and ad.click_url:
         return await follow(
             context, ad.click_url, guard=guard, max_hops=max_hops,
-            timeout_s=timeout_s, settle_s=settle_s, calls=calls,
+            timeout_s=timeout_s, settle_s=settle_s, calls=calls, egress=egress,
         )  # fmt: skip
     offline = engine_hops(ad)
     entry = offline[-1]
@@ -395,6 +465,6 @@ async def resolve_chain(
         )  # fmt: skip
     live = await follow(
         context, entry.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s,
-        settle_s=settle_s, calls=calls,
+        settle_s=settle_s, calls=calls, egress=egress,
     )  # fmt: skip
     return join_chains(ad.link, offline, live)

@@ -1,5 +1,6 @@
 """`bidwatch attribute`: what a URL says about who placed an ad — offline by default, or by
-following its chain live in the browser (every hop through the SSRF guard)."""
+following its chain live in the browser (every hop through the SSRF guard, every connection
+through the egress proxy)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Browser, async_playwright
 
-from monitor.capture.browser import find_browser, launch
+from monitor.capture.browser import find_browser, launch, proxied_args
 from monitor.models import Chain, Hop, HopHow, NetworkIds
 from monitor.networks.table import is_landing_marker, recognise_chain
+from monitor.resolve.egress import EgressProxy
 from monitor.resolve.follow import follow
+from monitor.resolve.guard import AddressGuard
 from monitor.resolve.unwrap import unwrap
-from monitor.services.wiring import address_guard
+from monitor.services.wiring import address_guard, egress_proxy
 from monitor.settings import Settings
-from monitor.sweep import browser_args
 
 ID_FIELDS = ("network", "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id")
 
@@ -57,24 +59,31 @@ def attribute_live(urls: Sequence[str], settings: Settings) -> list[dict[str, An
 
 async def _follow_all(urls: Sequence[str], settings: Settings) -> list[dict[str, Any]]:
     guard = address_guard(settings)
-    results = []
-    async with async_playwright() as playwright:
-        browser = await launch(playwright, find_browser(settings.chromium),
-                               extra_args=browser_args(settings))
-        try:
-            for url in urls:
-                context = await browser.new_context(
-                    ignore_https_errors=settings.simulator is not None)
-                try:
-                    chain = await follow(context, url, guard=guard, max_hops=settings.max_hops,
-                                         timeout_s=settings.chain_timeout_s)
-                finally:
-                    await context.close()
-                document = describe(url, chain)
-                document["hops"] = [{"url": h.url, "how": str(h.how), "status": h.status,
-                                     "elapsed_ms": h.elapsed_ms} for h in chain.hops]
-                document["error"] = chain.error
-                results.append(document)
-        finally:
-            await browser.close()
-    return results
+    egress = egress_proxy(settings, guard)
+    proxy_url = await asyncio.to_thread(egress.start)  # bounded by the proxy itself
+    try:
+        async with async_playwright() as playwright:
+            browser = await launch(playwright, find_browser(settings.chromium),
+                                   extra_args=proxied_args(proxy_url))
+            try:
+                return [await _follow_one(browser, url, settings, guard, egress)
+                        for url in urls]
+            finally:
+                await browser.close()
+    finally:
+        await asyncio.to_thread(egress.stop)
+
+
+async def _follow_one(browser: Browser, url: str, settings: Settings, guard: AddressGuard,
+                      egress: EgressProxy) -> dict[str, Any]:
+    context = await browser.new_context(ignore_https_errors=settings.simulator is not None)
+    try:
+        chain = await follow(context, url, guard=guard, max_hops=settings.max_hops,
+                             timeout_s=settings.chain_timeout_s, egress=egress)
+    finally:
+        await context.close()
+    document = describe(url, chain)
+    document["hops"] = [{"url": h.url, "how": str(h.how), "status": h.status,
+                         "elapsed_ms": h.elapsed_ms} for h in chain.hops]
+    document["error"] = chain.error
+    return document

@@ -13,6 +13,7 @@ from monitor.capture.evidence import EvidenceStore
 from monitor.judge import compile_policies
 from monitor.judge.incidents import escalation_of
 from monitor.program import Program, load_program
+from monitor.resolve.egress import ConnectTo, EgressProxy, direct, to_port
 from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings
 from monitor.store import Store
@@ -45,6 +46,19 @@ def address_guard(settings: Settings) -> AddressGuard:
                         allowed_ports=settings.chain_ports, resolve=_resolve)
 
 
+def egress_proxy(settings: Settings, guard: AddressGuard) -> EgressProxy:
+    """The proxy every connection of the sweep's browser goes through, vetted by `guard`. In
+    simulator mode the guard's resolver gives the simulator's address for every name, and the
+    proxy connects there at the simulator's one port (http and https alike), as the browser's
+    --host-resolver-rules did before. A stretch of traffic may last as long as a page or a
+    chain may (the longer of the two)."""
+    connect_to: ConnectTo = direct
+    if settings.simulator:
+        connect_to = to_port(int(settings.simulator.rpartition(":")[2]))
+    return EgressProxy(guard, connect_to=connect_to,
+                       stretch_s=max(settings.chain_timeout_s, settings.page_timeout_s))
+
+
 def _resolve(name: str) -> list[str]:
     infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
     return sorted({str(info[4][0]) for info in infos})
@@ -52,12 +66,14 @@ def _resolve(name: str) -> list[str]:
 
 def build_deps(settings: Settings, program: Program | None = None) -> SweepDeps:
     program = program or load_program(settings.rules)
+    guard = address_guard(settings)
     return SweepDeps(
         settings=settings,
         program=program,
         store=open_store(settings),
         judge=compile_policies(program),
         evidence=EvidenceStore(settings.home),
-        guard=address_guard(settings),
+        guard=guard,
         escalation=escalation_of(program),
+        egress=egress_proxy(settings, guard),
     )
