@@ -196,6 +196,18 @@ class Hop:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveFollow:
+    """The live part of a chain: whom it was followed for and when, which is what lets
+    another ad with the same key reuse it instead of following it again."""
+
+    #: the entry URL following started at · the market · the device: a cloaking page
+    #: sends each of them elsewhere, so only the same key may share a chain
+    key: str
+    followed_at: datetime  # UTC
+    live_from: int  # the hop the live part starts at (the offline hops come before it)
+
+
+@dataclass(frozen=True, slots=True)
 class Chain:
     """Where an ad leads: every hop from its first URL to the landing page."""
 
@@ -203,6 +215,7 @@ class Chain:
     hops: tuple[Hop, ...]
     landing_url: str
     error: str | None = None  # why following stopped early (limit, SSRF guard, timeout…)
+    live: LiveFollow | None = None  # None: nothing was followed live
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -246,6 +259,9 @@ class Sighting:
     chain: Chain
     attribution: Attribution
     seen_at: datetime  # UTC
+    #: seconds since the chain was followed, when it was reused from an earlier follow
+    #: (None: followed for this sighting, or nothing to follow)
+    chain_age_s: float | None = None
 
     @property
     def offender(self) -> str:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     #: hops and seconds allowed when following an ad's redirect chain
     max_hops: int = Field(default=10, ge=1, le=50)
     chain_timeout_s: float = Field(default=20.0, gt=0)
+    #: a chain followed within this many hours for the same entry URL, market and device
+    #: (and that ended well) is reused instead of followed again; 0 = always follow live
+    chain_reuse_hours: float = Field(default=24.0, ge=0)
     #: alerts: the least severity of a new incident that raises an alert
     alert_min_severity: str = Field(default="high", pattern="^(info|low|medium|high|critical)$")
     #: alerts: a sweep whose share of blocked pages (captcha, consent, rate limit) passes this

@@ -4,6 +4,7 @@
 job, and take and return records (monitor.models in, monitor.store.records out), never rows.
 """
 
+from monitor.store.chains import ChainStore
 from monitor.store.incidents import IncidentStore
 from monitor.store.outbox import OutboxError, OutboxStore
 from monitor.store.recording import RecordingStore
@@ -33,7 +34,8 @@ from monitor.store.retention import RetentionStore
 from monitor.store.sweeps import SweepStore
 
 
-class Store(SweepStore, RecordingStore, IncidentStore, OutboxStore, ReportStore, RetentionStore):
+class Store(SweepStore, RecordingStore, ChainStore, IncidentStore, OutboxStore, ReportStore,
+            RetentionStore):
     """One database, migrated to the latest schema on open."""
 
 

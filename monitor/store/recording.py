@@ -220,9 +220,11 @@ def _ad_row(capture_id: int, item: JudgedAd) -> AdRow:
 
 
 def _add_chain(s: Session, ad_id: int, item: JudgedAd) -> None:
-    chain = item.chain
+    chain, live = item.chain, item.chain.live
     chain_row = ChainRow(ad_id=ad_id, start_url=chain.start_url, landing_url=chain.landing_url,
-                         error=chain.error)
+                         error=chain.error, reuse_key=live.key if live else None,
+                         followed_at=live.followed_at if live else None,
+                         live_from=live.live_from if live else None)
     s.add(chain_row)
     s.flush()
     s.add_all(
@@ -257,6 +259,7 @@ def _sighting_row(
         device=task.device,
         query=task.query, term_group=task.term_group, offender=sighting.offender,
         advertiser_class=str(sighting.attribution.advertiser_class),
+        chain_age_s=sighting.chain_age_s,
     )
 
 

@@ -122,6 +122,10 @@ class ChainRecord:
     landing_url: str
     error: str | None
     hops: tuple[HopRecord, ...]
+    #: the live part's key, when it was followed, and its first hop (None: none followed)
+    reuse_key: str | None = None
+    followed_at: datetime | None = None
+    live_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,15 @@ class SightingRecord:
     term_group: str
     offender: str
     advertiser_class: str
+    #: seconds since its chain was followed, when the chain was reused (None: followed live)
+    chain_age_s: float | None = None
+
+    @property
+    def chain_reused(self) -> str | None:
+        """How old a reused chain was, as staff read it; None when it was followed live."""
+        if self.chain_age_s is None:
+            return None
+        return f"chain followed {self.chain_age_s / 3600:.1f} h ago (reused)"
 
 
 @dataclass(frozen=True)

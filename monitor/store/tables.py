@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -121,12 +121,20 @@ class AdRow(SQLModel, table=True):
 
 class ChainRow(SQLModel, table=True):
     __tablename__ = "chains"
+    #: the chain-reuse lookup: the newest chain followed for a key within the window
+    __table_args__ = (Index("ix_chains_reuse_key_followed_at", "reuse_key", "followed_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     ad_id: int = Field(foreign_key="ads.id", index=True)
     start_url: str = Field(sa_column=Column(Text, nullable=False))
     landing_url: str = Field(sa_column=Column(Text, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    #: the live part's key (entry URL · market · device, monitor.models.LiveFollow), when it
+    #: first was followed (a reused chain keeps its follow's time), and its first hop's seq;
+    #: None: nothing was followed live (chains from before 0006 too)
+    reuse_key: str | None = None
+    followed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    live_from: int | None = None
 
 
 class HopRow(SQLModel, table=True):
@@ -270,6 +278,8 @@ class SightingRow(SQLModel, table=True):
     term_group: str
     offender: str
     advertiser_class: str
+    #: seconds since its chain was followed, when the chain was reused (None: followed live)
+    chain_age_s: float | None = None
 
 
 class FindingRow(SQLModel, table=True):
