@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
-from playwright.async_api import BrowserContext, async_playwright
+from playwright.async_api import BrowserContext, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.attribute.partners import attribute
 from monitor.capture.browser import find_browser
-from monitor.capture.calls import BrowserCalls, bounded
+from monitor.capture.calls import bounded
 from monitor.capture.contexts import ContextPool
 from monitor.capture.evidence import EvidenceStore
 from monitor.capture.keeper import BrowserKeeper, BrowserLease
@@ -36,18 +37,30 @@ from monitor.capture.page import (
     new_task_context,
     read_only_in_part,
 )
-from monitor.engines import get_engine
+from monitor.engines import get_engine, is_engine_click_url
 from monitor.engines.base import Engine
 from monitor.engines.pagetext import bound_page
 from monitor.errors import BidwatchError
 from monitor.judge import Judge
 from monitor.judge.incidents import Escalation
-from monitor.models import Capture, CaptureStatus, JudgedAd, ObservedAd, SearchTask, Sighting
+from monitor.models import (
+    Capture,
+    CaptureStatus,
+    Chain,
+    Hop,
+    HopHow,
+    JudgedAd,
+    LiveFollow,
+    ObservedAd,
+    SearchTask,
+    Sighting,
+)
 from monitor.program import Program
 from monitor.resolve.follow import resolve_chain
 from monitor.resolve.guard import AddressGuard
+from monitor.resolve.unwrap import engine_hops, join_chains
 from monitor.settings import Settings
-from monitor.store import RecordOutcome, Store
+from monitor.store import ChainRecord, RecordOutcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +120,8 @@ class SweepReport:
     cooldowns: int = 0  # blocks that put an engine into a cool-down
     browser_restarts: int = 0  # browsers replaced after a crash or a hang
     browser_recycles: int = 0  # browsers replaced after serving their share of tasks
+    chains_followed: int = 0  # chains followed live
+    chains_reused: int = 0  # chains reused from an earlier follow (this sweep's or the store's)
 
     def add(self, result: TaskResult) -> None:
         capture, outcome = result.capture, result.outcome
@@ -145,6 +160,16 @@ def browser_args(settings: Settings) -> tuple[str, ...]:
     if settings.simulator:
         return (f"--host-resolver-rules=MAP * {settings.simulator}",)
     return ()
+
+
+def browser_keeper(playwright: Playwright, deps: SweepDeps) -> BrowserKeeper:
+    """The sweep's one browser, kept (and recycled) by the settings."""
+    settings = deps.settings
+    return BrowserKeeper(
+        playwright, find_browser(settings.chromium), capture_options(settings),
+        context_reuse=settings.context_reuse,
+        recycle_after=settings.browser_recycle_tasks, idle_pages=settings.concurrency,
+        extra_args=browser_args(settings))
 
 
 async def run_sweep(
@@ -241,6 +266,23 @@ def _on_sigterm(task: asyncio.Task[object]) -> None:
     task.cancel()
 
 
+@dataclass
+class SweepRun:
+    """What the tasks of one run share: the browser, the pacing, the limits, the chains."""
+
+    deps: SweepDeps
+    keeper: BrowserKeeper
+    pacer: EnginePacer
+    #: pages being captured at once (BIDWATCH_CONCURRENCY)
+    captures: asyncio.Semaphore
+    #: captured pages whose chains are being followed at once: a page's chains run beside
+    #: the next captures, and this bound keeps them from piling up behind the captures
+    chain_pages: asyncio.Semaphore
+    chains: ChainReuse
+    report: SweepReport
+    dry_run: bool
+
+
 async def _run_all(
     deps: SweepDeps,
     planned: Sequence[tuple[SearchTask, int]],
@@ -249,23 +291,20 @@ async def _run_all(
     progress: ProgressHook | None,
 ) -> None:
     settings = deps.settings
-    limit = asyncio.Semaphore(settings.concurrency)
     pacer = EnginePacer(settings.pace_s, settings.pace_jitter_s, cooldown_s=settings.cooldown_s,
                         cooldown_max_s=settings.cooldown_max_s)
+    chains = ChainReuse(deps.store, settings.chain_reuse_hours, deps.program.follow_click_urls)
     # the driver's start and stop are bounded like every browser call
     playwright = await bounded(async_playwright().start(), "start Playwright",
                                DRIVER_TIMEOUT_S)
     try:
-        keeper = BrowserKeeper(
-            playwright, find_browser(settings.chromium), capture_options(settings),
-            context_reuse=settings.context_reuse,
-            recycle_after=settings.browser_recycle_tasks, idle_pages=settings.concurrency,
-            extra_args=browser_args(settings))
+        keeper = browser_keeper(playwright, deps)
+        run = SweepRun(deps, keeper, pacer, asyncio.Semaphore(settings.concurrency),
+                       asyncio.Semaphore(settings.concurrency), chains, report, dry_run)
         try:
             async def one(task: SearchTask, task_id: int) -> None:
                 try:
-                    result = await run_task_with_retry(deps, keeper, pacer, limit, task,
-                                                       task_id, dry_run, report)
+                    result = await run_task_with_retry(run, task, task_id)
                 except Exception as error:
                     # a bug in one task must not cancel its siblings (a TaskGroup cancels
                     # them all): the task is recorded failed and the sweep goes on
@@ -281,49 +320,55 @@ async def _run_all(
         finally:
             report.browser_restarts += keeper.restarts
             report.browser_recycles += keeper.recycles
+            report.chains_followed += chains.followed
+            report.chains_reused += chains.reused
             await asyncio.shield(keeper.close())
     finally:
         with contextlib.suppress(Exception):
             await asyncio.shield(bounded(playwright.stop(), "stop Playwright", DRIVER_TIMEOUT_S))
 
 
-async def run_task_with_retry(
-    deps: SweepDeps,
-    keeper: BrowserKeeper,
-    pacer: EnginePacer,
-    limit: asyncio.Semaphore,
-    task: SearchTask,
-    task_id: int,
-    dry_run: bool,
-    report: SweepReport,
-) -> TaskResult:
+async def run_task_with_retry(run: SweepRun, task: SearchTask, task_id: int) -> TaskResult:
     """One task, asked again once when its page failed (on a fresh context or browser) or
     was blocked (after the engine's cool-down, if that ends soon enough). Every attempt is
     recorded; the task's last one is what counts."""
-    key = pace_key(task.engine, deps.settings.proxies.get(task.market.id))
+    settings, pacer = run.deps.settings, run.pacer
+    key = pace_key(task.engine, settings.proxies.get(task.market.id))
     for attempt in (1, 2):
         # a cooling engine must not hold a slot other engines' tasks could use
         await asyncio.sleep(pacer.cooling_for(key))
-        async with limit:
-            await pacer.wait(key)
-            async with contextlib.AsyncExitStack() as leased:
-                try:
-                    lease = await leased.enter_async_context(keeper.lease())
-                except (PlaywrightError, TimeoutError, OSError) as error:
-                    # no browser could be started for it: a failed page, asked again once
-                    log.warning("no browser for %s %s %r: %s", task.engine, task.market.id,
-                                task.query, error)
-                    result = _record_failure(deps, task, task_id, error, LOST_BROWSER)
-                else:
-                    result = await run_task(deps, lease, task, task_id, dry_run)
-                    if result.lost in (LOST_BROWSER, LOST_HUNG):
-                        keeper.lose(lease, result.lost)
-        if not _ask_again(deps.settings, pacer, key, result, attempt, report):
+        result = await run_task(run, task, task_id, key)
+        if not _ask_again(settings, pacer, key, result, attempt, run.report):
             return result
-        report.retries += 1
+        run.report.retries += 1
         log.info("%s %s %r: %s, asking again", task.engine, task.market.id, task.query,
                  result.capture.error or result.capture.status)
     return result
+
+
+async def run_task(run: SweepRun, task: SearchTask, task_id: int, pace: str) -> TaskResult:
+    """Capture and read one page in a capture slot; then, beside the next captures, resolve,
+    attribute and judge its ads, and record the task (one transaction, after its chains).
+    The browser lease is held to the end: the chains are followed in that browser."""
+    deps = run.deps
+    async with contextlib.AsyncExitStack() as held:
+        async with run.captures:
+            await run.pacer.wait(pace)
+            try:
+                lease = await held.enter_async_context(run.keeper.lease())
+            except (PlaywrightError, TimeoutError, OSError) as error:
+                # no browser could be started for it: a failed page, asked again once
+                log.warning("no browser for %s %s %r: %s", task.engine, task.market.id,
+                            task.query, error)
+                return _record_failure(deps, task, task_id, error, LOST_BROWSER)
+            page = await capture_and_read(deps, lease, task)
+            if page.lost in (LOST_BROWSER, LOST_HUNG):
+                run.keeper.lose(lease, page.lost)  # the next capture gets a new browser
+            if page.ads:
+                await held.enter_async_context(run.chain_pages)
+        judged = await judge_ads(deps, run.chains, lease, task, page.ads,
+                                 page.capture.captured_at)
+        return record_page(deps, task_id, page, judged, run.dry_run)
 
 
 def _ask_again(settings: Settings, pacer: EnginePacer, key: str, result: TaskResult,
@@ -348,14 +393,17 @@ def _record_failure(deps: SweepDeps, task: SearchTask, task_id: int, error: Base
     return TaskResult(result.capture, 0, 0, outcome, lost)
 
 
-async def run_task(
-    deps: SweepDeps,
-    lease: BrowserLease,
-    task: SearchTask,
-    task_id: int,
-    dry_run: bool,
-) -> TaskResult:
-    """Capture, read, resolve, attribute, judge and record one task."""
+@dataclass(frozen=True)
+class ReadPage:
+    """A captured result page and what its reader found on it."""
+
+    capture: Capture
+    ads: list[ObservedAd]
+    stray_click_urls: list[str]
+    lost: str | None = None  # what besides the page broke (PageResult.lost)
+
+
+async def capture_and_read(deps: SweepDeps, lease: BrowserLease, task: SearchTask) -> ReadPage:
     engine = get_engine(task.engine)
     result = await capture_in_pool(lease.contexts, task, engine, deps.evidence)
     reading = engine.read_page(result.html) if result.capture.status in READ_STATUSES else None
@@ -368,11 +416,17 @@ async def run_task(
         log.warning("%s %s %r: %d ad clicks outside every ad read; has the markup changed? "
                     "evidence %s", task.engine, task.market.id, task.query, len(strays),
                     capture.html_path)
-    judged = await judge_ads(deps, lease, task, ads, capture.captured_at)
+    return ReadPage(capture, ads, strays, result.lost)
+
+
+def record_page(deps: SweepDeps, task_id: int, page: ReadPage, judged: Sequence[JudgedAd],
+                dry_run: bool) -> TaskResult:
     # The store is synchronous and fast; one short transaction per task.
-    outcome = deps.store.record_task(task_id, capture, judged, queue_notices=not dry_run,
-                                     stray_click_urls=strays, escalation=deps.escalation)
-    return TaskResult(capture, len(ads), len(strays), outcome, result.lost)
+    outcome = deps.store.record_task(task_id, page.capture, judged, queue_notices=not dry_run,
+                                     stray_click_urls=page.stray_click_urls,
+                                     escalation=deps.escalation)
+    return TaskResult(page.capture, len(page.ads), len(page.stray_click_urls), outcome,
+                      page.lost)
 
 
 async def capture_in_pool(
@@ -411,57 +465,232 @@ def _lost_by(contexts: ContextPool, error: BaseException) -> str:
     return lost
 
 
+# -- chains: resolve, attribute, judge ---------------------------------------------------------
+
+
 async def judge_ads(
     deps: SweepDeps,
+    chains: ChainReuse,
     lease: BrowserLease,
     task: SearchTask,
     ads: Sequence[ObservedAd],
     seen_at: datetime,
 ) -> list[JudgedAd]:
-    """Resolve, attribute and judge each ad, in a context of their own (no search cookies).
-
-    A page's chains are followed side by side: most of a chain's time is spent waiting for
-    redirects and for the landing page to settle, not computing. A browser that cannot give
-    that context (it went away since the page was captured) costs the chains their live
-    hops, never the ads: they are decoded offline and say why.
-    """
+    """Resolve, attribute and judge each ad. A page's chains are followed side by side:
+    most of a chain's time is spent waiting for redirects and for the landing page to
+    settle, not computing."""
     if not ads:
         return []
-    context: BrowserContext | None = None
-    try:
-        context = await new_task_context(lease.browser, task, capture_options(deps.settings),
-                                         calls=lease.calls)
-    except (PlaywrightError, TimeoutError) as error:
-        log.warning("%s %s %r: no browser context to follow %d chains in: %s", task.engine,
-                    task.market.id, task.query, len(ads), str(error).splitlines()[0][:200])
+    follower = FollowContext(lease, task, capture_options(deps.settings))
     try:
         limit = asyncio.Semaphore(CHAINS_AT_ONCE)
 
         async def one(ad: ObservedAd) -> JudgedAd:
             async with limit:
-                return await judge_ad(deps, context, task, ad, seen_at, lease.calls)
+                return await judge_ad(deps, chains, follower, task, ad, seen_at)
 
         return list(await asyncio.gather(*(one(ad) for ad in ads)))
     finally:
-        if context is not None:
-            await close_context(context, lease.calls)
+        await follower.close()
 
 
 async def judge_ad(
     deps: SweepDeps,
-    context: BrowserContext | None,
+    chains: ChainReuse,
+    follower: FollowContext,
     task: SearchTask,
     ad: ObservedAd,
     seen_at: datetime,
-    calls: BrowserCalls | None = None,
 ) -> JudgedAd:
     settings = deps.settings
-    chain = await resolve_chain(
-        ad, context=context, guard=deps.guard,
-        follow_click_urls=deps.program.follow_click_urls,
-        max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
-        calls=calls or BrowserCalls(settings.page_timeout_s),
-    )
+
+    async def follow(live: bool) -> Chain:
+        # a chain decoded offline only asks nothing of the browser
+        return await resolve_chain(
+            ad, context=await follower.get() if live else None, guard=deps.guard,
+            follow_click_urls=deps.program.follow_click_urls,
+            max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
+            calls=follower.lease.calls,
+        )
+
+    chain, age_s = await chains.resolve(ad, task, follow)
     attribution = attribute(ad, chain, deps.program)
-    sighting = Sighting(task=task, ad=ad, chain=chain, attribution=attribution, seen_at=seen_at)
+    sighting = Sighting(task=task, ad=ad, chain=chain, attribution=attribution, seen_at=seen_at,
+                        chain_age_s=age_s)
     return JudgedAd(ad, chain, attribution, sighting, tuple(deps.judge.judge(sighting)))
+
+
+class FollowContext:
+    """The context a page's chains are followed in (dressed as the page's market and device,
+    without its search cookies), opened when the first of them is followed live, so a page
+    whose chains are all reused opens none, and closed after the page. A browser that
+    cannot give it (gone since the capture) costs the chains their live hops, never the
+    ads: they are decoded offline and say why."""
+
+    def __init__(self, lease: BrowserLease, task: SearchTask, options: CaptureOptions) -> None:
+        self.lease = lease
+        self.task = task
+        self.options = options
+        self._lock = asyncio.Lock()
+        self._opened = False
+        self._context: BrowserContext | None = None
+
+    async def get(self) -> BrowserContext | None:
+        async with self._lock:
+            if not self._opened:
+                self._opened = True
+                self._context = await self._open()
+        return self._context
+
+    async def _open(self) -> BrowserContext | None:
+        try:
+            return await new_task_context(self.lease.browser, self.task, self.options,
+                                          calls=self.lease.calls)
+        except (PlaywrightError, TimeoutError) as error:
+            task = self.task
+            log.warning("%s %s %r: no browser context to follow chains in: %s", task.engine,
+                        task.market.id, task.query, str(error).splitlines()[0][:200])
+            return None
+
+    async def close(self) -> None:
+        if self._context is not None:
+            await close_context(self._context, self.lease.calls)
+
+
+#: follows an ad's chain; the flag says whether it follows anything live (needs a browser)
+Follow = Callable[[bool], Awaitable[Chain]]
+
+
+class ChainReuse:
+    """The sweep's chains, reused where that is safe, so chains do not cost it its speed.
+
+    A chain is keyed by where following starts (the live part's entry URL), the market and
+    the device: a cloaking redirector sends each of them elsewhere. Within the window
+    (BIDWATCH_CHAIN_REUSE_HOURS; 0 turns reuse off) a key's chain that ended well is reused:
+    one followed earlier in this sweep, where asks for a key while it is being followed wait
+    for that one follow, else the store's newest. A chain that ended with an error (a
+    timeout, a lost browser, a network error, a refused hop) is never reused: the next ad
+    with its key follows it live.
+    """
+
+    def __init__(self, store: Store, window_hours: float, follow_click_urls: bool) -> None:
+        self.store = store
+        self.window = timedelta(hours=window_hours)
+        self.follow_click_urls = follow_click_urls
+        #: this sweep's follows by key, in flight or done with their live part (None: it
+        #: ended badly, or was cut off)
+        self._flights: dict[str, asyncio.Future[Chain | None]] = {}
+        self.followed = 0  # chains followed live
+        self.reused = 0  # chains reused instead
+
+    async def resolve(self, ad: ObservedAd, task: SearchTask,
+                      follow: Follow) -> tuple[Chain, float | None]:
+        """The ad's chain and, when it was reused, its age in seconds."""
+        entry = live_entry(ad, self.follow_click_urls)
+        if entry is None:
+            return await follow(False), None  # nothing to follow live, so nothing to reuse
+        offline, url = entry
+        key = chain_key(url, task)
+        earlier = await self._earlier(key) if self.window else None
+        if earlier is not None and earlier.live is not None:
+            self.reused += 1
+            age = datetime.now(UTC) - earlier.live.followed_at
+            return joined(ad, offline, earlier), max(age.total_seconds(), 0.0)
+        return await self._follow(key, max(len(offline) - 1, 0), follow), None
+
+    async def _earlier(self, key: str) -> Chain | None:
+        """The live part of a chain of `key` followed within the window that ended well:
+        this sweep's (waiting for one being followed), else the store's newest."""
+        flight = self._flights.get(key)
+        if flight is None:
+            stored = self.store.reusable_chain(key, datetime.now(UTC) - self.window)
+            live = stored_live_part(stored) if stored else None
+            if live is not None:
+                self._flights[key] = flight = asyncio.get_running_loop().create_future()
+                flight.set_result(live)
+            return live
+        live = await asyncio.shield(flight)  # the follow goes on if this ad is cancelled
+        if live is None or live.live is None or not self._fresh(live.live):
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            return None  # this ad follows it live (and waits for no other follow)
+        return live
+
+    def _fresh(self, live: LiveFollow) -> bool:
+        return live.followed_at >= datetime.now(UTC) - self.window
+
+    async def _follow(self, key: str, live_from: int, follow: Follow) -> Chain:
+        flight: asyncio.Future[Chain | None] | None = None
+        if self.window and key not in self._flights:
+            flight = self._flights[key] = asyncio.get_running_loop().create_future()
+        try:
+            chain = await follow(True)
+        except BaseException:
+            self._land(key, flight, None)
+            raise
+        self.followed += 1
+        # every live follow is recorded with its key, so a later sweep with reuse on may
+        # reuse it; only one that ended well is shared
+        followed = LiveFollow(key, datetime.now(UTC), live_from)
+        chain = replace(chain, live=followed)
+        self._land(key, flight, live_part(chain, followed) if reusable(chain) else None)
+        return chain
+
+    def _land(self, key: str, flight: asyncio.Future[Chain | None] | None,
+              live: Chain | None) -> None:
+        if flight is None:
+            return
+        flight.set_result(live)
+        if live is None and self._flights.get(key) is flight:
+            del self._flights[key]
+
+
+def live_entry(ad: ObservedAd, follow_click_urls: bool) -> tuple[list[Hop], str] | None:
+    """Where resolve_chain starts following `ad` live, and the offline hops it puts before
+    that; None when it follows nothing (only engine click URLs, not followed unless the
+    program says so). Mirrors resolve_chain's choice."""
+    if follow_click_urls and ad.click_url:
+        return [], ad.click_url
+    offline = engine_hops(ad)
+    if is_engine_click_url(offline[-1].url):
+        return None
+    return offline, offline[-1].url
+
+
+def chain_key(entry_url: str, task: SearchTask) -> str:
+    """The entry URL, the market (country, language, place and, by its id, the egress) and
+    the device: what a cloaking redirector may tell apart."""
+    market = task.market
+    raw = "\x1f".join([entry_url, market.id, market.country, market.language,
+                       market.city or "", str(task.device)])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def reusable(chain: Chain) -> bool:
+    """A chain that ended well: followed to a landing page that settled, with no error."""
+    return chain.error is None and bool(chain.hops) and chain.live is not None
+
+
+def live_part(chain: Chain, live: LiveFollow) -> Chain:
+    """The part of `chain` that was followed live, as following returned it."""
+    first, *rest = chain.hops[live.live_from:]
+    return Chain(start_url=first.url, hops=(replace(first, how=HopHow.start), *rest),
+                 landing_url=chain.landing_url, live=replace(live, live_from=0))
+
+
+def stored_live_part(record: ChainRecord) -> Chain | None:
+    """The live part of a stored chain (None: one recorded without it)."""
+    if (record.reuse_key is None or record.followed_at is None or record.live_from is None
+            or record.live_from >= len(record.hops)):
+        return None
+    hops = tuple(Hop(h.url, HopHow(h.how), h.status, h.elapsed_ms) for h in record.hops)
+    live = LiveFollow(record.reuse_key, record.followed_at, record.live_from)
+    return live_part(Chain(record.start_url, hops, record.landing_url, live=live), live)
+
+
+def joined(ad: ObservedAd, offline: list[Hop], live: Chain) -> Chain:
+    """A reused live part after the ad's own offline hops, as resolve_chain joins them."""
+    chain = join_chains(ad.link, offline, live) if offline else live
+    if live.live is None:
+        return chain
+    return replace(chain, live=replace(live.live, live_from=max(len(offline) - 1, 0)))

@@ -160,6 +160,8 @@ def _print_incident(doc: dict[str, Any]) -> None:
             out.print(f"  {clause['policy']} because {facts}", markup=False)
         for hop in s["chain"]:
             out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
+        if s["chain_followed"]:
+            out.print(f"  {s['chain_followed']}", markup=False)
         out.print(f"  evidence: {s['html_path']} {s['screenshot_path']}", markup=False)
     if doc["history"]:
         out.print("\nhistory:", markup=False)
@@ -194,6 +196,8 @@ def _print_explanation(d: dict[str, Any]) -> None:
               markup=False)
     for hop in d["chain"]:
         out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
+    if d["chain_followed"]:
+        out.print(f"  {d['chain_followed']}", markup=False)
     out.print(f"placed by: {who['advertiser_class']} {who['partner'] or ''} "
               f"({who['reason']})", markup=False)
     for exempt in d["exempted"]:

@@ -266,7 +266,8 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
                          "facts": [{"condition": x.condition, "detail": x.detail}
                                    for x in f.facts]} for f in findings[s.id]],
             "chain": [{"url": h.url, "how": h.how, "status": h.status} for h in chain.hops],
-            "landing_url": chain.landing_url,
+            "landing_url": chain.landing_url, "chain_age_s": s.chain_age_s,
+            "chain_followed": s.chain_reused,
             "html_path": str(settings.home / capture.html_path) if capture.html_path else None,
             "screenshot_path": str(settings.home / capture.screenshot_path)
             if capture.screenshot_path else None,

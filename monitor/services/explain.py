@@ -62,6 +62,7 @@ def explain_sighting(settings: Settings, sighting_id: int) -> dict[str, Any]:
                "link": detail.ad.link, "click_url": detail.ad.click_url},
         "chain": [{"how": h.how, "status": h.status, "url": h.url} for h in detail.chain.hops],
         "landing_url": detail.chain.landing_url, "chain_error": detail.chain.error,
+        "chain_followed": s.chain_reused,
         "attribution": {"advertiser_class": a.advertiser_class, "partner": a.partner,
                         "network": a.network, "publisher_id": a.publisher_id,
                         "reason": a.reason},
