@@ -56,6 +56,7 @@ from monitor.models import (
     Sighting,
 )
 from monitor.program import Program
+from monitor.resolve.egress import EgressProxy
 from monitor.resolve.follow import resolve_chain
 from monitor.resolve.guard import AddressGuard
 from monitor.resolve.unwrap import engine_hops, join_chains
@@ -86,6 +87,8 @@ class SweepDeps:
     evidence: EvidenceStore
     guard: AddressGuard
     escalation: Escalation
+    #: every connection of the sweep's browser goes through it (started with the keeper)
+    egress: EgressProxy | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def browser_keeper(playwright: Playwright, deps: SweepDeps) -> BrowserKeeper:
         playwright, find_browser(settings.chromium), capture_options(settings),
         context_reuse=settings.context_reuse,
         recycle_after=settings.browser_recycle_tasks, idle_pages=settings.concurrency,
-        extra_args=browser_args(settings))
+        extra_args=() if deps.egress else browser_args(settings), egress=deps.egress)
 
 
 async def run_sweep(
@@ -510,7 +513,7 @@ async def judge_ad(
             ad, context=await follower.get() if live else None, guard=deps.guard,
             follow_click_urls=deps.program.follow_click_urls,
             max_hops=settings.max_hops, timeout_s=settings.chain_timeout_s,
-            calls=follower.lease.calls,
+            calls=follower.lease.calls, egress=deps.egress,
         )
 
     chain, age_s = await chains.resolve(ad, task, follow)
