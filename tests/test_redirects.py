@@ -149,7 +149,26 @@ PAGES = {
     "fetch('http://metadata.internal/steal').catch(() => {});"
     "setTimeout(() => { location.href = 'http://www.lumora.com/j'; }, 100);"
     "</script></body></html>",
+    # "redirecting in 2.5 s…": longer than any fixed quiet wait a follower could afford
+    "/late-js": "<html><body>wait<script>"
+    "setTimeout(() => { location.replace('http://www.lumora.com/late'); }, 2500);"
+    "</script></body></html>",
+    # a geo or consent check: the redirect waits for an API that answers in 0.8 s
+    "/after-api": "<html><body>checking<script>"
+    "fetch('/slow-api').then(r => r.json()).then(j => { location.href = j.next; });"
+    "</script></body></html>",
+    # a page that polls forever (from its load handler on, re-arming a short timer)
+    "/polling": "<html><body>landing<script>"
+    "function poll() { setTimeout(poll, 150); }"
+    "window.addEventListener('load', poll);"
+    "</script></body></html>",
+    # a long poll that never answers
+    "/long-poll": "<html><body>landing<script>fetch('/hang').catch(() => {});</script>"
+    "</body></html>",
 }
+#: how long /slow-api and /hang take to answer
+SLOW_API_S = 0.8
+HANG_S = 20
 REDIRECTS = {
     "/302": "http://www.lumora.com/landing?clickref=1100lqw",
     "/to-metadata": "http://metadata.internal/latest/meta-data/",
@@ -169,6 +188,9 @@ class ChainHandler(http.server.BaseHTTPRequestHandler):
             return self._redirect(f"/loop/{int(path.rsplit('/', 1)[1]) + 1}")
         if path == "/pagead/aclk":
             return self._redirect("http://prf.hn/302")
+        if path in ("/slow-api", "/hang"):
+            time.sleep(SLOW_API_S if path == "/slow-api" else HANG_S)
+            return self._page('{"next": "http://www.lumora.com/after-api-landing"}')
         if path in REDIRECTS:
             return self._redirect(REDIRECTS[path], cookie=path == "/set-cookie")
         self._page(PAGES.get(path, f"<html><body>landing {path}</body></html>"))
@@ -250,6 +272,34 @@ async def _follow(browser: Browser, url: str, **options: Any) -> Chain:
         return await follow(context, url, guard=simulator_guard(), settle_s=0.4, **options)
     finally:
         await context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("start", "landing"), [
+    ("/late-js", "http://www.lumora.com/late"),
+    ("/after-api", "http://www.lumora.com/after-api-landing"),
+])
+def test_waits_for_what_the_landing_page_is_still_doing(
+    browser: BrowserThread, start: str, landing: str
+) -> None:
+    # a timer set while the page loaded, or a request in flight, keeps it from counting as
+    # quiet: the redirect after them is a hop
+    chain = browser.run(_follow(browser.browser, f"http://bridge.example{start}", timeout_s=10))
+    assert chain.error is None
+    assert chain.landing_url == landing
+    assert chain.hops[-1].how is HopHow.js
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("start", ["/polling", "/long-poll"])
+def test_a_page_that_never_rests_still_lands(browser: BrowserThread, start: str) -> None:
+    # a script polling forever, or a request that never answers, is the page's business:
+    # the chain lands there, long before its own bound
+    began = time.monotonic()
+    chain = browser.run(_follow(browser.browser, f"http://www.lumora.com{start}", timeout_s=10))
+    assert chain.error is None, chain.error
+    assert chain.landing_url == f"http://www.lumora.com{start}"
+    assert time.monotonic() - began < 8  # not the chain's bound of 10 s
 
 
 @pytest.mark.browser

@@ -36,6 +36,7 @@ import base64
 import contextlib
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
@@ -57,10 +58,18 @@ T = TypeVar("T")
 
 #: request types a redirect chain never needs; the rest are aborted too, see _SUBRESOURCES_KEPT
 _SUBRESOURCES_KEPT = frozenset({"Script", "XHR", "Fetch"})
-#: how long a page may stay quiet before its URL counts as the landing page
-DEFAULT_SETTLE_S = 1.5
+#: how long a loaded page must stay quiet (no hop, no request in flight, no navigation
+#: started, no redirect timer due) before its URL counts as the landing page: long enough
+#: for a script's `location = …` to reach the browser's network stack
+DEFAULT_SETTLE_S = 0.3
 #: meta refreshes slower than this are a page reloading itself, not a redirect
 MAX_META_DELAY_S = 10.0
+#: a page's timers ("redirecting in 3 s…") are waited for up to this delay, and only those
+#: set while it loaded (a script polling forever re-arms later ones, and is not a redirect)
+MAX_TIMER_S = MAX_META_DELAY_S
+#: a request in flight for longer than this (a long poll, a stalled analytics beacon) no
+#: longer keeps the page from counting as quiet
+LONG_REQUEST_S = 2.0
 #: how much of a hop's HTML is searched for a meta refresh
 BODY_SCAN_LIMIT = 256 * 1024
 #: a hop whose Content-Length says more is not read at all (the egress proxy bounds the
@@ -109,9 +118,25 @@ class _Follow:
     meta_target: str | None = None
     meta_delay_s: float = 0.0
     main_frame: str = ""
+    #: the page's requests in flight, with when each began
+    in_flight: dict[int, float] = field(default_factory=dict)
+    #: the page-side name of the timer watch (`_TIMER_WATCH`), unguessable per follow
+    timer_watch: str = field(default_factory=lambda: f"__bidwatch_{secrets.token_hex(8)}")
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
+
+    def request_started(self, request: Any) -> None:
+        self.in_flight[id(request)] = time.monotonic()
+        self.activity.set()
+
+    def request_ended(self, request: Any) -> None:
+        self.in_flight.pop(id(request), None)
+
+    def network_busy(self) -> bool:
+        """Whether a request that began recently is still in flight."""
+        recent = time.monotonic() - LONG_REQUEST_S
+        return any(began > recent for began in self.in_flight.values())
 
     def stop(self, reason: str) -> None:
         if self.error is None and not self.done.is_set():
@@ -207,14 +232,33 @@ async def _run(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    def on_failed(request: Any) -> None:
+        state.request_ended(request)
+        _on_failed(state, page, request)
+
+    def on_navigation(event: dict[str, Any]) -> None:
+        # a navigation the page began (a script, a form, a refresh): it is not quiet yet,
+        # even before the request reaches the network stack
+        if event.get("frameId") == state.main_frame:
+            state.activity.set()
+
     cdp.on("Fetch.requestPaused", on_paused)
+    cdp.on("Page.frameRequestedNavigation", on_navigation)
+    cdp.on("Page.frameStartedLoading", on_navigation)
     page.on("load", lambda _page: _mark_loaded(state, page.url))
-    page.on("requestfailed", lambda request: _on_failed(state, page, request))
+    page.on("request", state.request_started)
+    page.on("requestfinished", state.request_ended)
+    page.on("requestfailed", on_failed)
     page.on("popup", on_popup)
+    await calls(cdp.send("Page.enable"), "Page.enable")
+    await calls(cdp.send("Page.addScriptToEvaluateOnNewDocument", {
+        "source": _TIMER_WATCH.replace("WATCH", state.timer_watch)
+                              .replace("MAX_MS", str(int(MAX_TIMER_S * 1000)))}),
+        "Page.addScriptToEvaluateOnNewDocument")
     await calls(cdp.send("Fetch.enable", {"patterns": _FETCH_PATTERNS}), "Fetch.enable")
     navigation = asyncio.ensure_future(_navigate(page, url, calls))
     try:
-        await _wait_until_settled(state, settle)
+        await _wait_until_settled(state, page, settle, calls)
     finally:
         navigation.cancel()
         for task in list(tasks):
@@ -242,19 +286,79 @@ async def _navigate(page: Page, url: str, calls: Calls) -> None:
         await calls(page.goto(url, wait_until="commit", timeout=0), "goto")
 
 
-async def _wait_until_settled(state: _Follow, settle: float) -> None:
-    """Return when the chain stopped, or when a loaded page stayed quiet for `settle` s."""
+async def _wait_until_settled(
+    state: _Follow, page: Page, settle: float, calls: Calls
+) -> None:
+    """Return when the chain stopped, or as soon as its loaded page is quiet: nothing
+    happened for `settle` s (no hop, no navigation begun, no recent request in flight) and
+    no redirect timer of the page is due. A meta refresh is waited for as announced."""
     while not state.done.is_set():
         state.activity.clear()
         quiet = settle + (state.meta_delay_s if state.meta_target else 0.0)
-        waiters = [asyncio.ensure_future(e.wait()) for e in (state.activity, state.done)]
-        finished, pending = await asyncio.wait(
-            waiters, timeout=quiet, return_when="FIRST_COMPLETED"
-        )
-        for waiter in pending:
-            waiter.cancel()
-        if not finished and state.loaded:
+        if await _activity_within(state, quiet) or not state.loaded or state.network_busy():
+            continue
+        due_s = await _timer_due_s(state, page, calls)
+        if due_s is None:
+            continue  # the document changed under the question: not quiet
+        if due_s <= 0:
             return
+        # a timer set while the page loaded fires within MAX_TIMER_S: what it does decides
+        await _activity_within(state, due_s + settle)
+
+
+async def _activity_within(state: _Follow, seconds: float) -> bool:
+    """Whether anything happened (or the chain stopped) within `seconds`."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in (state.activity, state.done)]
+    finished, pending = await asyncio.wait(waiters, timeout=seconds,
+                                           return_when=asyncio.FIRST_COMPLETED)
+    for waiter in pending:
+        waiter.cancel()
+    return bool(finished)
+
+
+async def _timer_due_s(state: _Follow, page: Page, calls: Calls) -> float | None:
+    """Seconds until the last pending timer the page set while it loaded fires (0 for none),
+    or None when the page could not be asked (it is navigating)."""
+    try:
+        due_ms = await calls(page.evaluate(f"() => window.{state.timer_watch}?.() ?? 0"),
+                             "the page's timers", CLOSE_TIMEOUT_S)
+    except PlaywrightError:
+        return None
+    try:
+        return min(max(float(due_ms), 0.0) / 1000, MAX_TIMER_S)
+    except (TypeError, ValueError):  # the page's own script answered in our place
+        return 0.0
+
+
+#: run before a hop's own scripts: counts the setTimeout timers (up to MAX_MS) set while
+#: the page loads (until its load event and a moment after), forgetting each one as it fires
+#: or is cleared, and answers when the last fires. setInterval and later timers are the
+#: page polling, never a redirect to wait for. (The page can see this and lie to it; it
+#: gains nothing it could not have by redirecting after the wait.)
+_TIMER_WATCH = """(() => {
+  const due = new Map();
+  const setTimer = window.setTimeout, clearTimer = window.clearTimeout;
+  let loadedAt = Infinity;
+  window.addEventListener("load", () => { loadedAt = performance.now(); }, { once: true });
+  window.setTimeout = function (handler, delay, ...rest) {
+    const ms = Number(delay) || 0;
+    const counted = ms <= MAX_MS && performance.now() <= loadedAt + 100;
+    let id;
+    const run = typeof handler === "function"
+      ? function () { due.delete(id); return handler.apply(this, arguments); }
+      : function () { due.delete(id); return (0, eval)(String(handler)); };
+    id = setTimer.call(this, run, delay, ...rest);
+    if (counted) due.set(id, performance.now() + ms);
+    return id;
+  };
+  window.clearTimeout = function (id) { due.delete(id); return clearTimer.call(this, id); };
+  Object.defineProperty(window, "WATCH", { value: () => {
+    let last = 0;
+    const now = performance.now();
+    for (const at of due.values()) last = Math.max(last, at - now);
+    return last;
+  } });
+})();"""
 
 
 def _mark_loaded(state: _Follow, url: str) -> None:
