@@ -6,9 +6,11 @@ request the follower asks `AddressGuard.check`. Hosts are read the way a browser
 ends in a number is an IPv4 address in decimal, octal or hex, in one to four parts
 (2130706433, 0177.0.0.1, 0x7f.1, 127.1 are all 127.0.0.1).
 
-Residual risk, stated plainly: the browser resolves names again when it connects, so a DNS
-answer that changes between our check and its connection (rebinding) is not caught here. Run
-the crawler behind an egress firewall as well; this guard is the first fence, not the only one.
+The guard decides; two places ask it. The follower asks before each hop leaves the page
+(so a refused hop is recorded with why), and the egress proxy (`monitor.resolve.egress`) asks
+for every connection the sweep's browser opens, resolving each name once and connecting to
+the address it vetted — so a DNS answer that changes between the check and the connection
+(rebinding) cannot move it, and WebSockets, popups and prefetches are vetted too.
 """
 
 from __future__ import annotations
