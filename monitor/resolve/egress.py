@@ -16,6 +16,14 @@ Traffic is bounded per connection: one stretch of traffic (until the connection 
 noted. A connection the browser keeps for its next pages (a result page's engine) rests
 between them, so it is never cut for the pages it carried before.
 
+A market with its own proxy (BIDWATCH_PROXIES) is not given that proxy: its contexts are
+given a `route`, a listener of this proxy's own on loopback that vets each connection the
+same way and then opens it through the market's proxy (the upstream): `CONNECT <vetted
+address>:<port>` with the upstream's Basic credentials, for plain http as well (the request
+then goes down that tunnel), so the upstream never resolves a name either. The browser sees
+only the route's URL; the upstream's credentials stay in here and are never logged, noted or
+answered.
+
 The proxy runs its own event loop on its own thread: the sweep's loop runs CPU-heavy page
 readers, and the browser's traffic must not wait for them.
 """
@@ -23,7 +31,9 @@ readers, and the browser's traffic must not wait for them.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import ipaddress
 import logging
 import threading
@@ -31,9 +41,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from monitor.resolve.guard import (
     AddressGuard,
@@ -64,6 +74,8 @@ RESOLVE_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 10.0
 #: addresses of one name tried in turn before the connection is given up
 ADDRESSES_TRIED = 3
+#: how long a market's upstream proxy may take to answer a CONNECT (it connects onward first)
+UPSTREAM_ANSWER_TIMEOUT_S = 15.0
 #: starting the proxy's thread, and stopping it (its connections are cut)
 START_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 5.0
@@ -88,6 +100,44 @@ def to_port(port: int) -> ConnectTo:
     """Connect to the vetted address at `port` whatever port was asked: the simulator, which
     speaks http and https on one port (its resolver already gives its address)."""
     return lambda address, _asked: (str(address), port)
+
+
+class UpstreamFailed(OSError):
+    """A market's upstream proxy could not be reached, or would not open the tunnel; the
+    message names it by host and port only (never its credentials)."""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A market's own proxy, which a route's connections leave through: where it is, and the
+    Proxy-Authorization its URL's credentials make (kept out of repr, notes and logs)."""
+
+    host: str
+    port: int
+    authorization: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> Upstream:
+        """From a proxy URL, http://user:password@host:port; ValueError (naming no
+        credentials) for anything else: only an HTTP proxy speaks CONNECT to us."""
+        parts = urlsplit(url)
+        try:
+            port = parts.port or 80  # Chromium's default for an http:// proxy, as before
+        except ValueError:
+            raise ValueError(f"a proxy URL with an invalid port ({parts.hostname})") from None
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            raise ValueError(f"only http://host:port proxies can be chained behind the egress "
+                             f"proxy, not {parts.scheme or '(none)'}://{parts.hostname or ''}")
+        authorization = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return cls(parts.hostname, port, authorization)
+
+    @property
+    def where(self) -> str:
+        """host:port, as notes and errors name it."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +203,8 @@ class _Stretch:
 class EgressProxy:
     """An HTTP forward proxy (absolute-URI http and CONNECT) on loopback that vets each
     connection with `guard`. Started by its first user and stopped by its last (the browser
-    keepers of concurrent sweeps may share one); `note` tells what it refused or cut."""
+    keepers of concurrent sweeps may share one); `note` tells what it refused or cut, and
+    `route` gives the URL a market's contexts use to leave through the market's own proxy."""
 
     def __init__(
         self,
@@ -175,6 +226,9 @@ class EgressProxy:
         self._thread: threading.Thread | None = None
         self._resolver: ThreadPoolExecutor | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        #: the listeners (the main one first, then one per route) and the routes' URLs
+        self._servers: list[asyncio.Server] = []
+        self._routes: dict[Upstream, str] = {}
 
     # ---- life cycle -----------------------------------------------------------------------
 
@@ -219,6 +273,31 @@ class EgressProxy:
                  trace: TracebackType | None) -> None:
         self.stop()
 
+    def route(self, upstream_url: str) -> str:
+        """The proxy URL for a browser context whose traffic must leave through the proxy at
+        `upstream_url` (a market's own): a listener of this proxy's own on loopback, opened
+        on first use and kept until the proxy stops, that vets every connection as the main
+        one does and then opens it through the upstream. The URL carries no credentials.
+        Blocks for at most START_TIMEOUT_S; ValueError for a proxy that cannot be chained
+        (not http://), RuntimeError when the proxy is not running."""
+        upstream = Upstream.parse(upstream_url)
+        with self._lock:  # one listener per upstream, however many contexts ask at once
+            loop = self._loop
+            if loop is None or self._url is None:
+                raise RuntimeError("the egress proxy is not running")
+            known = self._routes.get(upstream)
+            if known is not None:
+                return known
+            opening = asyncio.run_coroutine_threadsafe(self._listen(upstream), loop)
+            try:
+                url = opening.result(START_TIMEOUT_S)
+            except TimeoutError:
+                opening.cancel()
+                raise OSError(f"the egress proxy opened no route to {upstream.where} within "
+                              f"{START_TIMEOUT_S:g} s") from None
+            self._routes[upstream] = url
+            return url
+
     def note(self, host: str, port: int, since: float = 0.0) -> EgressNote | None:
         """The newest note about host:port taken at or after `since` (time.monotonic())."""
         return self.notes.about(host, port, since)
@@ -241,19 +320,17 @@ class EgressProxy:
     def _serve(self, loop: asyncio.AbstractEventLoop, started: list[str | BaseException],
                ready: threading.Event) -> None:
         asyncio.set_event_loop(loop)
-        server: asyncio.Server | None = None
         try:
-            server = loop.run_until_complete(asyncio.start_server(
-                self._accept, "127.0.0.1", 0, limit=HEAD_LIMIT, backlog=256))
-            started.append(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+            started.append(loop.run_until_complete(self._listen(None)))
             ready.set()
             loop.run_forever()
         except Exception as error:  # cannot listen: start() says why
             started.append(error)
         finally:
             ready.set()
-            if server is not None:
+            for server in self._servers:
                 server.close()
+            self._servers.clear()
             for task in list(self._connections):
                 task.cancel()
             with contextlib.suppress(Exception):
@@ -264,6 +341,7 @@ class EgressProxy:
     def _stop_thread(self) -> None:
         loop, thread, resolver = self._loop, self._thread, self._resolver
         self._url = self._loop = self._thread = self._resolver = None
+        self._routes.clear()  # their listeners close with the loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # closed meanwhile
                 loop.call_soon_threadsafe(loop.stop)
@@ -275,17 +353,30 @@ class EgressProxy:
         if resolver is not None:
             resolver.shutdown(wait=False, cancel_futures=True)
 
+    async def _listen(self, upstream: Upstream | None) -> str:
+        """A listener on loopback, on the proxy's loop: the main one (None), or a route's,
+        whose connections leave through `upstream`. Its URL."""
+        server = await asyncio.start_server(functools.partial(self._accept, upstream=upstream),
+                                            "127.0.0.1", 0, limit=HEAD_LIMIT, backlog=256)
+        self._servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
     # ---- one connection -------------------------------------------------------------------
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                      upstream: Upstream | None) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
         try:
-            await self._handle(reader, writer)
+            await self._handle(reader, writer, upstream)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 ValueError):
             pass  # the browser hung up, or sent something that is not a request
+        except asyncio.CancelledError:
+            # the proxy is stopping (only its stop cancels a connection): ended quietly, as
+            # asyncio 3.11's server callback logs a cancelled handler as an error
+            pass
         except Exception:
             log.exception("egress proxy: a connection failed")
         finally:
@@ -295,7 +386,8 @@ class EgressProxy:
             if task is not None:
                 self._connections.discard(task)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      upstream: Upstream | None) -> None:
         async with asyncio.timeout(HEAD_TIMEOUT_S):
             head = await reader.readuntil(b"\r\n\r\n")
         method, target, lines = _parse_head(head)
@@ -310,19 +402,28 @@ class EgressProxy:
             self.notes.add(EgressNote(host, port, refused.reason, True, time.monotonic()))
             return await _answer(writer, 403, refused.reason)
         try:
-            upstream = await self._connect(addresses, port)
+            if upstream is None:
+                opened = await self._connect(addresses, port)
+            else:
+                opened = await self._through(upstream, addresses, port)
         except OSError as error:
-            self._note_cut(host, port, f"could not connect: {error}")
-            return await _answer(writer, 502, "could not connect")
-        up_writer = upstream[1]
+            why = str(error) if isinstance(error, UpstreamFailed) else f"could not connect: {error}"
+            self._note_cut(host, port, why)
+            if tunnel:  # the browser: "tunnel connection failed"
+                return await _answer(writer, 502, "could not connect")
+            # a plain request is not answered: the browser's request then fails (an empty
+            # response), so a chain ends with the proxy's reason instead of landing on a
+            # 502 page of the proxy's own
+            return None
+        opened_writer = opened[1]
         try:
             if tunnel:
                 writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
             else:
-                up_writer.write(_origin_request(method, url, lines))
-            await self._relay(host, port, (reader, writer), upstream, rewrite_head=not tunnel)
+                opened_writer.write(_origin_request(method, url, lines))
+            await self._relay(host, port, (reader, writer), opened, rewrite_head=not tunnel)
         finally:
-            up_writer.close()
+            opened_writer.close()
 
     async def _vet(self, url: str) -> tuple[str, int, list[IPAddress]]:
         """(host, port, addresses) of `url`, resolved once; BlockedAddress when refused."""
@@ -363,6 +464,39 @@ class EgressProxy:
             except (OSError, TimeoutError) as failed:
                 error = failed if isinstance(failed, OSError) else OSError("timed out")
         raise error
+
+    async def _through(
+        self, upstream: Upstream, addresses: list[IPAddress], port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A tunnel through `upstream` to the first vetted address it reaches. The CONNECT
+        names the address, never the host name: the upstream does not resolve anything, so
+        an answer that changes (rebinding) cannot move the connection there either; TLS and
+        its SNI, and the Host header, come from the browser inside the tunnel. Plain http
+        goes down such a tunnel too (not as an absolute-URI request, which would hand the
+        upstream the name to resolve)."""
+        failed = UpstreamFailed(f"upstream proxy {upstream.where}: no address")
+        for address in addresses[:ADDRESSES_TRIED]:
+            where, at_port = self.connect_to(address, port)
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    reader, writer = await asyncio.open_connection(
+                        upstream.host, upstream.port, limit=HEAD_LIMIT)
+            except (OSError, TimeoutError) as error:
+                raise UpstreamFailed(f"upstream proxy {upstream.where}: could not connect: "
+                                     f"{str(error) or 'timed out'}") from None
+            try:
+                status = await _open_tunnel(reader, writer, upstream, where, at_port)
+            except BaseException:
+                writer.close()
+                raise
+            if 200 <= status[0] < 300:
+                return reader, writer
+            writer.close()
+            failed = UpstreamFailed(f"upstream proxy {upstream.where}: {status[1]}"
+                                    + _UPSTREAM_HINTS.get(status[0], ""))
+            if status[0] not in (502, 503, 504):  # only "cannot reach it" may differ per address
+                break
+        raise failed
 
     async def _relay(
         self,
@@ -406,6 +540,43 @@ async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
     if sink.can_write_eof():
         with contextlib.suppress(OSError):
             sink.write_eof()
+
+
+#: what an upstream's refusal of a CONNECT most likely means for the operator
+_UPSTREAM_HINTS = {
+    407: " (its credentials in BIDWATCH_PROXIES were refused)",
+    403: " (it may allow CONNECT only to some ports: allow every port in "
+         "BIDWATCH_CHAIN_PORTS, 80 included)",
+}
+
+
+async def _open_tunnel(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: Upstream,
+    host: str, port: int
+) -> tuple[int, str]:
+    """Ask the upstream for a tunnel to host:port (an address); its status and status line
+    (printable, short). UpstreamFailed when it does not answer in time or not in HTTP."""
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    head = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+    if upstream.authorization is not None:
+        head += f"Proxy-Authorization: {upstream.authorization}\r\n"
+    try:
+        writer.write((head + "\r\n").encode("ascii"))
+        async with asyncio.timeout(UPSTREAM_ANSWER_TIMEOUT_S):
+            await writer.drain()
+            answer = await reader.readuntil(b"\r\n\r\n")
+    except TimeoutError:
+        raise UpstreamFailed(f"upstream proxy {upstream.where}: no answer to CONNECT within "
+                             f"{UPSTREAM_ANSWER_TIMEOUT_S:g} s") from None
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
+        raise UpstreamFailed(f"upstream proxy {upstream.where}: no answer to CONNECT "
+                             f"({type(error).__name__})") from None
+    line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise UpstreamFailed(f"upstream proxy {upstream.where}: not an HTTP answer to CONNECT")
+    text = "".join(ch if " " <= ch < "\x7f" else "?" for ch in " ".join(parts[1:]))[:80]
+    return int(parts[1]), text
 
 
 def _parse_head(head: bytes) -> tuple[bytes, str, list[bytes]]:

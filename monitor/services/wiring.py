@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from monitor.capture.evidence import EvidenceStore
+from monitor.errors import ConfigError
 from monitor.judge import compile_policies
 from monitor.judge.incidents import escalation_of
 from monitor.program import Program, load_program
-from monitor.resolve.egress import ConnectTo, EgressProxy, direct, to_port
+from monitor.resolve.egress import ConnectTo, EgressProxy, Upstream, direct, to_port
 from monitor.resolve.guard import AddressGuard
 from monitor.settings import Settings
 from monitor.store import Store
@@ -51,7 +52,13 @@ def egress_proxy(settings: Settings, guard: AddressGuard) -> EgressProxy:
     simulator mode the guard's resolver gives the simulator's address for every name, and the
     proxy connects there at the simulator's one port (http and https alike), as the browser's
     --host-resolver-rules did before. A stretch of traffic may last as long as a page or a
-    chain may (the longer of the two)."""
+    chain may (the longer of the two). Every market proxy must be one the proxy can chain
+    to (http://): a market is never sent around it (ConfigError, naming no credentials)."""
+    for market, url in sorted(settings.proxies.items()):
+        try:
+            Upstream.parse(url)
+        except ValueError as error:
+            raise ConfigError(f"BIDWATCH_PROXIES[{market!r}]: {error}") from None
     connect_to: ConnectTo = direct
     if settings.simulator:
         connect_to = to_port(int(settings.simulator.rpartition(":")[2]))
