@@ -14,7 +14,9 @@ task gets a new browser.
 
 With an `egress` proxy (monitor.resolve.egress) every connection of the keeper's browsers goes
 through it: it is started before the first browser is launched and stopped when the keeper
-closes, after its browsers.
+closes, after its browsers. A market with its own proxy is reached through it too: the
+egress's route to each market proxy is opened with it, and each browser's contexts are given
+the route instead of the market's proxy (`page.route_contexts_through`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from playwright.async_api import Error as PlaywrightError
 from monitor.capture.browser import BrowserChoice, launch, proxied_args
 from monitor.capture.calls import BrowserCalls, bounded
 from monitor.capture.contexts import ContextPool, Profile
-from monitor.capture.page import CLOSE_TIMEOUT_S, CaptureOptions
+from monitor.capture.page import CLOSE_TIMEOUT_S, CaptureOptions, route_contexts_through
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,11 @@ class Egress(Protocol):
 
     def stop(self) -> None:
         """Leave it; the last user stops it."""
+        ...
+
+    def route(self, upstream: str) -> str:
+        """The proxy URL (no credentials) for contexts whose traffic leaves through the
+        market proxy `upstream`, vetted here first."""
         ...
 
 
@@ -167,9 +174,11 @@ class BrowserKeeper:
         args = self.extra_args
         if self.egress is not None:
             if self._proxy_url is None:
-                self._proxy_url = await asyncio.to_thread(self.egress.start)  # bounded by it
+                self._proxy_url = await asyncio.to_thread(self._start_egress, self.egress)
             args = (*args, *proxied_args(self._proxy_url))
         browser = await launch(self.playwright, self.choice, extra_args=args)
+        if self.egress is not None:
+            route_contexts_through(browser, self.egress.route)
         calls = BrowserCalls(self.options.timeout_s)
         lease = BrowserLease(self._launches, browser,
                              ContextPool(browser, self.options, self.context_reuse, self.earned,
@@ -177,6 +186,20 @@ class BrowserKeeper:
         browser.on("disconnected", lambda _: self._disconnected(lease))
         self._all.append(lease)
         return lease
+
+    def _start_egress(self, egress: Egress) -> str:
+        """Start the egress proxy with a route to every market proxy (each bounded by the
+        proxy itself), so a context's route is ready when the context is made; a route that
+        cannot be opened fails the launch (the task is asked again), never sends a market
+        around the proxy."""
+        url = egress.start()
+        try:
+            for upstream in sorted(set(self.options.proxies.values())):
+                egress.route(upstream)
+        except BaseException:
+            egress.stop()
+            raise
+        return url
 
     def _disconnected(self, lease: BrowserLease) -> None:
         if not lease._closed.is_set():

@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
@@ -95,6 +96,40 @@ class PageResult:
     page_spent: bool = False
 
 
+#: a market proxy URL → the proxy URL its contexts are given instead
+EgressRoute = Callable[[str], str]
+
+#: browsers whose every connection goes through the egress proxy, each with the egress's
+#: `route` (monitor.resolve.egress.EgressProxy.route). Kept by browser, not passed in the
+#: options: every context of such a browser must be routed, whoever opens it (the context
+#: pool, the chain follower, which build their options apart), and the browser is what they
+#: all share; weak, so a closed browser leaves nothing behind
+_EGRESS_ROUTES: weakref.WeakKeyDictionary[Browser, EgressRoute] = weakref.WeakKeyDictionary()
+
+
+def route_contexts_through(browser: Browser, route: EgressRoute) -> None:
+    """`browser` sends every connection through the egress proxy (the keeper launched it
+    so): a context of a market with its own proxy is then given `route(market proxy)`, the
+    egress's listener for that proxy, and never the market's proxy itself, which Chromium
+    would connect to directly, unvetted."""
+    _EGRESS_ROUTES[browser] = route
+
+
+async def context_proxy(
+    browser: Browser, market_proxy: str | None
+) -> ProxySettings | None:
+    """The proxy settings for a context of a market whose own proxy is `market_proxy`: the
+    egress's route to it for a browser that goes through the egress proxy (no credentials:
+    the egress holds them), the market's proxy itself for a browser of its own (tests and
+    launchers without the egress proxy)."""
+    route = _EGRESS_ROUTES.get(browser)
+    if not market_proxy or route is None:
+        return proxy_settings(market_proxy)
+    # at most a listener's start (bounded by the egress itself); off the loop
+    routed = await asyncio.to_thread(route, market_proxy)
+    return {"server": routed, "bypass": "<-loopback>"}  # loopback too, as the browser's own
+
+
 async def new_task_context(
     browser: Browser,
     task: SearchTask,
@@ -103,9 +138,11 @@ async def new_task_context(
     calls: BrowserCalls | None = None,
 ) -> BrowserContext:
     """A fresh context dressed as the task's market and device: no cookies from other tasks,
-    only `storage_state` (what this market profile earned before: a consent cookie)."""
+    only `storage_state` (what this market profile earned before: a consent cookie). A
+    market's own proxy is reached through the egress proxy when `browser` goes through it
+    (`route_contexts_through`)."""
     calls = calls or BrowserCalls(options.timeout_s)
-    proxy = proxy_settings(options.proxies.get(task.market.id))
+    proxy = await context_proxy(browser, options.proxies.get(task.market.id))
     context = await calls(browser.new_context(
         **context_options(task, browser.version),
         ignore_https_errors=options.ignore_https_errors,
