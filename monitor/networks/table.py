@@ -1,7 +1,8 @@
 """Affiliate-network recognisers: the table is data (networks.yaml); this module validates it,
 holds the few decoders a row may name, and matches URLs against the rows.
 
-A row says which hosts (a regex, or any host), which path shape (a regex whose named groups
+A row says which hosts (registered domains and their subdomains, a regex for the whole host,
+or any host), which path shape (a regex whose named groups
 are NetworkIds fields) and which query parameters (case-insensitive, first present wins) carry
 the ids. `values` pins a parameter to a shape (a common name such as clickid or clickref counts
 only in the shape its network gives it); `query_shape` reads queries that are not key=value.
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 from pydantic import (
@@ -38,6 +39,13 @@ from pydantic import (
 
 from monitor.errors import ConfigError
 from monitor.models import NetworkIds
+from monitor.networks.hosts import (
+    BrowserUrl,
+    browser_url,
+    in_domain,
+    names_inside,
+    registered_domain,
+)
 
 Fields = dict[str, str | None]
 IdField = Literal[
@@ -158,6 +166,30 @@ def _tradedoubler_parens(found: Fields) -> Fields:
     return found
 
 
+@decoder("tradetracker_tt")
+def _tradetracker_tt(found: Fields) -> Fields:
+    # tt = {campaign}_{material}_{affiliate site}_{reference}, on a direct-linked landing page.
+    parts = (found.get("click_id") or "").split("_", 3)
+    if len(parts) >= 3 and all(p.isdigit() for p in parts[:3]):
+        found["advertiser_id"], found["creative_id"], found["publisher_id"] = parts[:3]
+        found["sub_id"] = found.get("sub_id") or (parts[3] if len(parts) == 4 else None)
+    return found
+
+
+@decoder("base64_destination")
+def _base64_destination(found: Fields) -> Fields:
+    # AccessTrade's url_enc carries the destination in base64url; a value that does not
+    # decode to a URL is dropped rather than guessed at.
+    value = found.get("landing_url")
+    if value and not re.match(r"(?:https?:)?//|https?%3a", value, re.IGNORECASE):
+        try:
+            padded = value + "=" * (-len(value) % 4)
+            found["landing_url"] = base64.urlsafe_b64decode(padded).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            found["landing_url"] = None
+    return found
+
+
 def _splitter(field_name: str, into: str, sep: str) -> DecodeFn:
     """A row's `split`: cut `field_name` at `sep`; the head stays, the tail goes to `into`
     when unset."""
@@ -189,6 +221,10 @@ Regex = Annotated[str, AfterValidator(_compiles)]
 ParamName = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True, to_lower=True)]
 # canonical_network() keeps only these characters, so a name with others could never be named.
 NetworkName = Annotated[str, StringConstraints(pattern=r"^[0-9a-z]+$")]
+# A listed domain is compared with normalised hosts, so it is written as they are.
+DomainName = Annotated[
+    str, StringConstraints(pattern=r"^(?:[0-9a-z-]+\.)+[0-9a-z-]+$", to_lower=True)
+]
 
 
 def _name_key(name: str) -> str:
@@ -231,7 +267,8 @@ class Row(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     network: NetworkName
-    hosts: Regex | None = None  # whole host, case-insensitive; None = any host
+    domains: tuple[DomainName, ...] = ()  # the host is one of these or a subdomain of one
+    hosts: Regex | None = None  # whole host, case-insensitive; None (and no domains) = any
     path: Regex | None = None  # matched at the start of the path; named groups → fields
     query_shape: Regex | None = None  # searched in the raw query; named groups → fields
     params: dict[IdField, tuple[ParamName, ...]] = {}  # field → parameter names, first wins
@@ -257,11 +294,18 @@ class Row(BaseModel):
 
     @model_validator(mode="after")
     def _matches_something(self) -> Row:
-        if not (self.hosts or self.path or self.query_shape or self.requires or self.values):
+        if not (self.domains or self.hosts or self.path or self.query_shape or self.requires
+                or self.values):
             raise ValueError(
-                "give hosts, path, query_shape, requires or values: "
+                "give domains, hosts, path, query_shape, requires or values: "
                 "a row without any of them would match every URL"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_way_to_name_hosts(self) -> Row:
+        if self.domains and self.hosts:
+            raise ValueError("give domains or hosts, not both")
         return self
 
     @model_validator(mode="after")
@@ -400,6 +444,7 @@ class Pattern:
     landing: bool = False  # marks a merchant landing page, not a click URL
     aggregator: bool = False
     refine: DecodeFn | None = None
+    domains: tuple[str, ...] = ()  # the host is one of these or a subdomain of one
     host_re: re.Pattern[str] | None = field(init=False, default=None)
     path_re: re.Pattern[str] | None = field(init=False, default=None)
     query_re: re.Pattern[str] | None = field(init=False, default=None)
@@ -446,6 +491,7 @@ def _compile_row(row: Row, *, landing: bool, aggregator: bool) -> Pattern:
         landing=landing,
         aggregator=aggregator,
         refine=_in_turn(steps),
+        domains=tuple(row.domains),
     )
 
 
@@ -461,9 +507,44 @@ def _in_turn(steps: list[DecodeFn]) -> DecodeFn | None:
     return refine
 
 
+@dataclass(frozen=True, slots=True)
+class HostIndex:
+    """The rows to try for a host, in the table's order, found by its registered domain.
+
+    Rows that list domains are tried only for hosts under their registered domains; rows
+    with a host regex or no host condition are tried for every host.
+    """
+
+    everywhere: tuple[Pattern, ...]
+    by_domain: Mapping[str, tuple[Pattern, ...]]
+    network_domains: frozenset[str]  # every listed domain: what a look-alike host spells
+
+    def rows_for(self, host: str) -> tuple[Pattern, ...]:
+        registered = registered_domain(host)
+        return self.by_domain.get(registered or "", self.everywhere)
+
+
+def index_hosts(patterns: Sequence[Pattern]) -> HostIndex:
+    """The rows grouped by the registered domains they list, each group merged back in the
+    table's order with the rows that match any host."""
+    order = {id(p): i for i, p in enumerate(patterns)}
+    everywhere = tuple(p for p in patterns if not p.domains)
+    grouped: dict[str, list[Pattern]] = {}
+    for pattern in patterns:
+        for registered in {registered_domain(d) or d for d in pattern.domains}:
+            grouped.setdefault(registered, []).append(pattern)
+    by_domain = {
+        registered: tuple(sorted((*rows, *everywhere), key=lambda p: order[id(p)]))
+        for registered, rows in grouped.items()
+    }
+    domains = frozenset(d for p in patterns for d in p.domains)
+    return HostIndex(everywhere, by_domain, domains)
+
+
 # Loaded once, at import: the sweep matches every hop of every chain against these rows.
 TABLE: NetworkTable = load_table()
 PATTERNS: tuple[Pattern, ...] = compile_table(TABLE)
+HOSTS: HostIndex = index_hosts(PATTERNS)
 NETWORK_NAMES: tuple[str, ...] = tuple(TABLE.networks)
 _ALIASES = {
     _name_key(alias): name for name, network in TABLE.networks.items() for alias in network.aliases
@@ -493,19 +574,36 @@ def is_landing_marker(url: str) -> bool:
 
 
 def recognise_chain(urls: Sequence[str]) -> NetworkIds | None:
-    """The first network click on a chain, completed with that network's landing-page ids.
+    """The outermost network on a chain (its first click URL), completed with that network's
+    landing-page ids. Without a click URL on the chain, the first landing-page marker stands
+    alone. The networks inside it: recognise_layers."""
+    layers = recognise_layers(urls)
+    return layers[0] if layers else None
 
-    Without a click URL on the chain, the first landing-page marker stands alone.
+
+def recognise_layers(urls: Sequence[str]) -> tuple[NetworkIds, ...]:
+    """Every affiliate network a chain went through, outermost first.
+
+    An aggregator (Skimlinks, Sovrn) or a network that re-wraps another's link is the outer
+    layer, the network it sent the click through the next. Click URLs of one network in a row
+    (a vanity short link, then its /c/ URL) are one layer; a landing page's ids complete the
+    innermost layer of their network, or, when no click of that network is on the chain,
+    are a layer of their own after the clicks.
     """
     hits = [hit for hit in map(_recognise, urls) if hit is not None]
-    first_click = next((i for i, (landing, _) in enumerate(hits) if not landing), None)
-    if first_click is None:
-        return hits[0][1] if hits else None
-    result = hits[first_click][1]
-    for landing, ids in hits[first_click + 1 :]:
-        if landing and ids.network == result.network:
-            result = merge(result, ids)
-    return result
+    layers: list[NetworkIds] = []
+    for landing, ids in sorted(hits, key=lambda hit: hit[0]):  # clicks first, stable
+        same = next((i for i in range(len(layers) - 1, -1, -1)
+                     if layers[i].network == ids.network), None)
+        if same is not None and (landing or _same_publisher(layers[same], ids)):
+            layers[same] = merge(layers[same], ids)
+        else:
+            layers.append(ids)
+    return tuple(layers)
+
+
+def _same_publisher(known: NetworkIds, ids: NetworkIds) -> bool:
+    return known.publisher_id is None or ids.publisher_id in (None, known.publisher_id)
 
 
 def merge(click: NetworkIds, landing: NetworkIds) -> NetworkIds:
@@ -519,23 +617,27 @@ def merge(click: NetworkIds, landing: NetworkIds) -> NetworkIds:
 
 
 def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
-    """(is a landing-page marker, ids) for the first row that matches `url`."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    if not host:
+    """(is a landing-page marker, ids) for the first row that matches `url`, read as a
+    browser reads it. A host that spells a network's domain inside someone else's
+    (brand.sjv.io.evil.example) matches no row at all."""
+    parts = browser_url(url)
+    if not parts.host:
+        return None
+    rows = HOSTS.rows_for(parts.host)
+    if rows is HOSTS.everywhere and names_inside(parts.host, HOSTS.network_domains):
         return None
     query = _query(parts.query, parts.fragment)
-    for pattern in PATTERNS:  # click rows, then landing markers
-        found = _match(pattern, host, parts, query)
+    for pattern in rows:  # click rows, then landing markers
+        found = _match(pattern, parts, query)
         if found is not None:
             return pattern.landing, _ids(pattern, found, url)
     return None
 
 
-def _match(
-    pattern: Pattern, host: str, parts: SplitResult, query: Mapping[str, str]
-) -> Fields | None:
-    if pattern.host_re is not None and not pattern.host_re.fullmatch(host):
+def _match(pattern: Pattern, parts: BrowserUrl, query: Mapping[str, str]) -> Fields | None:
+    if pattern.domains and not any(in_domain(parts.host, d) for d in pattern.domains):
+        return None
+    if pattern.host_re is not None and not pattern.host_re.fullmatch(parts.host):
         return None
     found: Fields = {}
     for regex, text, anchored in (
