@@ -456,6 +456,11 @@ def test_nested_destinations_are_recognised_in_turn(url: str, inner_network: str
         "https://www.lumora.com/about/teams/?source_id=newsletter",
         # A look-alike of an Impact host, but without the /c/ shape.
         "https://lumora.pxf.io.evil.example/aB3dE5",
+        # ...and with it: a host matches a network on its registered domain only.
+        "https://lumora.sjv.io.evil.example/c/2210987/654321/4321",
+        "https://lumora.sjv.io.evil.com/c/2210987/654321/4321",
+        "https://www.lumora.com.sjv.io.attacker.net/?irclickid=Q1",
+        "https://prf.hn.evil.com/click/camref:1100l5xYz",
     ],
 )
 def test_ignores_plain_urls(url: str) -> None:

@@ -176,6 +176,15 @@ def _tradetracker_tt(found: Fields) -> Fields:
     return found
 
 
+@decoder("plus_kept")
+def _plus_kept(found: Fields) -> Fields:
+    # A8.net's a8mat joins its parts with a literal +, which query parsing reads as a space.
+    value = found.get("publisher_id")
+    if value:
+        found["publisher_id"] = value.replace(" ", "+")
+    return found
+
+
 @decoder("base64_destination")
 def _base64_destination(found: Fields) -> Fields:
     # AccessTrade's url_enc carries the destination in base64url; a value that does not
