@@ -248,6 +248,9 @@ class Attribution:
     landing_domain: str | None = None  # registrable domain of the landing URL
     domains: tuple[str, ...] = ()  # every registrable domain on the chain, in order
     reason: str = ""  # how the partner (or class) was found
+    #: the networks the outermost one (`network`) sent the click through, in order: an
+    #: aggregator's link re-wrapped into the merchant's network names both publishers
+    inner_networks: tuple[NetworkIds, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

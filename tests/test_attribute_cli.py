@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner
@@ -12,7 +13,7 @@ from monitor.dev.simulator import Simulator
 
 runner = CliRunner()
 KEYS = ["url", "network", "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id",
-        "landing_url"]
+        "landing_url", "inner_networks", "tracking"]
 PARTNERIZE = ("https://prf.hn/click/camref:1100l5xYz/pubref:kw/"
               "destination:https%3A%2F%2Fwww.lumora.com%2Fsale")
 
@@ -29,9 +30,45 @@ def test_offline_prints_one_object_per_url_with_nulls_where_unknown() -> None:
     assert partnerize == {"url": PARTNERIZE, "network": "partnerize",
                           "publisher_id": "1100l5xYz", "advertiser_id": None,
                           "creative_id": None, "sub_id": "kw", "click_id": None,
-                          "landing_url": "https://www.lumora.com/sale"}
+                          "landing_url": "https://www.lumora.com/sale", "inner_networks": [],
+                          "tracking": "recognised"}
     assert all(plain[k] is None for k in KEYS[1:7])
     assert plain["landing_url"] == "https://example.com/"
+    assert (plain["inner_networks"], plain["tracking"]) == ([], None)
+
+
+UNKNOWN_TRACKING = "https://trk.unknownnet.io/click/123456?dest=https%3A%2F%2Fwww.lumora.com"
+
+
+def test_an_unrecognised_tracking_link_says_so() -> None:
+    result = runner.invoke(app, ["attribute", UNKNOWN_TRACKING, "--json"])
+    (found,) = lines(result.output)
+    assert found["network"] is None
+    assert found["tracking"] == "unrecognised tracking link"
+    text = runner.invoke(app, ["attribute", UNKNOWN_TRACKING, "https://www.lumora.com/"]).output
+    assert "  unrecognised tracking link\n" in text
+    assert "  no affiliate network recognised\n" in text  # the plain page
+
+
+def test_an_engine_click_url_alone_is_not_an_unrecognised_tracking_link() -> None:
+    google = ("https://www.googleadservices.com/pagead/aclk?sa=L&ai=DChcSEwi&adurl="
+              "https%3A%2F%2Fwww.lumora.com%2F%3Futm_source%3Dgoogle")
+    (found,) = lines(runner.invoke(app, ["attribute", google, "--json"]).output)
+    assert found["tracking"] is None
+
+
+def test_a_nested_link_names_the_outermost_network_and_the_ones_inside() -> None:
+    awin = ("https://www.awin1.com/cread.php?awinmid=1001&awinaffid=412345"
+            "&ued=https%3A%2F%2Fwww.lumora.com%2Fsale")
+    skim = "https://go.skimresources.com/?id=98765X111&url=" + quote(awin, safe="")
+    (found,) = lines(runner.invoke(app, ["attribute", skim, "--json"]).output)
+    assert (found["network"], found["publisher_id"]) == ("skimlinks", "98765")
+    assert found["inner_networks"] == [
+        {"network": "awin", "publisher_id": "412345", "advertiser_id": "1001",
+         "creative_id": None, "sub_id": None, "click_id": None}]
+    assert found["landing_url"] == "https://www.lumora.com/sale"
+    text = runner.invoke(app, ["attribute", skim]).output
+    assert "  via network=awin publisher_id=412345 advertiser_id=1001\n" in text
 
 
 def test_a_landing_page_lands_on_itself_and_a_bare_click_url_is_unknown() -> None:

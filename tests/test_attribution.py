@@ -165,3 +165,36 @@ def test_unknown() -> None:
 def test_chain_domains_in_order_without_repeats() -> None:
     c = chain("https://a.example.com/1", "https://b.example.org/", "https://x.a.example.com/2")
     assert chain_domains(c) == ("example.com", "example.org")
+
+
+def test_an_aggregator_wrapping_a_network_names_both_and_the_partner_behind_it() -> None:
+    awin = ("https://www.awin1.com/cread.php?awinmid=1001&awinaffid=412345"
+            "&ued=https%3A%2F%2Fwww.lumora.com%2F")
+    skim = "https://go.skimresources.com/?id=98765X111&url=" + quote(awin, safe="")
+    found = attribute(
+        ad("www.lumora.com", skim),
+        chain(skim, awin, "https://www.lumora.com/?awc=1001_1716200000_3f2a9c"),
+        PROGRAM,
+    )
+    assert found.partner == "dealspotter"  # the partner of record, by its awin id inside
+    assert found.network is not None
+    assert (found.network.network, found.network.publisher_id) == ("skimlinks", "98765")
+    assert [(n.network, n.publisher_id, n.click_id) for n in found.inner_networks] == [
+        ("awin", "412345", "1001_1716200000_3f2a9c")]
+
+
+def test_unknown_nested_publishers_are_all_named() -> None:
+    cj = "https://www.tkqlhce.com/click-9999999-1"
+    sovrn = "https://redirect.viglink.com/?key=0123abcd&u=" + quote(cj, safe="")
+    found = attribute(ad("www.lumora.com", sovrn), chain(sovrn, cj, "https://www.lumora.com/"),
+                      PROGRAM)
+    assert found.advertiser_class is AdvertiserClass.unknown
+    assert found.reason == ("sovrn publisher 0123abcd via cj publisher 9999999 "
+                            "is not in the program")
+
+
+def test_a_lookalike_network_host_is_not_the_network() -> None:
+    lookalike = "https://lumora.sjv.io.evil.example/c/2210987/654321/4321"
+    found = attribute(ad("www.lumora.com", lookalike),
+                      chain(lookalike, "https://www.lumora.com/"), PROGRAM)
+    assert found.network is None and found.inner_networks == ()

@@ -8,48 +8,25 @@ brand's and no affiliate network or partner shows up anywhere on the chain.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit
-
-import tldextract
 
 from monitor.models import AdvertiserClass, Attribution, Chain, NetworkIds, ObservedAd
-from monitor.networks.table import canonical_network, rakuten_eaid, recognise, recognise_chain
+from monitor.networks.hosts import browser_url, registered_domain
+from monitor.networks.table import canonical_network, rakuten_eaid, recognise, recognise_layers
 from monitor.program import Program
 from monitor.program.models import Partner
 
-# The public-suffix snapshot bundled with tldextract; never fetched over the network.
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
-
 
 def registrable_domain(url_or_host: str | None) -> str | None:
-    """The registrable domain (eTLD+1) of a URL, a bare display URL or a host, lower case.
+    """The registrable domain (eTLD+1) of a URL, a bare display URL or a host, lower case,
+    read as a browser reads it (monitor.networks.hosts).
 
     IP-address hosts come back as the address; hosts with no public suffix give None.
     """
-    host = _host(url_or_host or "")
-    if not host:
-        return None
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    extracted = _EXTRACT.extract_str(host)
-    return extracted.top_domain_under_public_suffix or None
-
-
-def _host(value: str) -> str:
-    value = value.strip()
-    if "://" not in value[:12]:
-        value = "http://" + value.lstrip("/")
-    try:
-        host = urlsplit(value).hostname or ""
-    except ValueError:
-        return ""
-    return host.rstrip(".").lower()
+    value = (url_or_host or "").strip()
+    if value and "://" not in value[:12] and not value.startswith("//"):
+        value = "//" + value.lstrip("/")  # a bare display URL or host
+    return registered_domain(browser_url(value).host) if value else None
 
 
 def chain_domains(chain: Chain) -> tuple[str, ...]:
@@ -60,14 +37,15 @@ def chain_domains(chain: Chain) -> tuple[str, ...]:
 
 def attribute(ad: ObservedAd, chain: Chain, program: Program) -> Attribution:
     """Classify the advertiser of `ad` given where its chain led; Attribution.reason says how."""
-    network = recognise_chain(chain.urls)
+    layers = recognise_layers(chain.urls)
+    network = layers[0] if layers else None
     display = registrable_domain(ad.display_url) or registrable_domain(ad.link)
     landing = registrable_domain(chain.landing_url)
     domains = chain_domains(chain)
     partner, reason = find_partner(ad, chain, program, display, domains)
     advertiser_class = AdvertiserClass.partner if partner else AdvertiserClass.unknown
     if partner is None:
-        advertiser_class, reason = _without_partner(ad, program, network, display, landing, domains)
+        advertiser_class, reason = _without_partner(ad, program, layers, display, landing, domains)
     return Attribution(
         advertiser_class=advertiser_class,
         partner=partner.id if partner else None,
@@ -76,6 +54,7 @@ def attribute(ad: ObservedAd, chain: Chain, program: Program) -> Attribution:
         landing_domain=landing,
         domains=domains,
         reason=reason,
+        inner_networks=layers[1:],
     )
 
 
@@ -130,7 +109,7 @@ def _domains(values: Iterable[str]) -> set[str]:
 def _without_partner(
     ad: ObservedAd,
     program: Program,
-    network: NetworkIds | None,
+    layers: Sequence[NetworkIds],
     display: str | None,
     landing: str | None,
     domains: Sequence[str],
@@ -140,12 +119,16 @@ def _without_partner(
     if competitor_reason:
         return AdvertiserClass.competitor, competitor_reason
     own = bool(display and landing and display in brand and landing in brand)
-    if own and network is None:
+    if own and not layers:
         return AdvertiserClass.brand, f"display and landing on the brand's own {landing}"
-    if network is not None:
-        who = f"{network.network} publisher {network.publisher_id or '(id not visible)'}"
+    if layers:
+        who = " via ".join(_publisher(ids) for ids in layers)
         return AdvertiserClass.unknown, f"{who} is not in the program"
     return AdvertiserClass.unknown, f"no partner, brand or competitor matches {display}"
+
+
+def _publisher(ids: NetworkIds) -> str:
+    return f"{ids.network} publisher {ids.publisher_id or '(id not visible)'}"
 
 
 def _competitor(

@@ -33,14 +33,25 @@ def attribute(
         if as_json:
             sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
             continue
-        ids = " ".join(f"{k}={document[k]}" for k in ("network", "publisher_id", "advertiser_id",
-                       "creative_id", "sub_id", "click_id") if document[k])
-        out.print(f"{document['url']}\n  {ids or 'no affiliate network recognised'}\n"
-                  f"  lands on {document['landing_url'] or '?'}", markup=False)
+        out.print(f"{document['url']}\n  {_ids_line(document)}", markup=False)
+        for inner in document["inner_networks"]:
+            out.print(f"  via {_ids_line(inner)}", markup=False)
+        out.print(f"  lands on {document['landing_url'] or '?'}", markup=False)
         for hop in document.get("hops", []):
             out.print(f"  → [{hop['how']}] {hop['status'] or ''} {hop['url']}", markup=False)
         if document.get("error"):
             out.print(f"  stopped: {document['error']}", markup=False)
+
+
+def _ids_line(ids: dict[str, Any]) -> str:
+    """network=… publisher_id=…, or what is known when no network is."""
+    line = " ".join(f"{k}={ids[k]}" for k in ("network", "publisher_id", "advertiser_id",
+                    "creative_id", "sub_id", "click_id") if ids.get(k))
+    if line:
+        return line
+    if ids.get("tracking"):
+        return str(ids["tracking"])
+    return "no affiliate network recognised"
 
 
 # -- parse ---------------------------------------------------------------------------------

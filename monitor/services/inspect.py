@@ -11,8 +11,10 @@ from typing import Any
 from playwright.async_api import Browser, async_playwright
 
 from monitor.capture.browser import find_browser, launch, proxied_args
+from monitor.engines import is_engine_click_url
 from monitor.models import Chain, Hop, HopHow, NetworkIds
-from monitor.networks.table import is_landing_marker, recognise_chain
+from monitor.networks.table import is_landing_marker, recognise_layers
+from monitor.networks.tracking import looks_like_tracking
 from monitor.resolve.egress import EgressProxy
 from monitor.resolve.follow import follow
 from monitor.resolve.guard import AddressGuard
@@ -21,23 +23,44 @@ from monitor.services.wiring import address_guard, egress_proxy
 from monitor.settings import Settings
 
 ID_FIELDS = ("network", "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id")
+RECOGNISED = "recognised"
+UNRECOGNISED = "unrecognised tracking link"
 
 
 def describe(url: str, chain: Chain) -> dict[str, Any]:
-    """The attribution of one URL from the chain it starts: ids from every URL on it."""
-    ids = recognise_chain(chain.urls)
+    """The attribution of one URL from the chain it starts: ids from every URL on it.
+
+    `network` and its ids are the outermost network's (an aggregator's, when one re-wraps
+    another network's link); `inner_networks` the ones it led through, in order. `tracking`
+    says "recognised", "unrecognised tracking link" (no network known, but the URL or a hop
+    has a tracking link's marks) or None.
+    """
+    layers = recognise_layers(chain.urls)
+    ids = layers[0] if layers else None
     document: dict[str, Any] = {"url": url}
     document |= {name: getattr(ids, name) if ids else None for name in ID_FIELDS}
-    document["landing_url"] = _landing(url, chain, ids)
+    tracking = RECOGNISED if ids else _unrecognised(chain)
+    document["landing_url"] = _landing(url, chain, ids, tracking)
+    document["inner_networks"] = [{name: getattr(inner, name) for name in ID_FIELDS}
+                                  for inner in layers[1:]]
+    document["tracking"] = tracking
     return document
 
 
-def _landing(url: str, chain: Chain, ids: NetworkIds | None) -> str | None:
+def _unrecognised(chain: Chain) -> str | None:
+    # Engine click URLs carry a redirect parameter by design; they are not a network's.
+    hops = [u for u in chain.urls if not is_engine_click_url(u)]
+    return UNRECOGNISED if any(map(looks_like_tracking, hops)) else None
+
+
+def _landing(url: str, chain: Chain, ids: NetworkIds | None, tracking: str | None) -> str | None:
     """Where the URL leads: the chain's end; the URL itself when it is a page (no network,
     or a landing page carrying network ids); unknown for a click URL that names no
-    destination (only following it would tell)."""
+    destination, known or not (only following it would tell)."""
     if len(chain.hops) > 1:
         return chain.landing_url
+    if tracking == UNRECOGNISED:
+        return None
     if ids is None or is_landing_marker(url):
         return url
     return ids.landing_url
