@@ -644,6 +644,9 @@ def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
 
 
 def _match(pattern: Pattern, parts: BrowserUrl, query: Mapping[str, str]) -> Fields | None:
+    # Cheapest test first: most rows fail on a parameter the URL does not carry.
+    if pattern.requires and not any(query.get(name) for name in pattern.requires):
+        return None
     if pattern.domains and not any(in_domain(parts.host, d) for d in pattern.domains):
         return None
     if pattern.host_re is not None and not pattern.host_re.fullmatch(parts.host):
@@ -658,8 +661,6 @@ def _match(pattern: Pattern, parts: BrowserUrl, query: Mapping[str, str]) -> Fie
             if shape is None:
                 return None
             found.update({k: unquote(v) for k, v in shape.groupdict().items() if v})
-    if pattern.requires and not any(query.get(name) for name in pattern.requires):
-        return None
     if not all(regex.fullmatch(query.get(name, "")) for name, regex in pattern.value_res):
         return None
     for field_name, names in pattern.params.items():
