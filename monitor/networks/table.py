@@ -9,17 +9,16 @@ only in the shape its network gives it); `query_shape` reads queries that are no
 Click rows describe the network's own tracking URL; landing rows describe what the network
 appends to the merchant's landing page (awc, cjevent, irclickid…). A new network is a new row
 in networks.yaml (a `split` there when a value packs two ids around a separator); a decoder
-here only when a value needs decoding or parsing (DECODERS), which the row names.
+(monitor/networks/decoders.py) only when a value needs decoding or parsing, which the row
+names.
 
 Canonical network names (use these in rules/partners.yaml): see NETWORK_NAMES.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -39,6 +38,9 @@ from pydantic import (
 
 from monitor.errors import ConfigError
 from monitor.models import NetworkIds
+from monitor.networks.decoders import DECODERS, DecodeFn, Fields, splitter
+from monitor.networks.decoders import decoder as decoder  # where rows' decoders register
+from monitor.networks.decoders import rakuten_eaid as rakuten_eaid  # partners compare EAIDs
 from monitor.networks.hosts import (
     BrowserUrl,
     browser_url,
@@ -47,7 +49,6 @@ from monitor.networks.hosts import (
     registered_domain,
 )
 
-Fields = dict[str, str | None]
 IdField = Literal[
     "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id", "landing_url"
 ]
@@ -57,161 +58,6 @@ TABLE_PATH = Path(__file__).with_name("networks.yaml")
 
 class NetworkTableError(ConfigError):
     """networks.yaml is not a valid table; the message names the file, line, row and field."""
-
-
-# ---- decoders: values that need decoding or parsing, named by the rows that use them -------
-
-DecodeFn = Callable[[Fields], Fields]
-
-
-@dataclass(frozen=True, slots=True)
-class Decoder:
-    decode: DecodeFn
-    reads: frozenset[str]  # named regex groups it consumes that are not id fields
-
-
-DECODERS: dict[str, Decoder] = {}
-
-
-def decoder(name: str, *, reads: tuple[str, ...] = ()) -> Callable[[DecodeFn], DecodeFn]:
-    """Register `decode` under `name`, for a row's `decode:` to refer to."""
-
-    def register(decode: DecodeFn) -> DecodeFn:
-        DECODERS[name] = Decoder(decode, frozenset(reads))
-        return decode
-
-    return register
-
-
-@decoder("awin_click")
-def _awc(found: Fields) -> Fields:
-    # awc = {advertiser MID}_{unix time}_{hash}: the advertiser is readable, the click is whole.
-    click = found.get("click_id") or ""
-    if "_" in click:
-        found["advertiser_id"] = click.split("_", 1)[0]
-    return found
-
-
-@decoder("rakuten_site")
-def _rakuten_site(found: Fields) -> Fields:
-    # ranSiteID = {EAID with * and / written as . and _}-{random}; the click is whole.
-    site = found.get("click_id") or ""
-    if not found.get("publisher_id") and "-" in site:
-        found["publisher_id"] = site.rsplit("-", 1)[0]
-    found["publisher_id"] = rakuten_eaid(found.get("publisher_id"))
-    return found
-
-
-def rakuten_eaid(value: str | None) -> str | None:
-    """Rakuten EAIDs may hold * and /, which landing parameters spell . and _."""
-    return value.replace(".", "*").replace("_", "/") if value else value
-
-
-_PJ_LETTERS = str.maketrans("BEFGHIJKLMN", "-0123456789")
-
-
-@decoder("pepperjam_token", reads=("token",))
-def _pepperjam_token(found: Fields) -> Fields:
-    # token = {type}-{program}-{publisher}-{creative}, plain or letter-coded (E..N = 0..9,
-    # B = '-'); inferred from observed links, so an unknown shape keeps no ids.
-    token = found.pop("token", None) or ""
-    if token and set(token) <= set("BEFGHIJKLMN"):
-        token = token.translate(_PJ_LETTERS)
-    parts = token.split("-")
-    if len(parts) == 4 and all(p.isdigit() for p in parts):
-        found["advertiser_id"], found["publisher_id"], found["creative_id"] = parts[1:]
-    return found
-
-
-@decoder("partnerstack_key")
-def _partnerstack_key(found: Fields) -> Fields:
-    # gspk is the partner key in base64; a value that does not decode is kept as written.
-    key = found.get("publisher_id")
-    if key:
-        try:
-            padded = key + "=" * (-len(key) % 4)
-            found["publisher_id"] = base64.b64decode(padded, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            pass
-    return found
-
-
-@decoder("partnerize_path", reads=("segments",))
-def _partnerize_path(found: Fields) -> Fields:
-    # /click/camref:X/pubref:Y/creativeref:Z/destination:URL — key:value path segments.
-    segments = found.pop("segments", None) or ""
-    names = {"camref": "publisher_id", "pubref": "sub_id", "creativeref": "creative_id"}
-    head, _, destination = segments.partition("/destination:")
-    for segment in head.split("/"):
-        key, _, value = segment.partition(":")
-        if key.lower() in names and value:
-            found[names[key.lower()]] = unquote(value)
-    if destination:
-        found["landing_url"] = destination
-    return found
-
-
-@decoder("tradedoubler_parens", reads=("parens",))
-def _tradedoubler_parens(found: Fields) -> Fields:
-    # Older links spell the query as p(123)a(456)g(789)epi(kw)url(https://…): url( comes last
-    # and may itself hold parentheses, so it takes the rest.
-    text = found.pop("parens", None) or ""
-    head, _, destination = text.partition("url(")
-    names = {"p": "advertiser_id", "a": "publisher_id", "g": "creative_id", "epi": "sub_id"}
-    for key, value in re.findall(r"(\w+)\(([^()]*)\)", head):
-        if key.lower() in names and value:
-            found[names[key.lower()]] = value
-    if destination:
-        found["landing_url"] = destination.removesuffix(")")
-    return found
-
-
-@decoder("tradetracker_tt")
-def _tradetracker_tt(found: Fields) -> Fields:
-    # tt = {campaign}_{material}_{affiliate site}_{reference}, on a direct-linked landing page.
-    parts = (found.get("click_id") or "").split("_", 3)
-    if len(parts) >= 3 and all(p.isdigit() for p in parts[:3]):
-        found["advertiser_id"], found["creative_id"], found["publisher_id"] = parts[:3]
-        found["sub_id"] = found.get("sub_id") or (parts[3] if len(parts) == 4 else None)
-    return found
-
-
-@decoder("plus_kept")
-def _plus_kept(found: Fields) -> Fields:
-    # A8.net's a8mat joins its parts with a literal +, which query parsing reads as a space.
-    value = found.get("publisher_id")
-    if value:
-        found["publisher_id"] = value.replace(" ", "+")
-    return found
-
-
-@decoder("base64_destination")
-def _base64_destination(found: Fields) -> Fields:
-    # AccessTrade's url_enc carries the destination in base64url; a value that does not
-    # decode to a URL is dropped rather than guessed at.
-    value = found.get("landing_url")
-    if value and not re.match(r"(?:https?:)?//|https?%3a", value, re.IGNORECASE):
-        try:
-            padded = value + "=" * (-len(value) % 4)
-            found["landing_url"] = base64.urlsafe_b64decode(padded).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            found["landing_url"] = None
-    return found
-
-
-def _splitter(field_name: str, into: str, sep: str) -> DecodeFn:
-    """A row's `split`: cut `field_name` at `sep`; the head stays, the tail goes to `into`
-    when unset."""
-
-    def split(found: Fields) -> Fields:
-        value = found.get(field_name)
-        if value and sep in value:
-            head, tail = value.split(sep, 1)
-            found[field_name] = head
-            found[into] = found.get(into) or tail
-        return found
-
-    return split
 
 
 # ---- the table's schema (networks.yaml) -----------------------------------------------------
@@ -485,7 +331,7 @@ def compile_table(table: NetworkTable) -> tuple[Pattern, ...]:
 
 
 def _compile_row(row: Row, *, landing: bool, aggregator: bool) -> Pattern:
-    steps = [_splitter(row.split.field, row.split.into, row.split.at)] if row.split else []
+    steps = [splitter(row.split.field, row.split.into, row.split.at)] if row.split else []
     if row.decode:
         steps.append(DECODERS[row.decode].decode)
     params = {str(name): names for name, names in row.params.items()}
