@@ -304,6 +304,7 @@ class Pattern:
     path_re: re.Pattern[str] | None = field(init=False, default=None)
     query_re: re.Pattern[str] | None = field(init=False, default=None)
     value_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, default=())
+    required: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         # Compile once, when the table is built.
@@ -315,6 +316,7 @@ class Pattern:
             object.__setattr__(self, "query_re", re.compile(self.query_shape, re.IGNORECASE))
         checks = tuple((k, re.compile(v, re.IGNORECASE)) for k, v in self.values.items())
         object.__setattr__(self, "value_res", checks)
+        object.__setattr__(self, "required", frozenset(self.requires))
 
 
 def compile_table(table: NetworkTable) -> tuple[Pattern, ...]:
@@ -482,7 +484,11 @@ def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
     if rows is HOSTS.everywhere and names_inside(parts.host, HOSTS.network_domains):
         return None
     query = _query(parts.query, parts.fragment)
+    present = frozenset(name for name, value in query.items() if value)
     for pattern in rows:  # click rows, then landing markers
+        # Cheapest test first: most rows fail on a parameter the URL does not carry.
+        if pattern.required and pattern.required.isdisjoint(present):
+            continue
         found = _match(pattern, parts, query)
         if found is not None:
             return pattern.landing, _ids(pattern, found, url)
@@ -490,9 +496,7 @@ def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
 
 
 def _match(pattern: Pattern, parts: BrowserUrl, query: Mapping[str, str]) -> Fields | None:
-    # Cheapest test first: most rows fail on a parameter the URL does not carry.
-    if pattern.requires and not any(query.get(name) for name in pattern.requires):
-        return None
+    """The fields `pattern` reads from the URL, or None; its `requires` is checked before."""
     if pattern.domains and not any(in_domain(parts.host, d) for d in pattern.domains):
         return None
     if pattern.host_re is not None and not pattern.host_re.fullmatch(parts.host):
@@ -533,8 +537,8 @@ def _query(raw: str, fragment: str = "") -> dict[str, str]:
     Affiliate Pro links may carry their ids there.
     """
     params: dict[str, str] = {}
-    extra = fragment.lstrip("!/?") if "=" in fragment else ""
-    for name, value in (*parse_qsl(raw, keep_blank_values=True), *parse_qsl(extra)):
+    extra = parse_qsl(fragment.lstrip("!/?")) if "=" in fragment else []
+    for name, value in (*parse_qsl(raw, keep_blank_values=True), *extra):
         params.setdefault(name.lower(), value)
     return params
 
