@@ -6,7 +6,7 @@ lists the commands in the order of these imports.
 
 # isort: off
 from monitor.cli.app import app
-from monitor.cli import sweeps, incidents, pages, rules, evidence  # noqa: F401  (registration)
+from monitor.cli import sweeps, incidents, pages, rules, evidence, formats  # noqa: F401  (registration)
 # isort: on
 
 __all__ = ["app"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -11,13 +9,22 @@ import typer
 from monitor.cli import notify as notify_cli
 from monitor.cli.app import app, incidents_app
 from monitor.cli.output import (
+    INCIDENT_CSV,
+    emit_csv,
+    emit_json,
+    emit_json_lines,
     friendly_errors,
     known_values,
+    one_format,
     out,
     print_incident_table,
     program_partners,
+    short_time,
 )
-from monitor.settings import Settings
+
+#: a case's statuses (monitor.judge.incidents.IncidentStatus, checked equal by the tests):
+#: written here so that `--help` lists them without importing the judge
+INCIDENT_STATUSES = ("new", "notified", "acknowledged", "resolved", "false_positive", "expired")
 
 # -- incidents -----------------------------------------------------------------------------
 
@@ -26,27 +33,33 @@ from monitor.settings import Settings
 @friendly_errors
 def incidents_list(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
-    partner: Annotated[str | None, typer.Option(help="Only this partner id.")] = None,
+    status: Annotated[str | None, typer.Option(
+        help=f"Only this status: {', '.join(INCIDENT_STATUSES)}.", show_default=False)] = None,
+    partner: Annotated[str | None, typer.Option(
+        help="Only this partner id.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header.")] = False,
 ) -> None:
     """List incidents, most recently seen first."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.judge.incidents import IncidentStatus
     from monitor.services.commands import incident_summaries
+    from monitor.settings import Settings
 
+    one_format(as_json, as_csv)
     if status is not None:
-        known_values("--status", [status], (s.value for s in IncidentStatus))
-    rows = incident_summaries(Settings(), status=status, partner=partner)
+        known_values("--status", [status], INCIDENT_STATUSES)
+    rows = incident_summaries(Settings(), status=status, partner=partner, headlines=True)
     if partner is not None and not rows:  # a partner no longer in the program may have cases
         stored = [r["partner"] for r in incident_summaries(Settings()) if r["partner"]]
         known_values("--partner", [partner], [*program_partners(), *sorted(set(stored))])
     if as_json:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        return
-    print_incident_table(rows)
+        emit_json_lines("incident/1", rows)
+    elif as_csv:
+        emit_csv(INCIDENT_CSV, [{**r, "policies": [c["policy"] for c in r["clauses"]]}
+                                for r in rows])
+    else:
+        print_incident_table(rows)
 
 
 @incidents_app.command("show")
@@ -55,12 +68,15 @@ def incidents_show(
     incident_id: int,
     as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
 ) -> None:
-    """One incident with its sightings, ads, chains and evidence."""
+    """One incident with its sightings (their ids are what `explain` takes), ads, chains and
+    evidence."""
     from monitor.services.commands import incident_document
+    from monitor.settings import Settings
 
     document = incident_document(Settings(), incident_id)
+    document["sighting_ids"] = [s["id"] for s in document["sightings"]]
     if as_json:
-        sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str, indent=2) + "\n")
+        emit_json("incident-detail/1", document, indent=2)
         return
     _print_incident(document)
 
@@ -72,11 +88,13 @@ def incidents_set(
         help="One or more case ids, then the status: acknowledged, resolved, "
              "false_positive, new (reopen)…", metavar="ID... STATUS")],
     note: Annotated[str, typer.Option(help="Why (kept in each case's history).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="The cases changed, as JSON.")] = False,
 ) -> None:
     """Change the status of one or several cases (all or none), keeping the change and the
     note in each case's history: `bidwatch incidents set 3 5 8 acknowledged`."""
     from monitor.errors import BidwatchError
-    from monitor.services.commands import set_incident_status
+    from monitor.services.commands import incident_summary, set_incident_status
+    from monitor.settings import Settings
 
     *raw_ids, status = ids_and_status
     if not raw_ids:
@@ -85,7 +103,13 @@ def incidents_set(
         ids = [int(x.removeprefix("INC-")) for x in raw_ids]
     except ValueError:
         raise BidwatchError(f"not case ids: {' '.join(raw_ids)}") from None
-    for row in set_incident_status(Settings(), ids, status, note):
+    if status not in INCIDENT_STATUSES:
+        known_values("status", [status], INCIDENT_STATUSES)
+    changed = set_incident_status(Settings(), ids, status, note)
+    if as_json:
+        emit_json("status-change/1", {"cases": [incident_summary(r) for r in changed]})
+        return
+    for row in changed:
         out.print(f"{row.reference}: {row.status}", markup=False)
 
 
@@ -94,12 +118,19 @@ def incidents_set(
 def incidents_allow(
     incident_id: Annotated[int, typer.Argument(help="The case to clear.")],
     note: Annotated[str, typer.Option(help="Why the advertiser may run this ad (kept).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="The case and entry, as JSON.")] = False,
 ) -> None:
     """A false positive, carried forward: mark the case false_positive and put its
     advertiser and destination on the allowlist, so later sweeps find no breach in them."""
     from monitor.services.commands import allow_incident
+    from monitor.settings import Settings
 
     result = allow_incident(Settings(), incident_id, note)
+    if as_json:
+        emit_json("allowed/1", {"incident": result.case.id, "reference": result.case.reference,
+                                "status": result.case.status,
+                                "entry": _allow_document(result.entry)})
+        return
     out.print(f"{result.case.reference}: false_positive; allowlisted {result.entry.advertiser}"
               f" → {result.entry.destination} (entry {result.entry.id})", markup=False)
 
@@ -109,10 +140,13 @@ def incidents_allow(
 def incidents_allowlist(
     remove: Annotated[int | None, typer.Option(help="Remove this entry id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header.")] = False,
 ) -> None:
     """The advertisers and destinations staff have cleared (`incidents allow` adds them)."""
     from monitor.services.commands import allowlist_entries, remove_allowlist_entry
+    from monitor.settings import Settings
 
+    one_format(as_json, as_csv)
     settings = Settings()
     if remove is not None:
         remove_allowlist_entry(settings, remove)
@@ -120,12 +154,10 @@ def incidents_allowlist(
         return
     entries = allowlist_entries(settings)
     if as_json:
-        for e in entries:
-            sys.stdout.write(json.dumps({"id": e.id, "advertiser": e.advertiser,
-                                         "destination": e.destination, "note": e.note,
-                                         "from_incident": e.from_incident,
-                                         "created_at": e.created_at.isoformat()},
-                                        ensure_ascii=False) + "\n")
+        emit_json_lines("allowlist-entry/1", map(_allow_document, entries))
+        return
+    if as_csv:
+        emit_csv(ALLOW_CSV, map(_allow_document, entries))
         return
     if not entries:
         out.print("the allowlist is empty", markup=False)
@@ -133,6 +165,15 @@ def incidents_allowlist(
         source = f" (from INC-{e.from_incident:05d})" if e.from_incident else ""
         out.print(f"{e.id}: {e.advertiser} → {e.destination}{source} · "
                   f"{e.created_at:%Y-%m-%d} · {e.note}", markup=False)
+
+
+ALLOW_CSV = ("id", "advertiser", "destination", "note", "from_incident", "created_at")
+
+
+def _allow_document(e: Any) -> dict[str, Any]:
+    return {"id": e.id, "advertiser": e.advertiser, "destination": e.destination,
+            "note": e.note, "from_incident": e.from_incident,
+            "created_at": e.created_at.isoformat()}
 
 
 def _print_incident(doc: dict[str, Any]) -> None:
@@ -148,8 +189,10 @@ def _print_incident(doc: dict[str, Any]) -> None:
     for c in i["clauses"]:
         version = f" · agreement {c['agreement_version']}" if c["agreement_version"] else ""
         out.print(f"  clause {c['policy']} ({c['severity']}): {c['title']} · "
-                  f"{c['sighting_count']}× {c['first_seen'][:16]} – {c['last_seen'][:16]}"
-                  f"{version}", markup=False)
+                  f"{c['sighting_count']}× {short_time(c['first_seen'])} – "
+                  f"{short_time(c['last_seen'])}{version}", markup=False)
+    ids = " ".join(str(s["id"]) for s in doc["sightings"])
+    out.print(f"sightings: {ids or 'none'} (bidwatch explain ID says why)", markup=False)
     for s in doc["sightings"]:
         ad = s["ad"]
         out.print(f"\nsighting {s['id']} · {s['seen_at']} {s['engine']} {s['market']} "
@@ -180,10 +223,11 @@ def explain(
 ) -> None:
     """Why a sighting was (or was not) a breach: the ad, its chain, who placed it, the facts."""
     from monitor.services.explain import explain_sighting
+    from monitor.settings import Settings
 
     document = explain_sighting(Settings(), sighting_id)
     if as_json:
-        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        emit_json("explanation/1", document, indent=2)
         return
     _print_explanation(document)
 

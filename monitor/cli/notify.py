@@ -4,29 +4,37 @@ policy reminders and the digest. Thin: parse, call a function, print."""
 from __future__ import annotations
 
 import getpass
-import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from monitor.cli.output import err, friendly_errors, known_values, out, program_partners
+from monitor.cli.output import (
+    ExitCode,
+    emit_csv,
+    emit_json,
+    emit_json_lines,
+    err,
+    friendly_errors,
+    known_values,
+    one_format,
+    out,
+    program_partners,
+)
+from monitor.cli.progress import working
 from monitor.errors import BidwatchError
-from monitor.settings import Settings
-from monitor.store import OutboxItem, Store
+
+if TYPE_CHECKING:
+    from monitor.store import OutboxItem, Store
 
 outbox_app = typer.Typer(help="The outbox: notices, reminders and alerts waiting or sent.",
-                         invoke_without_command=True)
+                         invoke_without_command=True, rich_markup_mode=None)
 notices_app = typer.Typer(help="Approve or reject held notices; send policy reminders.",
-                          no_args_is_help=True)
-
+                          no_args_is_help=True, rich_markup_mode=None)
 
 
 #: an outbox item's statuses and kinds, as the store keeps them
@@ -43,6 +51,7 @@ class Period(StrEnum):
 def _store() -> Iterator[Store]:
     """This home's store for one command (an OutboxError is ours: friendly_errors prints it)."""
     from monitor.services.wiring import opened_store
+    from monitor.settings import Settings
 
     with opened_store(Settings()) as store:
         yield store
@@ -80,10 +89,12 @@ def outbox_list(
     partner: Annotated[str | None, typer.Option(help="Only this partner id.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header.")] = False,
 ) -> None:
     """List outbox items: status, kind, key, attempts, next attempt, last error."""
     if ctx.invoked_subcommand is not None:
         return
+    one_format(as_json, as_csv)
     known_values("--status", status or [], OUTBOX_STATUSES)
     known_values("--kind", kind or [], OUTBOX_KINDS)
     if limit < 1:
@@ -95,15 +106,35 @@ def outbox_list(
             stored = {r.partner for r in store.outbox_items(limit=100_000) if r.partner}
             known_values("--partner", [partner], [*program_partners(), *sorted(stored)])
     if as_json:
-        for row in rows:
-            sys.stdout.write(json.dumps(outbox_document(row), ensure_ascii=False) + "\n")
+        emit_json_lines("outbox-item/1", map(outbox_document, rows))
         return
-    table = Table("id", "status", "kind", "key", "partner", "tries", "next attempt",
-                  "last error", title=f"Outbox ({len(rows)})")
+    if as_csv:
+        emit_csv(OUTBOX_CSV, map(outbox_document, rows))
+        return
+    _print_outbox(rows)
+
+
+OUTBOX_CSV = ("id", "key", "kind", "status", "partner", "incident_id", "level", "batch_key",
+              "tags", "subject", "attempts", "next_attempt_at", "last_error", "created_at",
+              "sent_at", "decided_by", "decided_at", "decision_note", "eml_path")
+
+
+def _print_outbox(rows: list[OutboxItem]) -> None:
+    """Fits 80 columns: the id never cut, the key and the error wrapped."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"Outbox ({len(rows)})")
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("status · kind", overflow="fold")
+    table.add_column("key · partner", overflow="fold", ratio=2)
+    table.add_column("tries · next (UTC)", no_wrap=True)
+    table.add_column("last error", overflow="fold", ratio=1)
     for row in rows:
-        table.add_row(str(row.id), row.status, row.kind, escape(row.key),
-                      escape(row.partner or ""), str(row.attempts),
-                      str(row.next_attempt_at or "")[:16], escape(row.last_error or ""))
+        next_at = str(row.next_attempt_at or "")[:16]
+        table.add_row(str(row.id), f"{row.status}\n{row.kind}",
+                      escape(f"{row.key}\n{row.partner or ''}".rstrip()),
+                      f"{row.attempts}\n{next_at}".rstrip(), escape(row.last_error or ""))
     out.print(table)
 
 
@@ -112,23 +143,34 @@ def outbox_list(
 def outbox_retry(
     ids: Annotated[list[int] | None, typer.Argument(help="Dead items to try again.")] = None,
     dead: Annotated[bool, typer.Option("--dead", help="Every dead item.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The items requeued, as JSON.")] = False,
 ) -> None:
     """Put dead items back in the queue with a fresh set of attempts."""
     if not ids and not dead:
         raise BidwatchError("name the items to retry, or --dead for all of them")
     with _store() as store:
         rows = store.requeue_dead(ids or [], every=dead, now=datetime.now(UTC))
+    if as_json:
+        emit_json("outbox-change/1", {"action": "requeued", "ids": [r.id for r in rows]})
+        return
     out.print(f"requeued {len(rows)}: {', '.join(str(r.id) for r in rows) or '-'}",
               markup=False)
 
 
 @outbox_app.command("deliver")
 @friendly_errors
-def outbox_deliver() -> None:
+def outbox_deliver(
+    as_json: Annotated[bool, typer.Option("--json", help="The counts, as JSON.")] = False,
+) -> None:
     """Deliver every item that is due now (the sweep and the daemon do this too)."""
-    from monitor.services.commands import deliver_now
+    from monitor.services.commands import deliver_now, delivery_document
+    from monitor.settings import Settings
 
-    report = deliver_now(Settings())
+    with working("delivering the outbox"):
+        report = deliver_now(Settings())
+    if as_json:
+        emit_json("delivery/1", delivery_document(report))
+        return
     out.print(f"sent {report.sent} in {report.messages} messages, failed {report.failed}, "
               f"dead {report.dead}, waiting {report.waiting}, held {report.held}", markup=False)
 
@@ -149,11 +191,15 @@ def notices_approve(
     ids: Annotated[list[int], typer.Argument(help="Held outbox items (bidwatch outbox).")],
     by: Annotated[str | None, typer.Option(help="Who approves (default: your login).")] = None,
     note: Annotated[str, typer.Option(help="Why (kept on the item).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="The items approved, as JSON.")] = False,
 ) -> None:
     """Approve held notices: they go out at the next delivery."""
     with _store() as store:
         rows = store.decide_held(ids, approve=True, by=by or _who(), note=note,
                                  now=datetime.now(UTC))
+    if as_json:
+        emit_json("outbox-change/1", {"action": "approved", "ids": [r.id for r in rows]})
+        return
     out.print(f"approved {len(rows)}: {', '.join(str(r.id) for r in rows)}", markup=False)
 
 
@@ -163,6 +209,7 @@ def notices_reject(
     ids: Annotated[list[int], typer.Argument(help="Held outbox items.")],
     note: Annotated[str, typer.Option(help="Why it must not go out (required).")],
     by: Annotated[str | None, typer.Option(help="Who rejects (default: your login).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The items rejected, as JSON.")] = False,
 ) -> None:
     """Reject held notices: they are never sent (kept, with who, when and why)."""
     if not note.strip():
@@ -170,6 +217,9 @@ def notices_reject(
     with _store() as store:
         rows = store.decide_held(ids, approve=False, by=by or _who(), note=note,
                                  now=datetime.now(UTC))
+    if as_json:
+        emit_json("outbox-change/1", {"action": "rejected", "ids": [r.id for r in rows]})
+        return
     out.print(f"rejected {len(rows)}: {', '.join(str(r.id) for r in rows)}", markup=False)
 
 
@@ -177,11 +227,18 @@ def notices_reject(
 @friendly_errors
 def notices_remind(
     deliver: Annotated[bool, typer.Option(help="Deliver the outbox afterwards.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="What was queued, as JSON.")] = False,
 ) -> None:
     """Queue this period's policy reminder for every active partner (once per period)."""
-    from monitor.services.commands import remind_partners
+    from monitor.services.commands import delivery_document, remind_partners
+    from monitor.settings import Settings
 
-    keys, report = remind_partners(Settings(), deliver=deliver)
+    with working("queueing reminders" + (" and delivering" if deliver else "")):
+        keys, report = remind_partners(Settings(), deliver=deliver)
+    if as_json:
+        emit_json("reminders/1", {"queued": keys, "delivery": None if report is None
+                                  else delivery_document(report)})
+        return
     out.print(f"reminders queued: {len(keys)}", markup=False)
     for key in keys:
         out.print(f"  {key}", markup=False)
@@ -209,17 +266,27 @@ def digest(
     weekly: Annotated[bool, typer.Option(help="Same as --period week.")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="HTML file (.txt beside).")] = None,
     send: Annotated[bool, typer.Option(help="Mail it to the program's digest recipients.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The files written, as JSON.")] = False,
 ) -> None:
-    """Render the compliance digest (daily or weekly); --send mails it."""
+    """Render the compliance digest (daily or weekly); --send mails it (exit 3 if it could
+    not be sent)."""
     from monitor.services.commands import digest_command
+    from monitor.settings import Settings
 
     when = _day(day) if day else datetime.now(UTC).date()
-    result = digest_command(Settings(), when, weekly=weekly or period is Period.week,
-                            out=out_file, send=send)
+    with working("rendering the digest" + (" and sending it" if send else "")):
+        result = digest_command(Settings(), when, weekly=weekly or period is Period.week,
+                                out=out_file, send=send)
+    if as_json:
+        emit_json("digest/1", {"html": str(result.html_path), "text": str(result.text_path),
+                               "sent": result.sent if send else None, "error": result.error})
+        if send and not result.sent:
+            raise typer.Exit(int(ExitCode.INCOMPLETE))
+        return
     out.print(f"digest: {result.html_path} and {result.text_path}", markup=False)
     if send:
         if result.sent:
             out.print("sent", markup=False)
         else:
             err.print(f"not sent: {result.error}", markup=False)
-            raise typer.Exit(1)
+            raise typer.Exit(int(ExitCode.INCOMPLETE))

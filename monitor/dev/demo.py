@@ -29,20 +29,27 @@ class DemoResult:
 
 
 def run_demo(
-    home: Path, *, fresh: bool = False, progress_factory: ProgressFactory | None = None
+    home: Path, *, fresh: bool = False, progress_factory: ProgressFactory | None = None,
+    rules: Path | None = None, scenario: Path | None = None,
 ) -> DemoResult:
+    """Sweep a program against the simulator. The example program sweeps its main terms on
+    desktop (quick, and it shows every stage); `rules`, a user's own program, is swept whole,
+    as `bidwatch sweep` would sweep it against the real engines."""
     if fresh and home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
     mail_dir = home / "mail"
-    with Simulator(DEFAULT_SCENARIO).start() as simulator, MailSink(mail_dir) as sink:
+    own = rules is not None
+    program = rules if rules is not None else example_rules()
+    with Simulator(scenario or DEFAULT_SCENARIO).start() as simulator, MailSink(mail_dir) as sink:
         settings = Settings(
-            home=home, rules=example_rules(), database_url=None,
+            home=home, rules=program, database_url=None,
             simulator=simulator.address, allow_private_networks=True,
             notice_url=sink.smtp_url(),
             # the simulator does not mind being asked quickly; real engines are paced
             pace_s=0.2, pace_jitter_s=0.3,
         )
-        summary = run_sweep_command(settings, terms=DEMO_TERMS, devices=DEMO_DEVICES,
+        summary = run_sweep_command(settings, terms=() if own else DEMO_TERMS,
+                                    devices=() if own else DEMO_DEVICES,
                                     progress_factory=progress_factory)
         return DemoResult(summary, settings, sink.received, mail_dir)

@@ -1,41 +1,40 @@
-"""What each command does, apart from printing: the CLI and the demo call these."""
+"""What each command does, apart from printing: the CLI and the demo call these.
+
+The heavy parts (the store, the sweep, the mailer, the judge) are imported by the functions
+that use them: `bidwatch parse` and `bidwatch rules check` must not pay for them at start-up.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import Progress
-
-from monitor.engines import ENGINES, detect_engine, get_engine
 from monitor.errors import BidwatchError
-from monitor.judge.incidents import IncidentStatus
-from monitor.models import Capture, Device, SearchTask
-from monitor.notify.alerts import queue_sweep_alerts
-from monitor.notify.digest import Period, render_digest, write_digest
-from monitor.notify.email import send_email
-from monitor.notify.outbox import DeliveryReport, deliver_outbox
-from monitor.notify.reminders import queue_policy_reminders
-from monitor.notify.render import TemplateSet
-from monitor.notify.smtp import SmtpOptions
-from monitor.plan import plan_tasks
-from monitor.program import load_program
-from monitor.resources import templates_dir
-from monitor.services.explain import read_page
-from monitor.services.wiring import build_deps, opened_store
-from monitor.settings import Settings
-from monitor.store import AllowRecord, FindingRecord, IncidentRecord
-from monitor.sweep import SweepDeps, SweepReport, resume_sweep
+from monitor.models import Capture  # the progress hook's alias is evaluated at import
+
+if TYPE_CHECKING:
+    from monitor.judge.incidents import IncidentStatus
+    from monitor.models import Device, SearchTask
+    from monitor.notify.outbox import DeliveryReport
+    from monitor.notify.render import TemplateSet
+    from monitor.settings import Settings
+    from monitor.store import AllowRecord, IncidentRecord
+    from monitor.sweep import SweepDeps, SweepReport
 
 log = logging.getLogger(__name__)
 
-ProgressFactory = Callable[[int], tuple[Progress, Callable[[Capture, int], None]]]
+#: given the sweep's task count and a count of the cases it has opened so far (read from the
+#: store), a context manager to run the sweep in and the sweep's progress hook
+ProgressFactory = Callable[
+    [int, Callable[[], int] | None],
+    tuple[AbstractContextManager[Any], Callable[[Capture, int], None]],
+]
 
 
 @dataclass
@@ -56,6 +55,28 @@ class SweepSummary:
     def status(self) -> str:
         return self.report.status
 
+    @property
+    def coverage(self) -> float:
+        """The share of tasks whose page was captured (1.0 for a sweep of no task)."""
+        return self.report.captured / self.report.tasks if self.report.tasks else 1.0
+
+    def document(self) -> dict[str, Any]:
+        """What `bidwatch sweep --json` prints (schema sweep/1, monitor.cli.schemas)."""
+        r = self.report
+        return {
+            "sweep_id": r.sweep_id, "status": r.status, "tasks": r.tasks,
+            "captured": r.captured, "blocked": dict(sorted(r.blocked.items())),
+            "failed": r.failed, "coverage": round(self.coverage, 4), "ads": r.ads,
+            "stray_clicks": r.stray_clicks, "incidents_new": sorted(r.incidents_new),
+            "incidents_seen_again": sorted(r.incidents_seen_again - r.incidents_new),
+            "clauses_new": [{"incident": case, "policy": policy}
+                            for case, policy in sorted(r.clauses_new)],
+            "notices_queued": r.notices_queued, "delivery": delivery_document(self.delivery),
+            "digest_html": str(self.digest_html) if self.digest_html else None,
+            "digest_text": str(self.digest_text) if self.digest_text else None,
+            "extra": dict(self.extra),
+        }
+
     def rows(self) -> list[tuple[str, object]]:
         r, d = self.report, self.delivery
         blocked = ", ".join(f"{k} {v}" for k, v in sorted(r.blocked.items())) or "0"
@@ -73,6 +94,13 @@ class SweepSummary:
         ]
 
 
+def delivery_document(report: DeliveryReport) -> dict[str, Any]:
+    """A delivery's counts, as `outbox deliver --json` and `sweep --json` print them."""
+    return {"sent": report.sent, "messages": report.messages, "failed": report.failed,
+            "dead": report.dead, "waiting": report.waiting, "held": report.held,
+            "interrupted": report.interrupted, "stopped": report.stopped}
+
+
 def run_sweep_command(
     settings: Settings,
     *,
@@ -86,6 +114,14 @@ def run_sweep_command(
     """Plan, sweep, queue the sweep's alerts, deliver the outbox and write today's digest.
     A sweep cut short (Ctrl-C, SIGTERM, an error) still queues the alerts for what it
     recorded before the exception goes on."""
+    from monitor.notify.digest import Period, render_digest, write_digest
+    from monitor.notify.outbox import deliver_outbox
+    from monitor.notify.reminders import queue_policy_reminders
+    from monitor.notify.render import TemplateSet
+    from monitor.plan import plan_tasks
+    from monitor.resources import templates_dir
+    from monitor.services.wiring import build_deps
+
     deps = build_deps(settings)
     try:
         tasks = plan_tasks(deps.program, engines=engines, markets=markets, devices=devices,
@@ -137,6 +173,10 @@ def after_sweep(
     finished, was interrupted or failed: open cases past their time expire, and the sweep's
     alerts (new serious cases, coverage drops) are queued for what it has recorded. Alerts
     are keyed per sweep and reason, so a second call, or a resumed run, never repeats one."""
+    from monitor.notify.alerts import queue_sweep_alerts
+    from monitor.notify.render import TemplateSet
+    from monitor.resources import templates_dir
+
     now = datetime.now(UTC)
     expired = deps.store.expire_incidents(
         now, timedelta(days=deps.program.incidents.expire_after_days))
@@ -160,9 +200,17 @@ def _sweep_with_progress(
     tasks: int,
     progress_factory: ProgressFactory | None,
 ) -> SweepReport:
+    import asyncio
+
+    from monitor.sweep import resume_sweep
+
     if progress_factory is None:
         return asyncio.run(resume_sweep(deps, sweep_id))
-    progress, advance = progress_factory(tasks)
+
+    def new_cases() -> int:  # read between tasks, in the sweep's thread, as it records
+        return len(deps.store.incidents_first_seen_in_sweep(sweep_id))
+
+    progress, advance = progress_factory(tasks, new_cases)
     with progress:
         return asyncio.run(resume_sweep(deps, sweep_id, progress=advance))
 
@@ -172,6 +220,12 @@ def _sweep_with_progress(
 
 def deliver_now(settings: Settings) -> DeliveryReport:
     """Deliver every outbox item that is due (`bidwatch outbox deliver`, the daemon)."""
+    from monitor.notify.outbox import deliver_outbox
+    from monitor.notify.render import TemplateSet
+    from monitor.program import load_program
+    from monitor.resources import templates_dir
+    from monitor.services.wiring import opened_store
+
     program = load_program(settings.rules)
     with opened_store(settings) as store:
         return deliver_outbox(store, program, settings, TemplateSet(templates_dir()))
@@ -181,6 +235,13 @@ def remind_partners(
     settings: Settings, *, deliver: bool = True
 ) -> tuple[list[str], DeliveryReport | None]:
     """Queue this period's policy reminders (once per partner and period), then deliver."""
+    from monitor.notify.outbox import deliver_outbox
+    from monitor.notify.reminders import queue_policy_reminders
+    from monitor.notify.render import TemplateSet
+    from monitor.program import load_program
+    from monitor.resources import templates_dir
+    from monitor.services.wiring import opened_store
+
     program = load_program(settings.rules)
     if program.notices.reminder_every_days is None:
         raise BidwatchError("policy reminders are off: set notices.reminder_every_days in "
@@ -197,6 +258,8 @@ def remind_partners(
 
 def sweep_summaries(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """Recent sweeps, newest first, each with its coverage by each task's last capture."""
+    from monitor.services.wiring import opened_store
+
     with opened_store(settings) as store:
         rows = []
         for sweep in store.recent_sweeps(limit):
@@ -232,15 +295,35 @@ def incident_summary(row: IncidentRecord) -> dict[str, Any]:
 
 
 def incident_summaries(
-    settings: Settings, *, status: str | None = None, partner: str | None = None
+    settings: Settings, *, status: str | None = None, partner: str | None = None,
+    headlines: bool = False,
 ) -> list[dict[str, Any]]:
+    """Cases, most recently seen first; with `headlines`, each with the headline of its
+    latest sighting's ad (one read per case: what `bidwatch incidents` shows)."""
+    from monitor.services.wiring import opened_store
+
     with opened_store(settings) as store:
-        return [incident_summary(r) for r in store.incidents(status=status, partner=partner)]
+        rows = [incident_summary(r) for r in store.incidents(status=status, partner=partner)]
+        for row in rows if headlines else ():
+            row["headline"] = _latest_headline(store, row["id"])
+        return rows
+
+
+def _latest_headline(store: Any, case_id: int) -> str | None:
+    detail = store.incident(case_id)
+    if detail is None or not detail.sightings:
+        return None
+    latest = max(detail.sightings, key=lambda s: s.seen_at)
+    ad = detail.ads.get(latest.ad_id)
+    return ad.headline if ad is not None else None
 
 
 def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
     """A case with its clauses and every sighting: the ad, why it matched (each clause's
     facts), the chain and the evidence."""
+    from monitor.services.wiring import opened_store
+    from monitor.store import FindingRecord
+
     with opened_store(settings) as store:
         case_id = store.case_of(incident_id)
         detail = store.incident(case_id) if case_id is not None else None
@@ -284,6 +367,8 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
 
 
 def _status(status: str) -> IncidentStatus:
+    from monitor.judge.incidents import IncidentStatus
+
     try:
         return IncidentStatus(status)
     except ValueError:
@@ -296,6 +381,8 @@ def set_incident_status(
 ) -> list[IncidentRecord]:
     """Change one or several cases' status (all or none). An id from before cases names the
     case it was folded into."""
+    from monitor.services.wiring import opened_store
+
     new_status = _status(status)
     with opened_store(settings) as store:
         cases = []
@@ -319,6 +406,9 @@ def allow_incident(settings: Settings, incident_id: int, note: str) -> AllowResu
     on the allowlist, so the next sweep records their ads but finds no breach."""
     if not note.strip():
         raise BidwatchError("say why with --note: the allowlist entry keeps it")
+    from monitor.judge.incidents import IncidentStatus
+    from monitor.services.wiring import opened_store
+
     with opened_store(settings) as store:
         case_id = store.case_of(incident_id)
         if case_id is None:
@@ -331,11 +421,15 @@ def allow_incident(settings: Settings, incident_id: int, note: str) -> AllowResu
 
 
 def allowlist_entries(settings: Settings) -> list[AllowRecord]:
+    from monitor.services.wiring import opened_store
+
     with opened_store(settings) as store:
         return store.allowlist()
 
 
 def remove_allowlist_entry(settings: Settings, entry_id: int) -> None:
+    from monitor.services.wiring import opened_store
+
     with opened_store(settings) as store:
         if not store.disallow(entry_id):
             raise BidwatchError(f"no allowlist entry {entry_id}")
@@ -355,6 +449,14 @@ class DigestResult:
 def digest_command(
     settings: Settings, day: date, *, weekly: bool, out: Path | None, send: bool
 ) -> DigestResult:
+    from monitor.notify.digest import Period, render_digest, write_digest
+    from monitor.notify.email import send_email
+    from monitor.notify.render import TemplateSet
+    from monitor.notify.smtp import SmtpOptions
+    from monitor.program import load_program
+    from monitor.resources import templates_dir
+    from monitor.services.wiring import opened_store
+
     program = load_program(settings.rules)
     with opened_store(settings) as store:
         period = Period.ending_on(day, 7 if weekly else 1)
@@ -383,6 +485,10 @@ def parse_file(path: Path, engine_name: str) -> dict[str, Any]:
     --json` prints them. A page no engine recognises is an error unless `engine_name` names
     one: "no engine, no ads" would read like a page without ads. `truncated` says why only
     part of the page was read (too large, too deeply nested), else None."""
+    # the engines and the page reader only: many files in one call start fast
+    from monitor.engines import ENGINES, detect_engine, get_engine
+    from monitor.services.saved import read_page
+
     page = read_page(path)
     name = detect_engine(page.html) if engine_name == "auto" else engine_name
     if name is None:

@@ -3,16 +3,14 @@ a (changed) program without touching the store."""
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from monitor.attribute.partners import attribute
 from monitor.engines import detect_engine, get_engine
 from monitor.engines.dom import parse
-from monitor.engines.pagetext import MAX_PAGE_BYTES, bound_page, decode_page
 from monitor.errors import BidwatchError
 from monitor.judge import compile_policies
 from monitor.models import (
@@ -33,6 +31,7 @@ from monitor.models import (
 from monitor.plan import query_of
 from monitor.program import load_program
 from monitor.resolve.unwrap import offline_chain
+from monitor.services.saved import read_page
 from monitor.services.wiring import opened_store
 from monitor.settings import Settings
 from monitor.store import SightingDetail
@@ -154,76 +153,6 @@ def judge_saved_page(rules: Path, page: Path, options: PageTest) -> dict[str, An
     return {"page": str(page), "engine": engine_name, "query": query,
             "term_group": planned.term_group, "market": market.id,
             "device": str(options.device), "ads": ads, "truncated": saved.cut}
-
-
-@dataclass(frozen=True)
-class SavedPage:
-    """A saved page's text as the readers take it, and why it is not all of the file."""
-
-    html: str
-    cut: str | None = None
-
-
-#: gzip's first two bytes
-_GZIP = b"\x1f\x8b"
-_CHUNK = 1024 * 1024
-
-
-def read_page(path: Path) -> SavedPage:
-    """A saved page, plain or as the store keeps evidence (.html.gz, whatever its name):
-    at most MAX_PAGE_BYTES of it are read (a gzip file is inflated no further, so a bomb
-    costs no more than a large page), decoded by what the page says it is (a byte-order mark,
-    UTF-16, the <meta> charset) and bounded in nesting (`engines.pagetext`)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(len(_GZIP))
-            if data == _GZIP:
-                handle.seek(0)
-                data, cut = _inflate(handle, path)
-            else:
-                data += handle.read(MAX_PAGE_BYTES + 1 - len(data))
-                cut = None
-    except OSError as error:
-        raise BidwatchError(f"{path}: {error.strerror or error}") from None
-    if len(data) > MAX_PAGE_BYTES:
-        data, cut = data[:MAX_PAGE_BYTES], (
-            f"more than {MAX_PAGE_BYTES // (1024 * 1024)} MB: read the first part")
-    page = bound_page(decode_page(data))
-    return SavedPage(page.html, cut or page.cut)
-
-
-def _inflate(handle: BinaryIO, path: Path) -> tuple[bytes, str | None]:
-    """At most MAX_PAGE_BYTES + 1 bytes out of a gzip stream, reading at most as much in
-    (deflate can spend input on empty blocks and give nothing out)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out: list[bytes] = []
-    size = read = 0
-    try:
-        while size <= MAX_PAGE_BYTES and read <= MAX_PAGE_BYTES:
-            chunk = inflater.unconsumed_tail or handle.read(_CHUNK)
-            if not inflater.unconsumed_tail:
-                read += len(chunk)
-            if not chunk:
-                break
-            piece = inflater.decompress(chunk, MAX_PAGE_BYTES + 1 - size)
-            out.append(piece)
-            size += len(piece)
-            if inflater.eof:
-                if inflater.unused_data[:2] != _GZIP:  # another member follows, or trailing junk
-                    break
-                tail = inflater.unused_data
-                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                out.append(inflater.decompress(tail, MAX_PAGE_BYTES + 1 - size))
-                size += len(out[-1])
-    except zlib.error as error:
-        raise BidwatchError(f"{path}: damaged gzip file ({error})") from None
-    data = b"".join(out)
-    if read > MAX_PAGE_BYTES and size <= MAX_PAGE_BYTES:
-        return data, f"a gzip file of more than {MAX_PAGE_BYTES // (1024 * 1024)} MB: " \
-                     "read what its first part holds"
-    if not inflater.eof and size <= MAX_PAGE_BYTES:
-        return data, "the gzip file ends early: read what it holds"
-    return data, None
 
 
 def guess_query(html: str) -> str | None:

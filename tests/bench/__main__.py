@@ -13,6 +13,7 @@ BENCHMARKS = {
     "judge": "tests.bench.bench_judge",
     "sweep": "tests.bench.bench_sweep",
     "capture": "tests.bench.bench_capture",
+    "startup": "tests.bench.bench_startup",
 }
 
 

@@ -1,0 +1,297 @@
+"""The shapes `--json` prints, one model per schema name (`"schema": "NAME/VERSION"` opens
+every object). Documented in docs/cli.md; `bidwatch schema NAME` prints one as JSON Schema.
+
+A field may be added within a version; a field renamed, retyped or removed is a new version.
+Imported only by `bidwatch schema` and the tests (pydantic is not needed to print JSON).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Timestamp = str  # ISO 8601, UTC
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Delivery(Shape):
+    sent: int
+    messages: int
+    failed: int
+    dead: int
+    waiting: int
+    held: int
+    interrupted: int
+    stopped: bool
+
+
+class NewClause(Shape):
+    incident: int
+    policy: str
+
+
+class SweepOut(Shape):
+    """`sweep --json`, `demo --json`: one object when the sweep ends."""
+
+    schema_: Literal["sweep/1"]
+    sweep_id: int
+    status: str
+    tasks: int
+    captured: int
+    blocked: dict[str, int]
+    failed: int
+    coverage: float
+    ads: int
+    stray_clicks: int
+    incidents_new: list[int]
+    incidents_seen_again: list[int]
+    clauses_new: list[NewClause]
+    notices_queued: int
+    delivery: Delivery
+    digest_html: str | None
+    digest_text: str | None
+    extra: dict[str, str]
+    exit_code: int
+
+
+class SweepRow(Shape):
+    """`sweeps --json`: one line per sweep."""
+
+    schema_: Literal["sweeps/1"]
+    id: int
+    status: str
+    program: str
+    started_at: Timestamp
+    finished_at: Timestamp | None
+    asked: int
+    captured: int
+    blocked: dict[str, int]
+    failed: int
+    never_asked: int
+    ads: int
+    incidents_new: int
+    dry_run: bool
+
+
+class Clause(Shape):
+    policy: str
+    title: str | None
+    severity: str
+    clause: str | None
+    agreement_version: str | None
+    first_seen: Timestamp
+    last_seen: Timestamp
+    sighting_count: int
+
+
+class Case(Shape):
+    id: int
+    reference: str
+    status: str
+    level: int
+    severity: str
+    offender: str
+    partner: str | None
+    destination: str
+    network: str | None
+    title: str
+    clauses: list[Clause]
+    engines: list[str]
+    term_groups: list[str]
+    sighting_count: int
+    markets: list[str]
+    devices: list[str]
+    first_seen: Timestamp
+    last_seen: Timestamp
+
+
+class IncidentRow(Case):
+    """`incidents --json`: one line per case, with its latest ad's headline."""
+
+    schema_: Literal["incident/1"]
+    headline: str | None
+
+
+class IncidentDetail(Shape):
+    """`incidents show --json`."""
+
+    schema_: Literal["incident-detail/1"]
+    incident: Case
+    history: list[dict[str, Any]]
+    sightings: list[dict[str, Any]]
+    sighting_ids: list[int]
+    folded_from: int | None = None
+
+
+class Explanation(Shape):
+    """`explain --json` (monitor.services.explain.explain_sighting)."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_: Literal["explanation/1"]
+    sighting: int
+    ad: dict[str, Any]
+    attribution: dict[str, Any]
+    findings: list[dict[str, Any]]
+    cases: list[dict[str, Any]]
+
+
+class Issue(Shape):
+    file: str
+    line: int
+    path: str
+    message: str
+
+
+class RulesCheck(Shape):
+    """`rules check --json`."""
+
+    schema_: Literal["rules-check/1"]
+    directory: str
+    ok: bool
+    issues: list[Issue]
+    template_issues: list[str]
+    program: dict[str, Any] | None
+
+
+class RulesTest(Shape):
+    """`rules test --json` (monitor.services.explain.judge_saved_page)."""
+
+    schema_: Literal["rules-test/1"]
+    page: str
+    engine: str
+    query: str | None
+    term_group: str | None
+    market: str
+    device: str
+    ads: list[dict[str, Any]]
+    truncated: str | None
+    findings: int
+
+
+class OutboxRow(Shape):
+    """`outbox --json`: one line per item (no message bodies)."""
+
+    schema_: Literal["outbox-item/1"]
+    id: int | None
+    key: str
+    kind: str
+    status: str
+    partner: str | None
+    incident_id: int | None
+    level: int | None
+    batch_key: str | None
+    tags: list[str]
+    subject: str | None
+    attempts: int
+    next_attempt_at: Timestamp | None
+    last_error: str | None
+    created_at: Timestamp | None
+    sent_at: Timestamp | None
+    decided_by: str | None
+    decided_at: Timestamp | None
+    decision_note: str | None
+    eml_path: str | None
+
+
+class DeliveryOut(Delivery):
+    """`outbox deliver --json`."""
+
+    schema_: Literal["delivery/1"]
+
+
+class Ids(Shape):
+    """`outbox retry`, `notices approve|reject --json`: the items changed."""
+
+    schema_: Literal["outbox-change/1"]
+    action: Literal["requeued", "approved", "rejected"]
+    ids: list[int]
+
+
+class Reminders(Shape):
+    """`notices remind --json`."""
+
+    schema_: Literal["reminders/1"]
+    queued: list[str]
+    delivery: Delivery | None
+
+
+class Prune(Shape):
+    """`evidence prune --json`."""
+
+    schema_: Literal["prune/1"]
+    older_than_days: int
+    files_deleted: int
+    bytes_freed: int
+    files_kept_shared: int
+
+
+class StatusChange(Shape):
+    """`incidents set --json`: the cases changed."""
+
+    schema_: Literal["status-change/1"]
+    cases: list[dict[str, Any]]
+
+
+class Allowed(Shape):
+    """`incidents allow --json`."""
+
+    schema_: Literal["allowed/1"]
+    incident: int
+    reference: str
+    status: str
+    entry: AllowEntry
+
+
+class AllowEntry(Shape):
+    id: int
+    advertiser: str
+    destination: str
+    note: str
+    from_incident: int | None
+    created_at: Timestamp
+
+
+class AllowRow(AllowEntry):
+    """`incidents allowlist --json`: one line per entry."""
+
+    schema_: Literal["allowlist-entry/1"]
+
+
+class Digest(Shape):
+    """`digest --json`."""
+
+    schema_: Literal["digest/1"]
+    html: str
+    text: str
+    sent: bool | None
+    error: str | None
+
+
+Allowed.model_rebuild()
+
+SCHEMAS: dict[str, type[Shape]] = {
+    model.model_fields["schema_"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (SweepOut, SweepRow, IncidentRow, IncidentDetail, Explanation, RulesCheck,
+                  RulesTest, OutboxRow, DeliveryOut, Ids, Reminders, Prune, StatusChange,
+                  Allowed, AllowRow, Digest)
+}
+
+
+def validate(document: dict[str, Any]) -> Shape:
+    """Check a printed object against the schema it names (the key `schema` → `schema_`)."""
+    fields = {("schema_" if k == "schema" else k): v for k, v in document.items()}
+    return SCHEMAS[document["schema"]].model_validate(fields)
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    schema = SCHEMAS[name].model_json_schema()
+    properties = schema.get("properties", {})
+    if "schema_" in properties:
+        properties["schema"] = properties.pop("schema_")
+        schema["required"] = ["schema" if r == "schema_" else r
+                              for r in schema.get("required", [])]
+    return schema

@@ -1,0 +1,59 @@
+"""Start-up: the median wall time of `bidwatch --help` and `bidwatch rules check rules/` over
+10 runs each, as subprocesses (what a script or cron job pays per call), and `bidwatch parse`
+over every corpus page in one call, start-up included (pages per second).
+
+`python -m tests.bench.bench_startup [RUNS]`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIDWATCH = Path(sys.executable).with_name("bidwatch")
+CORPUS = ROOT.parent / "shared" / "serp-corpus" / "pages"
+
+
+def wall(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(BIDWATCH), *args], check=True, env=env, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def median_s(args: list[str], env: dict[str, str], runs: int) -> float:
+    wall(args, env)  # the first run warms the page cache; it is not counted
+    return round(statistics.median(wall(args, env) for _ in range(runs)), 3)
+
+
+def parse_rate(env: dict[str, str]) -> dict[str, object]:
+    pages = sorted(CORPUS.glob("*.html"))
+    if not pages:
+        return {"parse_skipped": f"{CORPUS} is absent"}
+    # the corpus, repeated: many files in one call, as a script parsing a day's evidence does
+    files = [str(p) for p in pages] * max(1, 240 // len(pages))
+    seconds = min(wall(["parse", "--json", *files], env) for _ in range(3))
+    return {"parse_files": len(files), "parse_pages_per_s": round(len(files) / seconds, 1)}
+
+
+def main(runs: int = 10) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "BIDWATCH_HOME": home, "BIDWATCH_RULES": str(ROOT / "rules")}
+        print(json.dumps({
+            "benchmark": "startup", "runs": runs,
+            "help_median_s": median_s(["--help"], env, runs),
+            "rules_check_median_s": median_s(["rules", "check", "rules/"], env, runs),
+            **parse_rate(env),
+            "load_average": round(os.getloadavg()[0], 2),
+        }))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
