@@ -67,6 +67,10 @@ log = logging.getLogger(__name__)
 
 #: redirect chains of one result page followed at once (each in its own page)
 CHAINS_AT_ONCE = 4
+#: result pages whose chains are being resolved at once, per page captured at once. Only a
+#: bound on the pages waiting (each holds its lease): the browser's pages are bounded by the
+#: chains followed live at once, and pages whose chains are reused pass at once
+CHAIN_PAGES_PER_CAPTURE = 4
 #: starting and stopping Playwright's driver (a local process; it starts in a second or two)
 DRIVER_TIMEOUT_S = 60.0
 #: statuses whose page is read for ads: a partial page's ads are real, only incomplete
@@ -278,7 +282,7 @@ class SweepRun:
     pacer: EnginePacer
     #: pages being captured at once (BIDWATCH_CONCURRENCY)
     captures: asyncio.Semaphore
-    #: captured pages whose chains are being followed at once: a page's chains run beside
+    #: captured pages whose chains are being resolved at once: a page's chains run beside
     #: the next captures, and this bound keeps them from piling up behind the captures
     chain_pages: asyncio.Semaphore
     chains: ChainReuse
@@ -296,14 +300,18 @@ async def _run_all(
     settings = deps.settings
     pacer = EnginePacer(settings.pace_s, settings.pace_jitter_s, cooldown_s=settings.cooldown_s,
                         cooldown_max_s=settings.cooldown_max_s)
-    chains = ChainReuse(deps.store, settings.chain_reuse_hours, deps.program.follow_click_urls)
+    # chains followed live at once: as many as the pages captured at once had before chains
+    # ran beside the captures, so a sweep's browser holds no more pages than it did
+    chains = ChainReuse(deps.store, settings.chain_reuse_hours, deps.program.follow_click_urls,
+                        live_at_once=CHAINS_AT_ONCE * settings.concurrency)
     # the driver's start and stop are bounded like every browser call
     playwright = await bounded(async_playwright().start(), "start Playwright",
                                DRIVER_TIMEOUT_S)
     try:
         keeper = browser_keeper(playwright, deps)
         run = SweepRun(deps, keeper, pacer, asyncio.Semaphore(settings.concurrency),
-                       asyncio.Semaphore(settings.concurrency), chains, report, dry_run)
+                       asyncio.Semaphore(settings.concurrency * CHAIN_PAGES_PER_CAPTURE),
+                       chains, report, dry_run)
         try:
             async def one(task: SearchTask, task_id: int) -> None:
                 try:
@@ -576,10 +584,13 @@ class ChainReuse:
     with its key follows it live.
     """
 
-    def __init__(self, store: Store, window_hours: float, follow_click_urls: bool) -> None:
+    def __init__(self, store: Store, window_hours: float, follow_click_urls: bool, *,
+                 live_at_once: int) -> None:
         self.store = store
         self.window = timedelta(hours=window_hours)
         self.follow_click_urls = follow_click_urls
+        #: chains followed live at once, over all pages (each holds a page of the browser)
+        self._live = asyncio.Semaphore(live_at_once)
         #: this sweep's follows by key, in flight or done with their live part (None: it
         #: ended badly, or was cut off)
         self._flights: dict[str, asyncio.Future[Chain | None]] = {}
@@ -627,7 +638,8 @@ class ChainReuse:
         if self.window and key not in self._flights:
             flight = self._flights[key] = asyncio.get_running_loop().create_future()
         try:
-            chain = await follow(True)
+            async with self._live:
+                chain = await follow(True)
         except BaseException:
             self._land(key, flight, None)
             raise

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from typer.testing import CliRunner
 
+from monitor.cli import app
 from monitor.dev.simulator import Simulator
 from monitor.models import Device
 from monitor.plan import plan_tasks
@@ -86,7 +88,7 @@ def age_chains(settings: Settings, hours: float) -> None:
 
 
 def test_a_second_sweep_within_the_window_reuses_every_chain(
-    sim_settings: Settings, simulator: Simulator
+    sim_settings: Settings, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     simulator.requests.clear()
     first = sweep(sim_settings, terms=["Lumora", "Lumora coupon"])
@@ -113,7 +115,14 @@ def test_a_second_sweep_within_the_window_reuses_every_chain(
     assert reused and reused[0]["chain"][0]["how"] == "start"
     assert len(reused[0]["chain"]) >= 3  # offline start, then the live hops as followed
     explained = explain_sighting(sim_settings, reused[0]["id"])
-    assert explained["chain_followed"].endswith("h ago (reused)")
+    assert explained["chain_followed"] == "chain followed 0.0 h ago (reused)"
+    # and said by the commands staff read
+    monkeypatch.setenv("BIDWATCH_HOME", str(sim_settings.home))
+    monkeypatch.setenv("BIDWATCH_RULES", str(sim_settings.rules))
+    shown = CliRunner().invoke(app, ["incidents", "show", str(case["id"])])
+    assert shown.exit_code == 0 and "chain followed 0.0 h ago (reused)" in shown.output
+    why = CliRunner().invoke(app, ["explain", str(reused[0]["id"])])
+    assert why.exit_code == 0 and "chain followed 0.0 h ago (reused)" in why.output
 
 
 def test_past_the_window_or_with_reuse_off_chains_are_followed_live(
