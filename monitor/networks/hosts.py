@@ -18,14 +18,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
-import tldextract
+if TYPE_CHECKING:
+    from tldextract import TLDExtract
 
-# The public-suffix snapshot bundled with tldextract; never fetched over the network.
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
 _STRIPPED = str.maketrans("", "", "\t\n\r")
 _SAFE_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _SAFE_CHARS = frozenset(
@@ -93,6 +91,18 @@ def _decode_safe(text: str) -> str:
     return _SAFE_ESCAPE.sub(decode, text)
 
 
+@lru_cache(maxsize=1)
+def _extractor() -> TLDExtract:
+    """The public-suffix snapshot bundled with tldextract; never fetched over the network.
+    Made when a registered domain is first needed: tldextract (and the requests it imports)
+    and the suffix trie cost a tenth of a second that most commands never need."""
+    import tldextract
+
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
+
+
 @lru_cache(maxsize=8192)
 def registered_domain(host: str) -> str | None:
     """The registered domain (eTLD+1) of a normalised host; an IP address is itself; None for
@@ -103,7 +113,7 @@ def registered_domain(host: str) -> str | None:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         pass
-    return _EXTRACT.extract_str(host).top_domain_under_public_suffix or None
+    return _extractor().extract_str(host).top_domain_under_public_suffix or None
 
 
 def in_domain(host: str, domain: str) -> bool:

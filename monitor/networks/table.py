@@ -18,10 +18,11 @@ Canonical network names (use these in rules/partners.yaml): see NETWORK_NAMES.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
@@ -195,7 +196,7 @@ def load_table(path: Path = TABLE_PATH) -> NetworkTable:
     return parse_table(path.read_text(encoding="utf-8"), str(path))
 
 
-# libyaml's loader when PyYAML has it: the table is read at every import of this module.
+# libyaml's loader when PyYAML has it: the table is read by every process that recognises.
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -398,20 +399,63 @@ def index_hosts(patterns: Sequence[Pattern]) -> HostIndex:
     return HostIndex(everywhere, by_domain, domains)
 
 
-# Loaded once, at import: the sweep matches every hop of every chain against these rows.
-TABLE: NetworkTable = load_table()
-PATTERNS: tuple[Pattern, ...] = compile_table(TABLE)
-HOSTS: HostIndex = index_hosts(PATTERNS)
-NETWORK_NAMES: tuple[str, ...] = tuple(TABLE.networks)
-_ALIASES = {
-    _name_key(alias): name for name, network in TABLE.networks.items() for alias in network.aliases
+# Loaded once, on first use, and kept: the sweep matches every hop of every chain against
+# these rows, but a command that never recognises a URL (`rules check`, `--help`) should not
+# pay for validating, compiling and indexing them (nor for tldextract's suffix list).
+
+
+@cache
+def network_table() -> NetworkTable:
+    """The bundled table, validated (NetworkTableError when it is not valid)."""
+    return load_table()
+
+
+@cache
+def patterns() -> tuple[Pattern, ...]:
+    return compile_table(network_table())
+
+
+@cache
+def host_index() -> HostIndex:
+    return index_hosts(patterns())
+
+
+@cache
+def network_names() -> tuple[str, ...]:
+    """The canonical network names, in the table's order: the validated table's, without
+    compiling or indexing its rows."""
+    return tuple(network_table().networks)
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    return {_name_key(alias): name for name, network in network_table().networks.items()
+            for alias in network.aliases}
+
+
+# The module's constants of old, now computed when first read (PEP 562).
+_LAZY: dict[str, Callable[[], object]] = {
+    "TABLE": network_table, "PATTERNS": patterns, "HOSTS": host_index,
+    "NETWORK_NAMES": network_names,
 }
+
+if TYPE_CHECKING:
+    TABLE: NetworkTable
+    PATTERNS: tuple[Pattern, ...]
+    HOSTS: HostIndex
+    NETWORK_NAMES: tuple[str, ...]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return _LAZY[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def canonical_network(name: str) -> str:
     """The canonical name for a network as written in rules ("Commission Junction" → "cj")."""
     key = _name_key(name)
-    return _ALIASES.get(key, key)
+    return _aliases().get(key, key)
 
 
 # ---- recognising ----------------------------------------------------------------------------
@@ -480,8 +524,9 @@ def _recognise(url: str) -> tuple[bool, NetworkIds] | None:
     parts = browser_url(url)
     if not parts.host:
         return None
-    rows = HOSTS.rows_for(parts.host)
-    if rows is HOSTS.everywhere and names_inside(parts.host, HOSTS.network_domains):
+    hosts = host_index()
+    rows = hosts.rows_for(parts.host)
+    if rows is hosts.everywhere and names_inside(parts.host, hosts.network_domains):
         return None
     query = _query(parts.query, parts.fragment)
     present = frozenset(name for name, value in query.items() if value)
