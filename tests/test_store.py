@@ -318,3 +318,22 @@ def test_evidence_past_retention_goes_unless_an_open_incident_or_a_newer_capture
     pruned = [c for c in store.captures() if c.html_path is None]
     assert len(pruned) == 1
     store.close()
+
+
+def test_an_aggregators_sub_publisher_is_kept_beside_the_network_of_record(store: Store) -> None:
+    # a Skimlinks link re-wrapped into the merchant's Partnerize: both publishers stay known
+    t = task()
+    item = judged(t, T0)
+    inner = (NetworkIds("skimlinks", publisher_id="12345X678", aggregator=True),)
+    attribution = replace(item.attribution, inner_networks=inner)
+    item = replace(item, attribution=attribution,
+                   sighting=replace(item.sighting, attribution=attribution))
+    _sweep, ids = store.begin_sweep("p", [t], dry_run=False, now=T0)
+    store.record_task(ids[t.key], capture(t, T0), [item], queue_notices=False)
+    (incident,) = store.incidents()
+    detail = store.incident(incident.id)
+    assert detail is not None
+    (kept,) = detail.attributions.values()
+    assert kept.network == "partnerize" and kept.inner_networks == inner
+    one = store.sighting(detail.sightings[0].id)
+    assert one is not None and one.attribution.inner_networks == inner

@@ -96,7 +96,8 @@ def _sighting_of(detail: SightingDetail, program: Any) -> Sighting:
     ids = NetworkIds(a.network, a.publisher_id, a.advertiser_id, a.creative_id, a.sub_id,
                      a.click_id, aggregator=a.aggregator) if a.network else None
     attribution = Attribution(AdvertiserClass(a.advertiser_class), a.partner, ids,
-                              a.display_domain, a.landing_domain, a.domains, a.reason)
+                              a.display_domain, a.landing_domain, a.domains, a.reason,
+                              inner_networks=a.inner_networks)
     return Sighting(task, observed, Chain(chain.start_url, hops, chain.landing_url,
                                           chain.error), attribution, s.seen_at)
 

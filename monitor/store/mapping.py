@@ -4,11 +4,11 @@ JSON columns decoded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from monitor.models import Fact, LinkBox, Sitelink
+from monitor.models import Fact, LinkBox, NetworkIds, Sitelink
 from monitor.store.records import (
     AdRecord,
     AllowRecord,
@@ -83,7 +83,19 @@ def chain_record(row: ChainRow, hops: Sequence[HopRow]) -> ChainRecord:
 
 
 def attribution_record(row: AttributionRow) -> AttributionRecord:
-    return _copy(AttributionRecord, row, domains=_strings(row.domains_json))
+    return _copy(AttributionRecord, row, domains=_strings(row.domains_json),
+                 inner_networks=tuple(NetworkIds(**ids)
+                                      for ids in json.loads(row.inner_networks_json)))
+
+
+#: the ids of an inner network kept on its attribution (not where it was read)
+INNER_NETWORK_FIELDS = ("network", "publisher_id", "advertiser_id", "creative_id", "sub_id",
+                        "click_id", "aggregator")
+
+
+def inner_networks_json(inner: Iterable[NetworkIds]) -> str:
+    return json.dumps([{name: getattr(ids, name) for name in INNER_NETWORK_FIELDS}
+                       for ids in inner], ensure_ascii=False)
 
 
 def sighting_record(row: SightingRow) -> SightingRecord:

@@ -23,6 +23,7 @@ from monitor.judge.incidents import (
 from monitor.models import Capture, Finding, JudgedAd, Sighting
 from monitor.store.base import StoreBase
 from monitor.store.incidents import add_event
+from monitor.store.mapping import inner_networks_json
 from monitor.store.outbox import queue_notice_row
 from monitor.store.records import RecordOutcome, severity_rank
 from monitor.store.sweeps import capture_row
@@ -247,6 +248,7 @@ def _attribution_row(ad_id: int, item: JudgedAd) -> AttributionRow:
         aggregator=bool(ids and ids.aggregator),
         display_domain=a.display_domain, landing_domain=a.landing_domain,
         domains_json=json.dumps(list(a.domains)), reason=a.reason,
+        inner_networks_json=inner_networks_json(a.inner_networks),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.models import CaptureStatus, Fact, LinkBox, Severity, Sitelink
+from monitor.models import CaptureStatus, Fact, LinkBox, NetworkIds, Severity, Sitelink
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,8 @@ class AttributionRecord:
     landing_domain: str | None
     domains: tuple[str, ...]
     reason: str
+    #: the networks the outermost one sent the click through, outermost first
+    inner_networks: tuple[NetworkIds, ...] = ()
 
 
 @dataclass(frozen=True)

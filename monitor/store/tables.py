@@ -167,6 +167,10 @@ class AttributionRow(SQLModel, table=True):
     landing_domain: str | None = None
     domains_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    #: the networks the outermost one sent the click through (JSON list of their ids): an
+    #: aggregator's sub-publisher beside the partner of record
+    inner_networks_json: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                                     server_default="[]"))
 
 
 class IncidentRow(SQLModel, table=True):
