@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.async_api import BrowserContext, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.attribute.partners import attribute
+from monitor.attribute.partners import attribute, is_unrecognised_tracking
 from monitor.capture.browser import find_browser
 from monitor.capture.calls import bounded
 from monitor.capture.contexts import ContextPool
@@ -104,6 +104,8 @@ class TaskResult:
     stray_clicks: int
     outcome: RecordOutcome
     lost: str | None = None  # what besides the page broke (PageResult.lost)
+    #: ads whose chain went through a tracking link no network of the table claims
+    unrecognised_links: int = 0
 
 
 @dataclass
@@ -116,6 +118,8 @@ class SweepReport:
     failed: int = 0
     ads: int = 0
     stray_clicks: int = 0  # ad clicks outside every ad read: the markup may have changed
+    #: ads whose chain went through a tracking link no network claims: a new network?
+    unrecognised_links: int = 0
     incidents_new: set[int] = field(default_factory=set)
     incidents_seen_again: set[int] = field(default_factory=set)
     #: (case, policy): clauses new to a case that was open before this sweep's sighting
@@ -140,6 +144,7 @@ class SweepReport:
             self.failed += 1
         self.ads += result.ads
         self.stray_clicks += result.stray_clicks
+        self.unrecognised_links += result.unrecognised_links
         self.incidents_new.update(outcome.new_incidents)
         self.incidents_seen_again.update(outcome.seen_again)
         self.clauses_new.update(outcome.new_clauses)
@@ -436,8 +441,14 @@ def record_page(deps: SweepDeps, task_id: int, page: ReadPage, judged: Sequence[
     outcome = deps.store.record_task(task_id, page.capture, judged, queue_notices=not dry_run,
                                      stray_click_urls=page.stray_click_urls,
                                      escalation=deps.escalation)
+    unrecognised = [j for j in judged if is_unrecognised_tracking(j.chain)]
+    for item in unrecognised:
+        log.warning("%s %s %r: the ad %r went through a tracking link no known network "
+                    "claims (a new network?): %s", page.capture.task.engine,
+                    page.capture.task.market.id, page.capture.task.query,
+                    item.ad.headline[:80], " → ".join(u[:120] for u in item.chain.urls))
     return TaskResult(page.capture, len(page.ads), len(page.stray_click_urls), outcome,
-                      page.lost)
+                      page.lost, len(unrecognised))
 
 
 async def capture_in_pool(

@@ -198,3 +198,24 @@ def test_a_lookalike_network_host_is_not_the_network() -> None:
     found = attribute(ad("www.lumora.com", lookalike),
                       chain(lookalike, "https://www.lumora.com/"), PROGRAM)
     assert found.network is None and found.inner_networks == ()
+
+
+def test_a_tracking_link_no_network_claims_is_counted_as_unrecognised() -> None:
+    from monitor.attribute.partners import is_unrecognised_tracking
+    from monitor.models import Chain, Hop, HopHow
+
+    def chain(*urls: str) -> Chain:
+        hops = tuple(Hop(u, HopHow.start if i == 0 else HopHow.http) for i, u in enumerate(urls))
+        return Chain(start_url=urls[0], hops=hops, landing_url=urls[-1])
+
+    unknown = "https://trk.newnetwork.example/click?aff_id=4411&offer_id=9&url=https%3A%2F%2Fwww.lumora.com%2F"
+    assert is_unrecognised_tracking(chain(unknown, "https://www.lumora.com/"))
+    # a known network's link is recognised, not counted
+    assert not is_unrecognised_tracking(chain("https://prf.hn/click/camref:1100l5xYz",
+                                              "https://www.lumora.com/"))
+    # an engine's own click URL carries a redirect parameter by design
+    assert not is_unrecognised_tracking(chain(
+        "https://www.googleadservices.com/pagead/aclk?sa=L&adurl=https://www.lumora.com/",
+        "https://www.lumora.com/"))
+    # a plain landing page is no tracking link
+    assert not is_unrecognised_tracking(chain("https://www.lumora.com/mattresses"))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from monitor.engines import is_engine_click_url
 from monitor.models import AdvertiserClass, Attribution, Chain, NetworkIds, ObservedAd
 from monitor.networks.hosts import browser_url, registered_domain
 from monitor.networks.table import canonical_network, rakuten_eaid, recognise, recognise_layers
+from monitor.networks.tracking import looks_like_tracking
 from monitor.program import Program
 from monitor.program.models import Partner
 
@@ -33,6 +35,16 @@ def chain_domains(chain: Chain) -> tuple[str, ...]:
     """Every registrable domain on the chain, in order of first appearance."""
     urls = (chain.start_url, *chain.urls, chain.landing_url)
     return tuple(dict.fromkeys(d for d in map(registrable_domain, urls) if d))
+
+
+def is_unrecognised_tracking(chain: Chain) -> bool:
+    """Whether a chain went through what looks like a tracking link (a redirect parameter,
+    an affiliate id, a tracking path) that no network of the table claims: a network bidwatch
+    does not know yet, to be seen on the first day, like a stray ad click. Engine click URLs
+    carry a redirect parameter by design and are not counted."""
+    if recognise_layers(chain.urls):
+        return False
+    return any(looks_like_tracking(url) for url in chain.urls if not is_engine_click_url(url))
 
 
 def attribute(ad: ObservedAd, chain: Chain, program: Program) -> Attribution:

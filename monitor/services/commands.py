@@ -84,6 +84,7 @@ class SweepSummary:
             ("tasks", r.tasks), ("captured", r.captured), ("blocked", blocked),
             ("failed", r.failed), ("ads", r.ads),
             ("ad clicks outside any ad read (markup changed?)", r.stray_clicks),
+            ("tracking links no known network claims (new network?)", r.unrecognised_links),
             ("cases new (one per offending ad)", len(r.incidents_new)),
             ("cases seen again", len(r.incidents_seen_again - r.incidents_new)),
             ("clauses new on open cases", len(r.clauses_new)),

@@ -10,11 +10,10 @@ from typing import Any
 
 from playwright.async_api import Browser, async_playwright
 
+from monitor.attribute.partners import is_unrecognised_tracking
 from monitor.capture.browser import find_browser, launch, proxied_args
-from monitor.engines import is_engine_click_url
 from monitor.models import Chain, Hop, HopHow, NetworkIds
 from monitor.networks.table import is_landing_marker, recognise_layers
-from monitor.networks.tracking import looks_like_tracking
 from monitor.resolve.egress import EgressProxy
 from monitor.resolve.follow import follow
 from monitor.resolve.guard import AddressGuard
@@ -48,9 +47,7 @@ def describe(url: str, chain: Chain) -> dict[str, Any]:
 
 
 def _unrecognised(chain: Chain) -> str | None:
-    # Engine click URLs carry a redirect parameter by design; they are not a network's.
-    hops = [u for u in chain.urls if not is_engine_click_url(u)]
-    return UNRECOGNISED if any(map(looks_like_tracking, hops)) else None
+    return UNRECOGNISED if is_unrecognised_tracking(chain) else None
 
 
 def _landing(url: str, chain: Chain, ids: NetworkIds | None, tracking: str | None) -> str | None:
