@@ -49,12 +49,12 @@ from monitor.networks.hosts import (
     names_inside,
     registered_domain,
 )
+from monitor.networks.names import FAST_LOADER, TABLE_PATH
 
 IdField = Literal[
     "publisher_id", "advertiser_id", "creative_id", "sub_id", "click_id", "landing_url"
 ]
 ID_FIELDS: tuple[str, ...] = get_args(IdField)
-TABLE_PATH = Path(__file__).with_name("networks.yaml")
 
 
 class NetworkTableError(ConfigError):
@@ -196,13 +196,9 @@ def load_table(path: Path = TABLE_PATH) -> NetworkTable:
     return parse_table(path.read_text(encoding="utf-8"), str(path))
 
 
-# libyaml's loader when PyYAML has it: the table is read by every process that recognises.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def parse_table(text: str, source: str = "networks.yaml") -> NetworkTable:
     try:
-        data = yaml.load(text, Loader=_FAST_LOADER)
+        data = yaml.load(text, Loader=FAST_LOADER)
     except yaml.YAMLError as error:
         raise NetworkTableError(f"{source}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
@@ -422,8 +418,8 @@ def host_index() -> HostIndex:
 
 @cache
 def network_names() -> tuple[str, ...]:
-    """The canonical network names, in the table's order: the validated table's, without
-    compiling or indexing its rows."""
+    """The validated table's network names (monitor.networks.names reads them without
+    validating the rows, for the program's checks)."""
     return tuple(network_table().networks)
 
 

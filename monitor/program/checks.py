@@ -261,9 +261,9 @@ def _check_networks(names: list[str], program: Program) -> Iterator[tuple[Loc, s
 
 
 def _network_names() -> tuple[str, ...]:
-    # the table module when a program names networks, not at import: `rules check` should
-    # not pay for the recognisers it never runs
-    from monitor.networks.table import network_names
+    # the names only, when a program names networks: `rules check` should not pay for
+    # the recognisers it never runs
+    from monitor.networks.names import network_names
 
     return network_names()
 

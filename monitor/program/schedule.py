@@ -9,7 +9,6 @@ from typing import (
 )
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     ConfigDict,
     Field,
@@ -71,6 +70,9 @@ class Trigger(Model):
             return value
         if len(value.split()) != 5:
             raise ValueError("cron needs 5 fields: minute hour day-of-month month day-of-week")
+        # APScheduler (and the asyncio it imports) only for a program that has a cron job
+        from apscheduler.triggers.cron import CronTrigger
+
         try:
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as err:
