@@ -26,8 +26,9 @@ def test_offline_prints_one_object_per_url_with_nulls_where_unknown() -> None:
     result = runner.invoke(app, ["attribute", PARTNERIZE, "https://example.com/", "--json"])
     assert result.exit_code == 0, result.output
     partnerize, plain = lines(result.output)
-    assert list(partnerize) == KEYS and list(plain) == KEYS
-    assert partnerize == {"url": PARTNERIZE, "network": "partnerize",
+    # the schema name first, as every --json object (docs/cli.md), then the attribution
+    assert list(partnerize) == ["schema", *KEYS] and list(plain) == ["schema", *KEYS]
+    assert partnerize == {"schema": "attribution/1", "url": PARTNERIZE, "network": "partnerize",
                           "publisher_id": "1100l5xYz", "advertiser_id": None,
                           "creative_id": None, "sub_id": "kw", "click_id": None,
                           "landing_url": "https://www.lumora.com/sale", "inner_networks": [],

@@ -271,13 +271,65 @@ class Digest(Shape):
     error: str | None
 
 
+class ParsedAd(Shape):
+    kind: str
+    position: str
+    rank: int
+    headline: str
+    description: str
+    display_url: str
+    link: str
+    click_url: str | None
+
+
+class ParsedPage(Shape):
+    """`parse --json`: one line per saved page, its paid ads as the engine's reader sees
+    them (monitor.services.commands.parse_file)."""
+
+    schema_: Literal["parse/1"]
+    file: str
+    engine: str
+    ads: list[ParsedAd]
+    stray_click_urls: list[str]
+    truncated: str | None
+
+
+class NetworkLayer(Shape):
+    network: str | None
+    publisher_id: str | None
+    advertiser_id: str | None
+    creative_id: str | None
+    sub_id: str | None
+    click_id: str | None
+
+
+class ChainHop(Shape):
+    url: str
+    how: str
+    status: int | None
+    elapsed_ms: int
+
+
+class Attribution(NetworkLayer):
+    """`attribute --json`: one line per URL, the outermost network's ids and the networks
+    inside it (monitor.services.inspect.describe); `hops` and `error` with --follow."""
+
+    schema_: Literal["attribution/1"]
+    url: str
+    landing_url: str | None
+    inner_networks: list[NetworkLayer]
+    tracking: str | None
+    hops: list[ChainHop] | None = None
+    error: str | None = None
+
+
 Allowed.model_rebuild()
 
 SCHEMAS: dict[str, type[Shape]] = {
     model.model_fields["schema_"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in (SweepOut, SweepRow, IncidentRow, IncidentDetail, Explanation, RulesCheck,
                   RulesTest, OutboxRow, DeliveryOut, Ids, Reminders, Prune, StatusChange,
-                  Allowed, AllowRow, Digest)
+                  Allowed, AllowRow, Digest, ParsedPage, Attribution)
 }
 
 
