@@ -11,6 +11,7 @@ import hashlib
 import logging
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -58,7 +59,7 @@ from monitor.models import (
 from monitor.program import Program
 from monitor.resolve.egress import EgressProxy
 from monitor.resolve.follow import resolve_chain
-from monitor.resolve.guard import AddressGuard
+from monitor.resolve.guard import AddressGuard, BlockedAddress, split_target
 from monitor.resolve.unwrap import engine_hops, join_chains
 from monitor.settings import Settings
 from monitor.store import ChainRecord, RecordOutcome, Store
@@ -421,9 +422,10 @@ class ReadPage:
 
 async def capture_and_read(deps: SweepDeps, lease: BrowserLease, task: SearchTask) -> ReadPage:
     engine = get_engine(task.engine)
+    started = time.monotonic()
     result = await capture_in_pool(lease.contexts, task, engine, deps.evidence)
     reading = engine.read_page(result.html) if result.capture.status in READ_STATUSES else None
-    capture = result.capture
+    capture = with_egress_reason(result.capture, deps.egress, started)
     if reading is not None and (cut := bound_page(result.html).cut):  # cached: the same text
         capture = read_only_in_part(capture, cut)
     ads = reading.ads if reading else []
@@ -433,6 +435,22 @@ async def capture_and_read(deps: SweepDeps, lease: BrowserLease, task: SearchTas
                     "evidence %s", task.engine, task.market.id, task.query, len(strays),
                     capture.html_path)
     return ReadPage(capture, ads, strays, result.lost)
+
+
+def with_egress_reason(capture: Capture, egress: EgressProxy | None, since: float) -> Capture:
+    """A failed page with why the egress proxy refused or cut its connection, when it did
+    (the browser only says net::ERR_TUNNEL_CONNECTION_FAILED or the like)."""
+    if egress is None or capture.status is not CaptureStatus.error:
+        return capture
+    try:
+        _scheme, host, port = split_target(capture.url)
+    except BlockedAddress:
+        return capture
+    note = egress.note(host, port, since=since)
+    if note is None:
+        return capture
+    error = f"{capture.error or 'failed'} (egress: {note.reason})"[:500]
+    return replace(capture, error=error)
 
 
 def record_page(deps: SweepDeps, task_id: int, page: ReadPage, judged: Sequence[JudgedAd],

@@ -21,6 +21,8 @@ import ssl
 import threading
 import time
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -464,3 +466,33 @@ def test_a_market_proxy_the_egress_cannot_chain_is_a_config_error_naming_no_secr
         egress_proxy(settings, StandInGuard([443]))
     assert "BIDWATCH_PROXIES['de-de']" in str(refused.value)
     assert "socks5://proxy.example" in str(refused.value) and PASSWORD not in str(refused.value)
+
+
+def test_a_result_page_the_egress_refused_says_why_in_its_capture() -> None:
+    # the browser only says net::ERR_TUNNEL_CONNECTION_FAILED; the capture names the reason
+    from monitor.models import Capture, CaptureStatus, Device, MarketRef, SearchTask
+    from monitor.sweep import with_egress_reason
+
+    guard = StandInGuard([443])
+    guard.names["www.google.com"] = lambda: [FORBIDDEN]
+    task = SearchTask("lumora", "google", "lumora", "brand", MarketRef("us-en", "US", "en",
+                                                                       "America/New_York"),
+                      Device.desktop)
+    failed = Capture(task=task, status=CaptureStatus.error,
+                     url="https://www.google.com/search?q=lumora", final_url="",
+                     http_status=None, captured_at=datetime.now(UTC),
+                     error="net::ERR_TUNNEL_CONNECTION_FAILED")
+    with EgressProxy(guard) as proxy:
+        since = time.monotonic()
+        answer = _through(proxy.url, b"CONNECT www.google.com:443 HTTP/1.1\r\n"
+                                     b"Host: www.google.com:443\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 403")
+        explained = with_egress_reason(failed, proxy, since)
+        assert explained.error is not None
+        assert explained.error.startswith("net::ERR_TUNNEL_CONNECTION_FAILED (egress: ")
+        assert "loopback" in explained.error
+        # a page that did not fail, or a failure before the proxy's word, is left as it is
+        ok = replace(failed, status=CaptureStatus.ok, error=None)
+        assert with_egress_reason(ok, proxy, since) == ok
+        assert with_egress_reason(failed, proxy, time.monotonic() + 1) == failed
+        assert with_egress_reason(failed, None, since) == failed
