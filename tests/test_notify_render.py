@@ -134,3 +134,16 @@ def test_digest_renders_in_headless_chromium(tmp_path: Path, browser_path: Path)
     # non-blank: a page of one colour compresses to almost nothing
     assert len(data) > 20_000
     assert len(set(data[1000:9000])) > 200
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_sub_publisher_is_named_beside_the_partner_of_record(language: str) -> None:
+    # an aggregator's link re-wrapped into the merchant's network: the notice names both
+    ctx = sample_notice_context(language)
+    first = CaseView.model_validate(ctx.cases[0].model_dump()
+                                    | {"via": ("skimlinks 12345X678",)})
+    ctx = NoticeContext.model_validate(ctx.model_dump() | {"cases": (first, *ctx.cases[1:])})
+    message = TEMPLATE_SET.render_notice(ctx, "en")
+    label = {"en": "Also through", "id": "Juga melalui", "ar": "وأيضًا عبر"}[language]
+    assert f"{label}: " in message.text and "skimlinks 12345X678" in message.text
+    assert label in message.html and message.html.count("skimlinks 12345X678") == 1

@@ -128,6 +128,9 @@ class CaseView(_Frozen):
     landing_url: UrlText
     network: Name | None = None
     publisher_id: Name | None = None
+    #: the networks the click went on through, each "network publisher" (an aggregator's
+    #: sub-publisher beside the partner of record)
+    via: tuple[Name, ...] = ()
     #: the inline image (cid:) of the screenshot, the ad outlined; None: no screenshot
     thumbnail: Name | None = None
     #: where the full evidence is, by case and sighting (never a server path)

@@ -100,6 +100,8 @@ def case_view(
         landing_url=chain.landing_url,
         network=attribution.network if attribution else None,
         publisher_id=attribution.publisher_id if attribution else None,
+        via=tuple(" ".join(filter(None, (inner.network, inner.publisher_id)))
+                  for inner in (attribution.inner_networks if attribution else ())),
         thumbnail=image.name if image else None,
         evidence_ref=f"{incident.reference} / {latest.id}",
     )
