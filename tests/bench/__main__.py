@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m tests.bench [readers|judge|sweep ...]`.
+"""Run the benchmarks: `python -m tests.bench [readers|judge|attribution|sweep ...]`.
 
 Each runs in a process of its own, so one's CPU pinning or memory does not colour the next.
 """
@@ -11,6 +11,7 @@ import sys
 BENCHMARKS = {
     "readers": "tests.bench.bench_readers",
     "judge": "tests.bench.bench_judge",
+    "attribution": "tests.bench.bench_attribution",
     "sweep": "tests.bench.bench_sweep",
     "capture": "tests.bench.bench_capture",
     "startup": "tests.bench.bench_startup",
