@@ -132,6 +132,11 @@ def _read_all(files: Sequence[Path], engine: str) -> Iterator[dict[str, Any]]:
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
+    from monitor.engines import ENGINES
+    from monitor.services import saved  # noqa: F401  (what parse_file imports)
+
+    list(ENGINES.values())  # the readers imported once here, not once in each worker
+
     # fork: the workers start with the engines this process has imported, and need nothing
     # pickled but a path (a spawned worker would import them all again)
     context = multiprocessing.get_context("fork")

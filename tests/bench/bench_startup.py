@@ -1,6 +1,8 @@
 """Start-up: the median wall time of `bidwatch --help` and `bidwatch rules check rules/` over
 10 runs each, as subprocesses (what a script or cron job pays per call), and `bidwatch parse`
-over every corpus page in one call, start-up included (pages per second).
+over every corpus page in one call, start-up included (pages per second), beside the readers'
+own rate on the same files in this process (one core, no start-up): what bounds `parse`, whose
+pool of processes can at best multiply it by the cores.
 
 `python -m tests.bench.bench_startup [RUNS]`.
 """
@@ -40,7 +42,23 @@ def parse_rate(env: dict[str, str]) -> dict[str, object]:
     # the corpus, repeated: many files in one call, as a script parsing a day's evidence does
     files = [str(p) for p in pages] * max(1, 240 // len(pages))
     seconds = min(wall(["parse", "--json", *files], env) for _ in range(3))
-    return {"parse_files": len(files), "parse_pages_per_s": round(len(files) / seconds, 1)}
+    return {"parse_files": len(files), "parse_pages_per_s": round(len(files) / seconds, 1),
+            "readers_one_core_pages_per_s": readers_rate(pages),
+            "cores": len(os.sched_getaffinity(0))}
+
+
+def readers_rate(pages: list[Path]) -> float:
+    """Pages per second of what `parse` does per file (read, detect the engine, read the
+    ads), serially in this process, the best of three passes over the corpus."""
+    from monitor.services.commands import parse_file
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for page in pages:
+            parse_file(page, "auto")
+        best = min(best, time.perf_counter() - started)
+    return round(len(pages) / best, 1)
 
 
 def main(runs: int = 10) -> None:
