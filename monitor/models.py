@@ -51,6 +51,10 @@ class AdPosition(StrEnum):
     top = "top"
     bottom = "bottom"
     right = "right"
+    #: between organic results, in a block of its own (Google's ad block inside #rso,
+    #: Bing's b_adMiddle): neither above nor below the results
+    middle = "middle"
+    #: DuckDuckGo's ad block among its results (its own placement, kept apart from middle)
     inline = "inline"
 
 

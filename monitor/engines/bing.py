@@ -2,8 +2,9 @@
 URLs are and where they lead.
 
 Reading, most durable first (research/serp-ad-markup.md):
-1. placement: ol#b_results (top, or bottom when the block is marked b_adBottom or follows
-   the organic results) and ol#b_context / #b_rrail (right);
+1. placement: ol#b_results (top; bottom when the block is marked b_adBottom or follows the
+   organic results; middle when marked b_adMiddle or between them) and ol#b_context /
+   #b_rrail (right);
 2. items: every heading link whose URL has Bing's click shape (bing.com/aclick, /aclk,
    *.r.msn.com) is an ad; its item is the nearest list item or div.sb_add around it;
 3. classes (li.b_ad, div.sb_add) as a further marker, never as the only one.
@@ -37,6 +38,7 @@ from monitor.engines.dom import (
     organic_ends,
     outermost,
     parse,
+    placed_by_order,
     ranked,
     strictly_inside,
     text_of,
@@ -116,7 +118,7 @@ def click_destination(url: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class _Page:
     order: DocOrder
-    first_organic: Node | None
+    organic: list[Node]  # the first and the last organic title (dom.organic_ends)
     placed: NearestMark[AdPosition]
 
 
@@ -124,9 +126,12 @@ def _block_position(block: Node) -> AdPosition | None:
     """The placement a block marks: the right rail by id, top/bottom ad blocks by class."""
     if attr(block, "id") in _RIGHT_IDS:
         return AdPosition.right
-    if any("adBottom" in name for name in classes(block)):
+    names = classes(block)
+    if any("adBottom" in name for name in names):
         return AdPosition.bottom
-    if any("adTop" in name for name in classes(block)):
+    if any("adMiddle" in name for name in names):
+        return AdPosition.middle
+    if any("adTop" in name for name in names):
         return AdPosition.top
     return None
 
@@ -135,10 +140,7 @@ def _position(item: Node, page: _Page) -> AdPosition:
     marked = page.placed(item)
     if marked is not None:
         return marked
-    if page.first_organic is None:
-        return AdPosition.top
-    before = page.order.key(item) < page.order.key(page.first_organic)
-    return AdPosition.top if before else AdPosition.bottom
+    return placed_by_order(page.order, item, page.organic)
 
 
 def _ad_headings(clicks: list[Node]) -> list[Node]:
@@ -286,7 +288,7 @@ def read_page(html: str) -> PageReading:
     if tree is None:
         return PageReading([])
     organic = organic_ends(tree, "#b_results", is_click_url)
-    page = _Page(DocOrder(), organic[0] if organic else None, NearestMark(_block_position))
+    page = _Page(DocOrder(), organic, NearestMark(_block_position))
     products = unique(tree.css(_PRODUCT_BLOCK))
     clicks = unique(tree.css(_CLICK_MARKED))
     found = _read_text_ads(tree, page, products, clicks) + _read_products(tree, page)
@@ -315,8 +317,13 @@ MARKERS = PageMarkers(
 
 
 def recognises(html: str) -> bool:
-    """Bing's results list or search form (ids stable since 2012)."""
-    return has_all(html, "ol#b_results, #b_content, form#sb_form, #sb_form_q, #b_header")
+    """Bing's results list, search form or ad blocks (ids and classes stable since 2012), or
+    its own script and form hosts; never the title (2022 pages end theirs in "- Search")."""
+    return has_all(
+        html,
+        "ol#b_results, #b_content, form#sb_form, #sb_form_q, #b_header, li.b_ad,"
+        " form[action*='bing.com/search'], script[src*='r.bing.com/'], link[href*='r.bing.com/']",
+    )
 
 
 ENGINE = Engine(

@@ -238,6 +238,19 @@ def organic_ends(tree: LexborHTMLParser, scope: str, is_click: Callable[[str], b
     return [first] if last.mem_id == first.mem_id else [first, last]
 
 
+def placed_by_order(order: DocOrder, item: Node, organic: list[Node]) -> AdPosition:
+    """Where an ad with no placement mark sits against the organic results (`organic_ends`):
+    above the first is top, below the last bottom, between them middle; top with none."""
+    if not organic:
+        return AdPosition.top
+    key = order.key(item)
+    if key < order.key(organic[0]):
+        return AdPosition.top
+    if key > order.key(organic[-1]):
+        return AdPosition.bottom
+    return AdPosition.middle
+
+
 def _is_organic_title(heading: Node, is_click: Callable[[str], bool]) -> bool:
     links = heading.css("a[href]")
     return bool(links) and not any(is_click(attr(a, "href")) for a in links)

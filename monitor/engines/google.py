@@ -3,8 +3,8 @@ what its click URLs are and where they lead.
 
 Reading is layered, most durable first (see research/serp-ad-markup.md):
 1. containers by id: #tads (top), #tadsb/#bottomads (bottom), #mbEnd/#rhs (right), stable
-   since 2013; with no container (no-JS pages) top/bottom follows document order against the
-   organic results;
+   since 2013; with no container (no-JS pages, the 2026 ad block inside #rso between
+   results) document order against the organic results gives top, middle or bottom;
 2. item markers: the data-text-ad attribute (2021+), then item classes of each era;
 3. click-URL shapes: a heading link carrying data-rw or an /aclk URL is an ad even when every
    class name has changed; its item is the largest block around it holding no other heading.
@@ -22,6 +22,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -45,6 +46,7 @@ from monitor.engines.dom import (
     never_raises_page,
     outermost,
     parse,
+    placed_by_order,
     ranked,
     text_of,
     unique,
@@ -165,7 +167,7 @@ class _Page:
 
     order: DocOrder
     first_tads: int | None  # mem_id of the first #tads (a later one is a no-JS bottom block)
-    first_organic: Node | None  # the first organic result
+    organic: Callable[[], list[Node]]  # the first and the last organic result (on demand)
     clicks: list[Node]  # every element carrying an ad-click URL
     units: dict[AdKind, list[Node]]  # product, local and other ad units (never text ads)
     placed: NearestMark[AdPosition]  # the placement the nearest ad container gives
@@ -177,7 +179,7 @@ def _page_facts(tree: LexborHTMLParser) -> _Page:
     return _Page(
         order=DocOrder(),
         first_tads=tads.mem_id if tads is not None else None,
-        first_organic=tree.css_first(_ORGANIC),
+        organic=cache(partial(_organic_ends, tree)),
         clicks=unique(tree.css(_CLICK_MARKED)),
         units={
             AdKind.shopping: outermost(tree.css(_PRODUCT)),
@@ -187,6 +189,17 @@ def _page_facts(tree: LexborHTMLParser) -> _Page:
         placed=NearestMark(_container_position(tads.mem_id if tads is not None else None)),
         listed=NearestMark(_in_list),
     )
+
+
+def _organic_ends(tree: LexborHTMLParser) -> list[Node]:
+    """The first and the last organic result: asked only for an ad no container places
+    (walking every organic match costs a large page more than finding the first)."""
+    first = tree.css_first(_ORGANIC)
+    if first is None:
+        return []
+    # a result has a title: the page's footer links (settings, sign-in) go through /url too
+    titled = (n for n in reversed(tree.css(_ORGANIC)) if n.css_first(_HEADING) is not None)
+    return [first, next(titled, first)]
 
 
 def _is_text_item(node: Node) -> bool:
@@ -229,10 +242,7 @@ def _position(item: Node, page: _Page) -> AdPosition:
     placed = page.placed(item)
     if placed is not None:
         return placed
-    if page.first_organic is None:
-        return AdPosition.top
-    before = page.order.key(item) < page.order.key(page.first_organic)
-    return AdPosition.top if before else AdPosition.bottom
+    return placed_by_order(page.order, item, page.organic())
 
 
 def _is_sitelink_heading(heading: Node, page: _Page) -> bool:
@@ -657,10 +667,13 @@ MARKERS = PageMarkers(
 
 
 def recognises(html: str) -> bool:
-    """Google's tracking attributes plus its results layout or search form."""
+    """Google's tracking attributes plus its results layout or search form. Never the title,
+    and never a bare /aclk link: Bing's 2020 clicks are bing.com/aclk? too, and a Bing page
+    has a form action="/search" with a q field as well."""
     return has_all(
         html,
-        "[data-ved], [data-hveid], a[href*='/aclk?'], a[data-rw]",
+        "[data-ved], [data-hveid], a[data-rw], a[href^='/aclk?'],"
+        " a[href*='.google.'][href*='/aclk?'], a[href*='googleadservices.com/pagead/aclk']",
         "#gsr, #rso, #tvcap, #tads, #center_col, #searchform, #hdtb, #main a[href^='/url?'],"
         " form[action='/search'] input[name=q], link[rel=canonical][href*='google.']",
     )

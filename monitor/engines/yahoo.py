@@ -34,6 +34,7 @@ from monitor.engines.dom import (
     organic_ends,
     outermost,
     parse,
+    placed_by_order,
     ranked,
     text_of,
     unique,
@@ -91,8 +92,9 @@ def search_url(task: SearchTask) -> str:
 
 # ---- click URLs ----------------------------------------------------------------------------
 
-#: Yahoo's click redirector: r.search.yahoo.com everywhere, r.search.yahoo.co.jp in Japan
-_REDIRECT_HOSTS = re.compile(r"r\.search\.yahoo(?:\.[a-z]{2,})+")
+#: Yahoo's click redirector: r.search.yahoo.com everywhere, r.search.yahoo.co.jp in Japan;
+#: a regional search host (it.search.yahoo.com …) serving the same /cbclk paths counts too
+_REDIRECT_HOSTS = re.compile(r"(?:[\w-]+\.)*search\.yahoo(?:\.[a-z]{2,})+")
 
 
 def _redirect_parts(url: str) -> UrlParts | None:
@@ -132,7 +134,7 @@ _ORGANIC = "#web ol.searchCenterMiddle > li, #web li .algo, .algo-sr, div.algo"
 @dataclass(frozen=True, slots=True)
 class _Page:
     order: DocOrder
-    first_organic: Node | None
+    organic: list[Node]  # the first and the last organic title (dom.organic_ends)
 
 
 def _list_position(names: set[str]) -> AdPosition | None:
@@ -141,6 +143,8 @@ def _list_position(names: set[str]) -> AdPosition | None:
         return AdPosition.right
     if "bottom" in joined:
         return AdPosition.bottom
+    if "middle" in joined:  # a center ad list among the results (searchCenterMiddleAds)
+        return AdPosition.middle
     if "top" in joined or "north" in joined:
         return AdPosition.top
     return None
@@ -154,50 +158,119 @@ def _position(item: Node, page: _Page) -> AdPosition:
             position = _list_position(classes(ancestor))
             if position is not None:
                 return position
-    if page.first_organic is None:
-        return AdPosition.top
-    before = page.order.key(item) < page.order.key(page.first_organic)
-    return AdPosition.top if before else AdPosition.bottom
+    return placed_by_order(page.order, item, page.organic)
 
 
 def _is_ad_link(anchor: Node) -> bool:
     return is_click_url(attr(anchor, "href")) or attr(anchor, "data-matarget").startswith("ad")
 
 
-def _items(tree: LexborHTMLParser) -> list[Node]:
-    """The list item (or block) around each heading whose link is a paid click."""
-    found: list[Node] = []
-    for heading in unique(tree.css(_HEADING)):
-        if any(_is_ad_link(a) for a in heading.css("a[href]")):
-            item = closest(heading, lambda n: n.tag == "li") or heading.parent or heading
-            found.append(item)
-    for ad_list in tree.css(_AD_LISTS):
-        found += [li for li in ad_list.css("li") if li.css_first(f"{_HEADING} a[href]")]
-    return outermost(found)
+@dataclass(frozen=True, slots=True)
+class _Title:
+    """An ad's title: the block the headline sits in, its link and the headline text."""
+
+    block: Node  # the heading, or the link when it wraps the heading (2021-22) or has none
+    link: Node
+    headline: str
+    heading: Node | None  # the heading element, where there is one
 
 
-def _title(item: Node) -> tuple[Node, Node] | None:
-    for heading in item.css(_HEADING):
-        link = first_match(heading, "a[href]", lambda a: bool(text_of(a)))
-        if link is not None:
-            return heading, link
+def _link_around(node: Node) -> Node | None:
+    return closest(node, lambda n: n.tag == "a" and bool(attr(n, "href")))
+
+
+def _title_of_heading(heading: Node) -> _Title | None:
+    """h3 > a (2014-2019), or a > h3 with the display URL beside it in the link (2021-22)."""
+    link = first_match(heading, "a[href]", lambda a: bool(text_of(a)))
+    if link is not None:
+        return _Title(heading, link, text_of(link), heading)
+    around = _link_around(heading)
+    if around is not None and text_of(heading):
+        return _Title(around, around, text_of(heading), heading)
     return None
 
 
-def _display_url(item: Node, heading: Node) -> str:
-    """The line right after the title (its class is obfuscated), else URL-looking text."""
-    sibling = heading.next
+def _is_bare_title_link(anchor: Node) -> bool:
+    text = text_of(anchor)
+    return _is_ad_link(anchor) and bool(text) and not looks_like_url(text)
+
+
+def _title(item: Node) -> _Title | None:
+    for heading in item.css(_HEADING):
+        found = _title_of_heading(heading)
+        if found is not None:
+            return found
+    # no heading at all: the ad's first paid-click link with words (not its URL line)
+    link = first_match(item, "a[href]", _is_bare_title_link)
+    return _Title(link, link, text_of(link), None) if link is not None else None
+
+
+def _ad_titles(tree: LexborHTMLParser) -> list[Node]:
+    """Title nodes of ads: headings whose link (inside or around) is a paid click, and in
+    the ad lists every title, even one with no heading."""
+    titles: list[Node] = []
+    for heading in unique(tree.css(_HEADING)):
+        around = _link_around(heading)
+        links = heading.css("a[href]") + ([around] if around is not None else [])
+        if any(_is_ad_link(a) for a in links) and _title_of_heading(heading) is not None:
+            titles.append(heading)
+    for ad_list in tree.css(_AD_LISTS):
+        for entry in outermost(ad_list.css("li")):
+            found = [h for h in entry.css(_HEADING) if _title_of_heading(h) is not None]
+            if not found:
+                link = first_match(entry, "a[href]", _is_bare_title_link)
+                found = [link] if link is not None else []
+            titles += found
+    return outermost(unique(titles))
+
+
+def _title_counts(titles: list[Node]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for title in titles:
+        for node in (title, *ancestors(title)):
+            counts[node.mem_id] = counts.get(node.mem_id, 0) + 1
+    return counts
+
+
+def _grow(title: Node, counts: dict[int, int]) -> Node:
+    """The ad around a title: its list item, or the largest block below it holding no other
+    title (one list item can hold several div.dd ads)."""
+    item = title
+    for parent in ancestors(title):
+        if parent.tag in ("ol", "ul", "body") or counts.get(parent.mem_id, 0) > 1:
+            break
+        item = parent
+        if parent.tag == "li":
+            break
+    return item
+
+
+def _items(tree: LexborHTMLParser) -> list[Node]:
+    """The list item (or block) around each paid title."""
+    titles = _ad_titles(tree)
+    counts = _title_counts(titles)
+    return outermost(_grow(title, counts) for title in titles)
+
+
+def _display_url(item: Node, title: _Title) -> str:
+    """The line right after the title (its class is obfuscated), else URL-looking text; in
+    the 2021-22 layout it sits inside the title link, beside the heading."""
+    sibling = title.block.next
     while sibling is not None and not sibling.is_element_node:
         sibling = sibling.next
     text = text_of(sibling)
     if text and looks_like_url(text):
         return text
-    node = first_match(
-        item,
-        "cite, span, div, a",
-        lambda n: not is_inside(n, [heading]) and looks_like_url(text_of(n)),
-    )
-    return text_of(node)
+    inside = [title.heading] if title.heading is not None else [title.link]
+    around = {a.mem_id for a in ancestors(title.block)} | {title.block.mem_id}
+
+    def is_url_line(node: Node) -> bool:
+        # not the headline, nor a block holding it (the ad's whole text starts with the URL)
+        if node.mem_id in around or is_inside(node, inside):
+            return False
+        return looks_like_url(text_of(node))
+
+    return text_of(first_match(item, "cite, span, div, a", is_url_line))
 
 
 def _description(item: Node, heading: Node) -> str:
@@ -221,21 +294,20 @@ def _sitelinks(item: Node, link: Node) -> tuple[Sitelink, ...]:
 
 
 def _read_item(item: Node, position: AdPosition) -> ObservedAd | None:
-    found = _title(item)
-    if found is None:
+    title = _title(item)
+    if title is None:
         return None
-    heading, link = found
-    href = attr(link, "href")
+    href = attr(title.link, "href")
     return ObservedAd(
         kind=AdKind.text,
         position=position,
         rank=0,
-        headline=text_of(link),
-        description=_description(item, heading),
-        display_url=_display_url(item, heading),
+        headline=title.headline,
+        description=_description(item, title.block),
+        display_url=_display_url(item, title),
         link=href,
         click_url=href if is_click_url(href) else None,
-        sitelinks=_sitelinks(item, link),
+        sitelinks=_sitelinks(item, title.link),
     )
 
 
@@ -247,7 +319,7 @@ def read_page(html: str) -> PageReading:
     if tree is None:
         return PageReading([])
     organic = organic_ends(tree, "#web", is_click_url)
-    page = _Page(DocOrder(), organic[0] if organic else None)
+    page = _Page(DocOrder(), organic)
     items = sorted(_items(tree), key=page.order.key)
     read = [(item, _read_item(item, _position(item, page))) for item in items]
     found = [(item, ad) for item, ad in read if ad is not None]
