@@ -7,6 +7,7 @@ the engines and the networks are imported by the command that needs them.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -129,16 +130,22 @@ def _read_all(files: Sequence[Path], engine: str) -> Iterator[dict[str, Any]]:
             or "fork" not in multiprocessing.get_all_start_methods()):
         yield from (parse_file(path, engine) for path in files)
         return
+    yield from _pooled(files, engine, workers)
+
+
+def _pooled(files: Sequence[Path], engine: str, workers: int) -> Iterator[dict[str, Any]]:
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
     from monitor.engines import ENGINES
-    from monitor.services import saved  # noqa: F401  (what parse_file imports)
+    from monitor.services.commands import parse_file
 
-    list(ENGINES.values())  # the readers imported once here, not once in each worker
-
-    # fork: the workers start with the engines this process has imported, and need nothing
-    # pickled but a path (a spawned worker would import them all again)
+    # fork: the workers start with what this process has imported (the readers, imported
+    # here once rather than in each worker) and need nothing pickled but a path
+    list(ENGINES.values())
+    for stream in (sys.stdout, sys.stderr):  # a forked worker flushes what it inherits
+        stream.flush()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         results = pool.map(partial(parse_file, engine_name=engine), files, chunksize=1)
