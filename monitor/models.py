@@ -165,6 +165,9 @@ class ObservedAd:
     click_url: str | None = None  # the engine's click-tracking URL, where there is one
     advertiser: str | None = None
     sitelinks: tuple[Sitelink, ...] = ()
+    #: a shopping ad's merchant and price, as the page shows them ("Amazon.com", "$1,299.00")
+    merchant: str | None = None
+    price: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {

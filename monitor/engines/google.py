@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import re
 import string
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -578,23 +579,78 @@ def _text_outside_chrome(node: Node | None) -> str:
     return text_of(copy)
 
 
+#: a price as shown: digits with a currency sign or a three-letter code on either side
+#: ("$1,299.00", "1.299,00 €", "CHF 49.90"), never words around it
+_PRICE = re.compile(
+    r"(?:[^\w\s]{1,3}|[A-Z]{3})\s?\d[\d.,\s\u202f]*|\d[\d.,\s\u202f]*\s?(?:[^\w\s]{1,3}|[A-Z]{3})"
+)
+
+
+def _is_price(text: str) -> bool:
+    if not _PRICE.fullmatch(text):
+        return False
+    return any(unicodedata.category(c) == "Sc" for c in text) or text[:3].isalpha() or (
+        text[-3:].isalpha()
+    )
+
+
+def _leaf_texts(unit: Node, skip: set[int]) -> list[str]:
+    """The texts of the unit's innermost text blocks, in document order, outside `skip`
+    and outside chrome (menus, dialogs, hidden parts)."""
+    texts: list[str] = []
+    for node in unit.css("span, div"):
+        if node.mem_id in skip or _below(node, "span, div") or _is_chrome(node):
+            continue
+        text = text_of(node)
+        if text and not _in_chrome(node, unit):
+            texts.append(text)
+    return texts
+
+
+def _price_and_merchant(unit: Node, title: Node | None) -> tuple[str | None, str | None]:
+    """A product unit's price, and its merchant: the first short line after the price that
+    is neither a price nor a URL nor a rating ("4.6 (2.1K)"); by position, never by label."""
+    skip = _strictly_inside([title]) | {title.mem_id} if title is not None else set()
+    texts = _leaf_texts(unit, skip)
+    at = next((i for i, t in enumerate(texts) if _is_price(t)), None)
+    if at is None:
+        return None, None
+    merchant = next(
+        (
+            t
+            for t in texts[at + 1 :]
+            if not _is_price(t) and len(t) <= 60 and not t[0].isdigit() and t[0] not in "(·"
+        ),
+        None,
+    )
+    return texts[at], merchant
+
+
+def _unit_click(unit: Node, link: Node) -> str | None:
+    """A unit's ad click: the link's data-rw, an /aclk href, or the hidden /aclk twin."""
+    href = attr(link, "href")
+    rewrite = attr(link, "data-rw") or (href if is_click_url(href) else "")
+    if rewrite:
+        return rewrite
+    hidden = first_match(unit, "a[href]", lambda a: is_hidden(a) and is_click_url(attr(a, "href")))
+    return attr(hidden, "href") or None
+
+
 def _read_unit(unit: Node, kind: AdKind, position: AdPosition) -> ObservedAd | None:
     """A product or local ad: a title and where it leads; never a text ad."""
     link = first_match(unit, "a[href]", lambda a: not is_hidden(a))
     if link is None:
         return None
-    title = (
-        _text_outside_chrome(unit.css_first(_HEADING))
-        or attr(link, "aria-label")
-        or text_of(link)
-    )
+    heading = unit.css_first(_HEADING)
+    title = _text_outside_chrome(heading) or attr(link, "aria-label") or text_of(link)
     if not title:  # an empty tile (still loading, or a placeholder) is not an ad to report
         return None
-    href = attr(link, "href")
-    rewrite = attr(link, "data-rw") or (href if is_click_url(href) else "")
     # role=text also marks ratings and review counts ("(1.7K)"): there only a URL counts
     display = first_match(
         unit, "cite, [role=text]", lambda n: n.tag == "cite" or looks_like_url(text_of(n))
+    )
+    price, merchant = (
+        _price_and_merchant(unit, heading) if kind is AdKind.shopping else (None, None)
     )
     return ObservedAd(
         kind=kind,
@@ -603,10 +659,12 @@ def _read_unit(unit: Node, kind: AdKind, position: AdPosition) -> ObservedAd | N
         headline=title,
         description="",
         display_url=text_of(display),
-        link=href,
-        click_url=rewrite or None,
-        # a local listing is titled with the business's own name
-        advertiser=title if kind is AdKind.local else None,
+        link=attr(link, "href"),
+        click_url=_unit_click(unit, link),
+        # a local listing is titled with the business's own name, a product by its merchant
+        advertiser=title if kind is AdKind.local else merchant,
+        merchant=merchant,
+        price=price,
     )
 
 

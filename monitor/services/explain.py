@@ -91,7 +91,7 @@ def _sighting_of(detail: SightingDetail, program: Any) -> Sighting:
     task = SearchTask(s.brand, s.engine, s.query, s.term_group, ref, Device(s.device))
     observed = ObservedAd(AdKind(ad.kind), AdPosition(ad.position), ad.rank, ad.headline,
                           ad.description, ad.display_url, ad.link, ad.click_url, ad.advertiser,
-                          ad.sitelinks)
+                          ad.sitelinks, merchant=ad.merchant, price=ad.price)
     hops = tuple(Hop(h.url, HopHow(h.how), h.status, h.elapsed_ms) for h in chain.hops)
     ids = NetworkIds(a.network, a.publisher_id, a.advertiser_id, a.creative_id, a.sub_id,
                      a.click_id, aggregator=a.aggregator) if a.network else None

@@ -215,6 +215,7 @@ def _ad_row(capture_id: int, item: JudgedAd) -> AdRow:
         capture_id=capture_id, kind=str(ad.kind), position=str(ad.position), rank=ad.rank,
         headline=ad.headline, description=ad.description, display_url=ad.display_url,
         link=ad.link, click_url=ad.click_url, advertiser=ad.advertiser,
+        merchant=ad.merchant, price=ad.price,
         sitelinks_json=json.dumps([{"text": x.text, "url": x.url} for x in ad.sitelinks],
                                   ensure_ascii=False),
     )

@@ -103,6 +103,8 @@ class AdRecord:
     click_url: str | None
     advertiser: str | None
     sitelinks: tuple[Sitelink, ...]
+    merchant: str | None = None
+    price: str | None = None
 
 
 @dataclass(frozen=True)

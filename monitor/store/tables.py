@@ -117,6 +117,9 @@ class AdRow(SQLModel, table=True):
     click_url: str | None = Field(default=None, sa_column=Column(Text))
     advertiser: str | None = None
     sitelinks_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    #: a shopping ad's merchant and price as shown (None: text ads, and ads before 0008)
+    merchant: str | None = Field(default=None, sa_column=Column(Text))
+    price: str | None = None
 
 
 class ChainRow(SQLModel, table=True):
