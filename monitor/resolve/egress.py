@@ -34,7 +34,6 @@ import asyncio
 import base64
 import contextlib
 import functools
-import ipaddress
 import logging
 import threading
 import time
@@ -50,6 +49,7 @@ from monitor.resolve.guard import (
     BlockedAddress,
     IPAddress,
     parse_ip_host,
+    resolved_addresses,
     split_target,
 )
 
@@ -445,12 +445,7 @@ class EgressProxy:
                 resolved = await loop.run_in_executor(self._resolver, self.guard.resolve, host)
         except (OSError, UnicodeError, TimeoutError):
             resolved = []
-        if not resolved:
-            raise BlockedAddress(url, f"{host} does not resolve")
-        try:
-            return [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
-        except ValueError as exc:
-            raise BlockedAddress(url, f"{host} resolved to a non-address: {exc}") from None
+        return resolved_addresses(url, host, resolved)
 
     async def _connect(
         self, addresses: list[IPAddress], port: int

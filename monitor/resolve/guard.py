@@ -94,12 +94,18 @@ class AddressGuard:
             resolved = self.resolve(host)
         except (OSError, UnicodeError):
             resolved = []
-        if not resolved:
-            raise BlockedAddress(url, f"{host} does not resolve")
-        try:
-            return [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
-        except ValueError as exc:
-            raise BlockedAddress(url, f"{host} resolved to a non-address: {exc}") from None
+        return resolved_addresses(url, host, resolved)
+
+
+def resolved_addresses(url: str, host: str, resolved: list[str]) -> list[IPAddress]:
+    """What a resolver answered for `host`, as addresses (a scope id dropped); refused when it
+    answered nothing or something that is not an address."""
+    if not resolved:
+        raise BlockedAddress(url, f"{host} does not resolve")
+    try:
+        return [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
+    except ValueError as exc:
+        raise BlockedAddress(url, f"{host} resolved to a non-address: {exc}") from None
 
 
 def split_target(url: str) -> tuple[str, str, int]:
