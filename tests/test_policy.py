@@ -75,9 +75,10 @@ def make_sighting(
     display_domain: str | None = "sleepsaver.net",
     seen_at: datetime = NOON_ISH,
     brand: str = "lumora",
+    kind: AdKind = AdKind.text,
 ) -> Sighting:
     task = SearchTask(brand, engine, query, term_group, market_ref(market), device)
-    ad = ObservedAd(AdKind.text, position, 1, headline, description, display_url, landing_url)
+    ad = ObservedAd(kind, position, 1, headline, description, display_url, landing_url)
     chain = Chain(landing_url, (Hop(landing_url, HopHow.start, 200),), landing_url)
     ids = NetworkIds(network, publisher_id="7012345") if network else None
     attribution = Attribution(
@@ -319,7 +320,21 @@ def test_brand_bidding_finding_carries_the_policy() -> None:
         "sleepsaver", "sleepsaver", "brand+coupon")
     assert (finding.clause, finding.notice_template) == ("4.1", "brand_bidding")
     assert finding.title == "Bidding on Lumora brand terms"
-    assert finding.facts == (Fact("term_group", "brand+coupon"),)
+    assert finding.facts == (Fact("ad_kind", "text"), Fact("term_group", "brand+coupon"))
+
+
+def test_a_shopping_ad_on_brand_terms_meets_the_shopping_policy_not_the_text_one() -> None:
+    assert matches({"ad_kind": "shopping"}, kind=AdKind.shopping)
+    assert not matches({"ad_kind": ["shopping", "local"]})
+    assert matches({"position": "middle"}, position=AdPosition.middle)
+    (finding,) = JUDGE.judge(make_sighting(kind=AdKind.shopping))
+    assert (finding.policy, finding.clause, finding.severity) == (
+        "no-brand-shopping", "4.1", Severity.high)
+    # the 2022 agreement's permission (Bing, us-en, brand+coupon) is for text ads only
+    permitted = dict(engine="bing", seen_at=datetime(2023, 6, 1, 15, 0, tzinfo=UTC))
+    assert policies_of(make_sighting(**permitted)) == []  # type: ignore[arg-type]
+    assert policies_of(make_sighting(kind=AdKind.shopping, **permitted)) == [  # type: ignore[arg-type]
+        "no-brand-shopping"]
 
 
 def test_generic_bidding_is_compliant() -> None:

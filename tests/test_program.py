@@ -201,7 +201,7 @@ def test_unknown_condition_kind_has_a_hint(rules: Path) -> None:
     policies = rules / "policies.yaml"
     edit(policies, "- query_contains_brand: true", "- query_contains_brnd: true")
     issue = only_issue(rules)
-    assert issue.path == "policies[0].when.any[1]"
+    assert issue.path == "policies[0].when.all[1].any[1]"
     assert issue.line == line_of(policies, "query_contains_brnd")
     assert issue.message == (
         "unknown condition 'query_contains_brnd'; did you mean 'query_contains_brand'?")

@@ -18,6 +18,7 @@ from weakref import WeakKeyDictionary
 from monitor.judge.brand_terms import BrandTerms
 from monitor.judge.view import SightingView, fact
 from monitor.models import (
+    AdKind,
     AdPosition,
     AdvertiserClass,
     Device,
@@ -179,6 +180,11 @@ def device(devices: list[Device], ctx: CompileContext) -> Predicate:
 @PREDICATES.builds("position", reads="position")
 def position(positions: list[AdPosition], ctx: CompileContext) -> Predicate:
     return _member_of("position", "position", positions)
+
+
+@PREDICATES.builds("ad_kind", reads="ad_kind")
+def ad_kind(kinds: list[AdKind], ctx: CompileContext) -> Predicate:
+    return _member_of("ad_kind", "ad_kind", kinds)
 
 
 @PREDICATES.builds("advertiser_class", reads="advertiser_class")

@@ -73,6 +73,7 @@ class SightingView:
         self.device: str = task.device
         self.term_group: str = task.term_group
         self.position: str = sighting.ad.position
+        self.ad_kind: str = sighting.ad.kind
         self.advertiser_class: str = attribution.advertiser_class
         self.partner: str | None = attribution.partner
         ids = attribution.network

@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.models import (
+    AdKind,
     AdPosition,
     AdvertiserClass,
     Device,
@@ -248,7 +249,12 @@ CONDITIONS.declare(
 )
 CONDITIONS.declare(
     "position", one_or_many(AdPosition),
-    "The ad was in one of these positions (top, bottom, right, inline).",
+    "The ad was in one of these positions (top, bottom, right, middle: between organic "
+    "results, inline: DuckDuckGo's).",
+)
+CONDITIONS.declare(
+    "ad_kind", one_or_many(AdKind),
+    "The ad is of one of these kinds (text, shopping: a product listing, local, other).",
 )
 CONDITIONS.declare(
     "advertiser_class", one_or_many(AdvertiserClass),
