@@ -41,8 +41,8 @@ test: setup lint
 	$(BIN)/pytest -q --durations=10
 
 # The fault tests (tests/test_faults_browser.py) with BIDWATCH_CHAOS=1: Chromium killed a dozen
-# times at random points of four sweeps, a fresh seed each run (printed; BIDWATCH_CHAOS_SEED=N
-# replays one). `make test` runs the same tests with a few seeded kills.
+# times at random points of as many sweeps as that takes, a fresh seed each run (printed;
+# BIDWATCH_CHAOS_SEED=N replays one). `make test` runs the same tests with a few seeded kills.
 .PHONY: chaos
 chaos: setup
 	BIDWATCH_CHAOS=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_faults_browser.py
