@@ -181,6 +181,8 @@ class ObservedAd:
             "click_url": self.click_url,
             "advertiser": self.advertiser,
             "sitelinks": [{"text": s.text, "url": s.url} for s in self.sitelinks],
+            "merchant": self.merchant,
+            "price": self.price,
         }
 
 

@@ -22,7 +22,7 @@ from tests.test_program import BROKEN
 runner = CliRunner()
 ISSUE_LINE = re.compile(r"^\S+\.yaml:\d+: [\w\[\].-]+: .+$")
 AD_KEYS = {"kind", "position", "rank", "headline", "description", "display_url", "link",
-           "click_url"}
+           "click_url", "merchant", "price"}
 
 
 @pytest.fixture(autouse=True)
@@ -363,3 +363,12 @@ def test_evidence_prune_older_than_0_means_0_days(
     assert result.exit_code == 0, result.output
     assert "older than 0 days" in result.output
     assert [str(s) for s in seen] == ["0:00:00"]
+
+
+def test_parse_shows_a_shopping_ads_merchant_and_price() -> None:
+    page = shared_dir("serp-corpus", "pages", "google_websearcher_14.html")
+    result = runner.invoke(app, ["parse", str(page), "--engine", "auto", "--json"])
+    assert result.exit_code == 0, result.output
+    shopping = [ad for ad in json.loads(result.output)["ads"] if ad["kind"] == "shopping"]
+    assert shopping and all(ad["merchant"] and ad["price"] for ad in shopping)
+    assert {ad["merchant"] for ad in shopping} == {"Amazon.com"}

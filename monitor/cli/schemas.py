@@ -280,6 +280,9 @@ class ParsedAd(Shape):
     display_url: str
     link: str
     click_url: str | None
+    #: a product listing (shopping) ad's merchant and price as the page shows them
+    merchant: str | None = None
+    price: str | None = None
 
 
 class ParsedPage(Shape):
