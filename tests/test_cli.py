@@ -147,7 +147,9 @@ def test_parse_of_junk_is_one_line_and_exit_2_unless_the_engine_is_named(
         refused.output) and "--engine" in refused.output
     named = runner.invoke(app, ["parse", str(junk), "--json", "--engine", "google"])
     assert named.exit_code == 0, named.output
-    assert json.loads(named.output)["ads"] == []
+    assert json.loads(named.stdout)["ads"] == []
+    # read as asked, and said not to be a result page (on stderr, beside the JSON)
+    assert "not a result page" in named.stderr
 
 
 def test_parse_reads_the_stores_evidence_and_utf16_like_the_page(tmp_path: Path) -> None:
@@ -372,3 +374,20 @@ def test_parse_shows_a_shopping_ads_merchant_and_price() -> None:
     shopping = [ad for ad in json.loads(result.output)["ads"] if ad["kind"] == "shopping"]
     assert shopping and all(ad["merchant"] and ad["price"] for ad in shopping)
     assert {ad["merchant"] for ad in shopping} == {"Amazon.com"}
+
+
+def test_parse_says_what_it_could_not_account_for(tmp_path: Path) -> None:
+    # an ad click outside every ad read: the first sign of a markup change
+    page = shared_dir("serp-corpus", "pages", "google_zlurad_1.html").read_text()
+    stray = ('<div><a href="https://www.googleadservices.com/pagead/aclk?sa=L&amp;ai=X'
+             '&amp;adurl=https://www.lumora.com/">Lumora</a></div></body>')
+    changed = tmp_path / "changed.html"
+    changed.write_text(page.replace("</body>", stray, 1))
+    result = runner.invoke(app, ["parse", str(changed), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "ok" and len(document["stray_click_urls"]) == 1
+    assert "1 google ad clicks outside every ad read (has the markup changed?)" in result.stderr
+    plain = runner.invoke(app, ["parse", str(shared_dir("serp-corpus", "pages",
+                                                        "google_zlurad_1.html")), "--json"])
+    assert plain.stderr == ""

@@ -108,13 +108,27 @@ def parse(
 
 
 def _parsed(files: Sequence[Path], engine: str) -> Iterator[dict[str, Any]]:
-    """Each file's ads in the order given, saying on stderr why a page was only partly read.
-    The first file that cannot be read ends the run (exit 2), after the files before it."""
+    """Each file's ads in the order given, saying on stderr what the reader could not account
+    for: a page only partly read, ad clicks outside every ad read (the markup may have
+    changed), a page that is not a result page. The first file that cannot be read ends the
+    run (exit 2), after the files before it."""
     for path, document in zip(files, _read_all(files, engine), strict=True):
-        if document["truncated"]:  # the ads printed are those of the part that was read
-            err.print(f"{path}: {document['truncated']}", markup=False, highlight=False,
-                      soft_wrap=True)
+        for trouble in _unaccounted(document):
+            err.print(f"{path}: {trouble}", markup=False, highlight=False, soft_wrap=True)
         yield document
+
+
+def _unaccounted(document: dict[str, Any]) -> list[str]:
+    troubles = []
+    if document["truncated"]:  # the ads printed are those of the part that was read
+        troubles.append(document["truncated"])
+    if strays := document["stray_click_urls"]:
+        troubles.append(f"{len(strays)} {document['engine']} ad clicks outside every ad read "
+                        f"(has the markup changed?): {strays[0][:150]}")
+    if document["status"] not in ("ok", "no_results"):
+        troubles.append(f"not a result page: a {document['status']} page "
+                        "(its ads, if any, are not a search's)")
+    return troubles
 
 
 def _read_all(files: Sequence[Path], engine: str) -> Iterator[dict[str, Any]]:

@@ -295,6 +295,8 @@ class ParsedPage(Shape):
     ads: list[ParsedAd]
     stray_click_urls: list[str]
     truncated: str | None
+    #: what the page is, as a sweep classes it (ok, no_results, captcha, consent, …)
+    status: str
 
 
 class NetworkLayer(Shape):

@@ -497,11 +497,16 @@ def parse_file(path: Path, engine_name: str) -> dict[str, Any]:
         cut = f" ({page.cut})" if page.cut else ""
         raise BidwatchError(f"{path}: not a result page of a known engine{cut}; if it is "
                             f"one, name the engine with --engine ({known})")
-    reading = get_engine(name).read_page(page.html)
+    engine = get_engine(name)
+    reading = engine.read_page(page.html)
+    # what the page is, as a sweep would class it: a captcha or consent page saved by hand
+    # reads as "no ads", and says it is not a result page
+    status = engine.classify(f"https://{engine.hosts[0]}/search", 200, page.html)
     return {
         "file": str(path), "engine": name,
         "ads": [{k: v for k, v in ad.as_json().items() if k not in ("advertiser", "sitelinks")}
                 for ad in reading.ads],
         "stray_click_urls": reading.stray_click_urls,
         "truncated": page.cut,
+        "status": str(status),
     }
