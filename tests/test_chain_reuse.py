@@ -26,7 +26,7 @@ from monitor.services.explain import explain_sighting
 from monitor.services.wiring import build_deps
 from monitor.settings import Settings
 from monitor.store import Store
-from monitor.store.db import alembic_config, make_engine
+from monitor.store.db import alembic_config, make_engine, migration_connection
 from monitor.sweep import SweepReport, run_sweep
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -269,7 +269,7 @@ def test_upgrading_from_0005_keeps_chains_and_sightings_and_never_reuses_old_cha
 
     # and back down: 0006 is undone without touching what 0005 kept
     engine = make_engine(url)
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")

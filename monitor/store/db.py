@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from monitor.errors import BidwatchError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -61,9 +64,37 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@contextlib.contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection to run migrations on, in one transaction. On SQLite, foreign keys are off
+    while they run: a batch migration rebuilds a table by copying it, dropping the old one and
+    renaming the copy, and with them on, dropping a table that other rows reference fails.
+    The keys are checked (PRAGMA foreign_key_check) before the commit, then turned on again."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, or SQLite ignores it
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite and (broken := connection.exec_driver_sql(
+                        "PRAGMA foreign_key_check").fetchall()):
+                    raise MigrationError(f"the migration left {len(broken)} rows whose "
+                                         f"references are gone (first: {broken[0]})")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+class MigrationError(BidwatchError):
+    """A migration would have left the database inconsistent; nothing was changed."""
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest revision (a no-op when it is there already)."""
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
