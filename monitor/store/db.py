@@ -14,6 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -93,8 +95,13 @@ class MigrationError(BidwatchError):
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest revision (a no-op when it is there already)."""
+    """Bring the schema to the latest revision (a no-op when it is there already: every
+    command opens the store, and the foreign-key check reads every table)."""
+    config = alembic_config(engine)
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == ScriptDirectory.from_config(config).get_current_head():
+        return
     with migration_connection(engine) as connection:
-        config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
