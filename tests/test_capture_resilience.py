@@ -4,7 +4,6 @@ its share of tasks, a sweep stopped half-way and resumed. Real Chromium, the sim
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ from monitor.plan import plan_tasks
 from monitor.services.wiring import build_deps
 from monitor.settings import Settings
 from monitor.sweep import SweepDeps, SweepReport, resume_sweep, run_sweep
+from tests.test_faults_browser import chromium_main_processes
 
 pytestmark = pytest.mark.browser
 #: queries the simulator has no ads for: the capture stage alone, no chains to follow
@@ -25,16 +25,7 @@ QUIET = ["bidwatch quiet one", "bidwatch quiet two"]
 
 def browser_processes() -> list[psutil.Process]:
     """Chromium's main processes started by this test process (not its renderers)."""
-    found = []
-    for child in psutil.Process(os.getpid()).children(recursive=True):
-        try:
-            command = child.cmdline()
-        except psutil.Error:
-            continue
-        if command and "chrom" in os.path.basename(command[0]) and not any(
-                arg.startswith("--type=") for arg in command):
-            found.append(child)
-    return found
+    return chromium_main_processes()
 
 
 def sweep(settings: Settings, terms: list[str], progress: Callable[[Capture, int], None]
