@@ -38,7 +38,7 @@ from monitor.capture.page import (
     new_task_context,
     read_only_in_part,
 )
-from monitor.engines import get_engine, is_engine_click_url
+from monitor.engines import get_engine
 from monitor.engines.base import Engine
 from monitor.engines.pagetext import bound_page
 from monitor.errors import BidwatchError
@@ -58,9 +58,8 @@ from monitor.models import (
 )
 from monitor.program import Program
 from monitor.resolve.egress import EgressProxy
-from monitor.resolve.follow import resolve_chain
+from monitor.resolve.follow import after_offline, live_entry, resolve_chain
 from monitor.resolve.guard import AddressGuard, BlockedAddress, split_target
-from monitor.resolve.unwrap import engine_hops, join_chains
 from monitor.settings import Settings
 from monitor.store import ChainRecord, RecordOutcome, Store
 
@@ -629,10 +628,9 @@ class ChainReuse:
     async def resolve(self, ad: ObservedAd, task: SearchTask,
                       follow: Follow) -> tuple[Chain, float | None]:
         """The ad's chain and, when it was reused, its age in seconds."""
-        entry = live_entry(ad, self.follow_click_urls)
-        if entry is None:
+        offline, url = live_entry(ad, self.follow_click_urls)
+        if url is None:
             return await follow(False), None  # nothing to follow live, so nothing to reuse
-        offline, url = entry
         key = chain_key(url, task)
         earlier = await self._earlier(key) if self.window else None
         if earlier is not None and earlier.live is not None:
@@ -689,18 +687,6 @@ class ChainReuse:
             del self._flights[key]
 
 
-def live_entry(ad: ObservedAd, follow_click_urls: bool) -> tuple[list[Hop], str] | None:
-    """Where resolve_chain starts following `ad` live, and the offline hops it puts before
-    that; None when it follows nothing (only engine click URLs, not followed unless the
-    program says so). Mirrors resolve_chain's choice."""
-    if follow_click_urls and ad.click_url:
-        return [], ad.click_url
-    offline = engine_hops(ad)
-    if is_engine_click_url(offline[-1].url):
-        return None
-    return offline, offline[-1].url
-
-
 def chain_key(entry_url: str, task: SearchTask) -> str:
     """The entry URL, the market (country, language, place and, by its id, the egress) and
     the device: what a cloaking redirector may tell apart."""
@@ -734,7 +720,7 @@ def stored_live_part(record: ChainRecord) -> Chain | None:
 
 def joined(ad: ObservedAd, offline: list[Hop], live: Chain) -> Chain:
     """A reused live part after the ad's own offline hops, as resolve_chain joins them."""
-    chain = join_chains(ad.link, offline, live) if offline else live
+    chain = after_offline(ad, offline, live)
     if live.live is None:
         return chain
     return replace(chain, live=replace(live.live, live_from=max(len(offline) - 1, 0)))

@@ -555,20 +555,29 @@ async def resolve_chain(
     """Resolve where `ad` leads. Engine click URLs are requested only if follow_click_urls.
     Without a `context` (the browser could not give one) the chain is what offline decoding
     tells, with the reason it was not followed."""
-    if follow_click_urls and ad.click_url:
-        return await follow(
-            context, ad.click_url, guard=guard, max_hops=max_hops,
-            timeout_s=timeout_s, settle_s=settle_s, calls=calls, egress=egress,
-        )  # fmt: skip
-    offline = engine_hops(ad)
-    entry = offline[-1]
-    if is_engine_click_url(entry.url):
+    offline, entry = live_entry(ad, follow_click_urls)
+    if entry is None:
         return Chain(
-            start_url=ad.link, hops=tuple(offline), landing_url=entry.url,
+            start_url=ad.link, hops=tuple(offline), landing_url=offline[-1].url,
             error="only engine click URLs; not followed (follow_click_urls is off)",
         )  # fmt: skip
     live = await follow(
-        context, entry.url, guard=guard, max_hops=max_hops, timeout_s=timeout_s,
+        context, entry, guard=guard, max_hops=max_hops, timeout_s=timeout_s,
         settle_s=settle_s, calls=calls, egress=egress,
     )  # fmt: skip
-    return join_chains(ad.link, offline, live)
+    return after_offline(ad, offline, live)
+
+
+def live_entry(ad: ObservedAd, follow_click_urls: bool) -> tuple[list[Hop], str | None]:
+    """The offline hops `resolve_chain` puts first, and the URL it starts following live at;
+    None when it follows nothing (only engine click URLs, not followed unless the program
+    says so). An engine click URL followed from the start has no offline hops."""
+    if follow_click_urls and ad.click_url:
+        return [], ad.click_url
+    offline = engine_hops(ad)
+    return offline, None if is_engine_click_url(offline[-1].url) else offline[-1].url
+
+
+def after_offline(ad: ObservedAd, offline: list[Hop], live: Chain) -> Chain:
+    """The live part of a chain after the ad's offline hops."""
+    return join_chains(ad.link, offline, live) if offline else live
