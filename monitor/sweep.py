@@ -458,7 +458,9 @@ def record_page(deps: SweepDeps, task_id: int, page: ReadPage, judged: Sequence[
     outcome = deps.store.record_task(task_id, page.capture, judged, queue_notices=not dry_run,
                                      stray_click_urls=page.stray_click_urls,
                                      escalation=deps.escalation)
-    unrecognised = [j for j in judged if is_unrecognised_tracking(j.chain)]
+    # an ad attributed to a network went through one the table knows: not asked again
+    unrecognised = [j for j in judged
+                    if j.attribution.network is None and is_unrecognised_tracking(j.chain)]
     for item in unrecognised:
         log.warning("%s %s %r: the ad %r went through a tracking link no known network "
                     "claims (a new network?): %s", page.capture.task.engine,
