@@ -34,6 +34,10 @@ incidents_app = typer.Typer(help="List, show and work incidents.", no_args_is_he
                             invoke_without_command=True, rich_markup_mode=None)
 evidence_app = typer.Typer(help="Evidence on disk.", no_args_is_help=True,
                            rich_markup_mode=None)
+partners_app = typer.Typer(help="The program's partners: import a network's publisher export.",
+                           no_args_is_help=True, rich_markup_mode=None)
+users_app = typer.Typer(help="The console's users and their API tokens.", no_args_is_help=True,
+                        rich_markup_mode=None)
 
 
 #: what a bidwatch process never lets its files have: group and other permission bits. The
@@ -82,6 +86,8 @@ def _global_options(
 app.add_typer(rules_app, name="rules")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(partners_app, name="partners")
+app.add_typer(users_app, name="users")
 app.add_typer(notify_cli.outbox_app, name="outbox")
 app.add_typer(notify_cli.notices_app, name="notices")
 

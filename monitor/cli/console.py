@@ -1,0 +1,1 @@
+"""`bidwatch serve` and `bidwatch users`: the web console for compliance staff."""

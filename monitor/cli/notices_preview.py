@@ -1,0 +1,1 @@
+"""`bidwatch notices preview`: the notice a partner would receive, and the digest, rendered."""

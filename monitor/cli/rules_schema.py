@@ -1,0 +1,1 @@
+"""`bidwatch rules schema`: the program's JSON Schema, from the models that validate it."""

@@ -1,0 +1,1 @@
+"""`bidwatch rules terms`: the queries a sweep would ask, per engine and market."""

@@ -1,0 +1,1 @@
+"""`bidwatch rules diff` and `bidwatch rules replay`: what a change to the program would do."""
