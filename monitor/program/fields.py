@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from monitor.addresses import checked_address
@@ -52,12 +53,22 @@ def _domain_or_brand(value: str) -> str:
 
 
 #: an id: lower-case letters, digits, '-' and '_', e.g. "no-brand-bidding"
-Slug = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_slug)]
+Slug = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_slug),
+                 WithJsonSchema({"type": "string", "pattern": f"^{_SLUG.pattern}$",
+                                 "description": "an id: lower-case letters, digits, '-' and "
+                                 "'_', e.g. no-brand-bidding"})]
+#: the JSON Schema of a domain: a loose pattern (the value is lower-cased before the check)
+_DOMAIN_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$",
+                  "description": "a host name, no scheme or path, e.g. lumora.co.id; "
+                  "it covers its subdomains"}
 #: a host name or registrable domain, lower-cased, e.g. "lumora.co.id"
-Domain = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_domain)]
+Domain = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_domain),
+                   WithJsonSchema(_DOMAIN_SCHEMA)]
 #: a domain, or the word `brand` for the brand's own domains
 DomainOrBrand = Annotated[
-    str, StringConstraints(strip_whitespace=True), AfterValidator(_domain_or_brand)
+    str, StringConstraints(strip_whitespace=True), AfterValidator(_domain_or_brand),
+    WithJsonSchema({**_DOMAIN_SCHEMA, "description": "a domain (e.g. lumora.com), or `brand` "
+                    "for the brand's own domains"}),
 ]
 #: the engines bidwatch can ask, from the engine registry (one line there adds one here)
 ENGINE_NAMES: tuple[str, ...] = tuple(ENGINES)
@@ -70,7 +81,9 @@ WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 #: a path into the program's data, as pydantic reports it: ("partners", 2, "network_ids", 0)
 Loc = tuple[str | int, ...]
 #: an email address, by the same rule the sender applies (a,b@x.com is refused here already)
-Email = Annotated[str, AfterValidator(checked_address)]
+Email = Annotated[str, AfterValidator(checked_address),
+                  WithJsonSchema({"type": "string", "format": "email",
+                                  "description": "an email address, e.g. compliance@lumora.com"})]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -84,8 +97,12 @@ def known_zone(value: str) -> str:
 
 
 #: an IANA time-zone name, e.g. "Asia/Jakarta"
-TimeZone = Annotated[str, Field(min_length=1), AfterValidator(known_zone)]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+TimeZone = Annotated[str, Field(min_length=1), AfterValidator(known_zone),
+                     WithJsonSchema({"type": "string", "minLength": 1, "description":
+                                     "an IANA time-zone name, e.g. Asia/Jakarta"})]
+#: a language: its ISO 639 code, lower case, e.g. "ar"
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$",
+                                description="an ISO 639 language code, lower case, e.g. ar")]
 
 
 class Model(BaseModel):
@@ -110,7 +127,9 @@ def _listify(value: object) -> object:
 
 def one_or_many(item: Any) -> Any:
     """A non-empty list of `item`, where a single value may be written without brackets."""
-    return Annotated[list[item], BeforeValidator(_listify), Field(min_length=1)]
+    # the schema says what may be written (one value or a list); validation makes it a list
+    listed = BeforeValidator(_listify, json_schema_input_type=item | list[item])
+    return Annotated[list[item], listed, Field(min_length=1)]
 
 
 
