@@ -222,10 +222,10 @@ def test_a_catastrophic_pattern_meets_a_hostile_headline_in_linear_time() -> Non
     # under Python's re, 24 characters took 0.9 s and each one more doubled it
     rule = {"matches": {"field": "headline", "pattern": "(a+)+$"}}
     hostile = "a" * 10_000 + "!"
-    started = time.perf_counter()
+    started = time.process_time()
     assert not matches(rule, headline=hostile)
     assert matches(rule, headline="a" * 10_000)
-    assert time.perf_counter() - started < 0.25
+    assert time.process_time() - started < 1.0  # CPU seconds; backtracking, it is centuries
 
 
 def test_a_pattern_matches_other_scripts_and_ignores_case() -> None:

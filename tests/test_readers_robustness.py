@@ -67,18 +67,25 @@ def _padded(html: str, organic: str, size: int) -> str:
 
 @needs_corpus
 @pytest.mark.parametrize("name", sorted(SAMPLES))
-def test_a_20_mb_page_is_read_in_under_three_seconds(name: str) -> None:
+def test_a_20_mb_page_is_read_in_linear_time(name: str) -> None:
     html = corpus_html(SAMPLES[name])
     padded = _padded(html, ORGANIC[name], TWENTY_MB)
+    two_mb = _padded(html, ORGANIC[name], TWENTY_MB // 10)
     engine = get_engine(name)
     assert len(padded) >= TWENTY_MB
 
-    started = time.perf_counter()
+    # CPU time, and one size against another: what a loaded or slow machine changes alike
+    # (the readers' rate is `python -m tests.bench readers`; this is about its shape)
+    started = time.process_time()
+    engine.read_page(two_mb)
+    small = time.process_time() - started
+    started = time.process_time()
     reading = engine.read_page(padded)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
 
-    # 3 s before pages were bounded: the nesting scan (engines.pagetext) costs ~0.03 s a MB
-    assert elapsed < 4.0, f"{name}: {elapsed:.2f} s for {len(padded) / 1e6:.0f} MB"
+    # ten times the page, about ten times the time (the nesting scan and lexbor are linear;
+    # before pages were bounded, deep or long pages were not)
+    assert elapsed < 20 * max(small, 0.05), f"{name}: {elapsed:.2f} s for 20 MB, {small:.2f} for 2"
     assert [a.headline for a in reading.ads] == [a.headline for a in engine.read_ads(html)]
     assert reading.stray_click_urls == []
 
@@ -215,14 +222,14 @@ def test_generated_ad_like_markup_never_raises_in_any_reader(body: list[str]) ->
 def test_100k_nested_divs_are_read_up_to_the_depth_bound_at_once() -> None:
     # lexbor's tree building costs the square of the depth: this did not finish in 120 s
     page = "<html><body>" + "<div>" * 100_000 + "x" + "</div>" * 100_000 + "</body></html>"
-    started = time.perf_counter()
+    started = time.process_time()
     bounded = bound_page(page)
     readings = [engine.read_page(page) for engine in ENGINES.values()]
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert bounded.cut is not None and f"nested more than {MAX_DEPTH} deep" in bounded.cut
     assert bounded.html.count("<div>") == MAX_DEPTH - 2  # html and body, then divs to the bound
     assert all(r == PageReading([], []) for r in readings)
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # CPU seconds; quadratic, it is minutes
 
 
 @needs_corpus
@@ -267,9 +274,9 @@ def test_formatting_a_parser_reopens_again_and_again_is_bounded() -> None:
     "<a>" + " " * 5_000_000 + "<3" * 1000,
 ])
 def test_text_without_tags_scans_in_linear_time(page: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     assert too_deep_at(page) is None
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 5.0  # CPU seconds; quadratic, it is hours
 
 
 def test_a_page_past_the_size_bound_is_read_up_to_it() -> None:

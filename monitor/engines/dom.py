@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 from typing import Generic, TypeVar
@@ -35,12 +36,32 @@ _URLISH = re.compile(
 def parse(html: str | bytes | None) -> LexborHTMLParser | None:
     """A parsed tree, or None for empty or unparseable input (lexbor itself drops NUL bytes).
     Bytes are decoded by what the page says it is; the text is bounded in size and nesting
-    first (`pagetext.bound_page`), so no page costs lexbor more than a large result page."""
+    first (`pagetext.bound_page`), so no page costs lexbor more than a large result page.
+
+    The tree is shared: detecting the engine, classing the page and reading its ads ask for
+    the same page in turn, and parsing it once instead of three or four times is most of a
+    reader's time. Nothing may change a tree it gets from here (clone a node first, as
+    `text_of` does)."""
     if not html:
         return None
     if not isinstance(html, (str, bytes)):
         return None
-    html = bound_page(decode_page(html) if isinstance(html, bytes) else html).html
+    text = decode_page(html) if isinstance(html, bytes) else html
+    last = _last_parsed.__dict__.get("page")
+    if last is not None and last[0] is text:
+        return last[1]
+    tree = _parse_text(bound_page(text).html)
+    # one per thread (a tree is not shared across threads), and only the last page: a
+    # large page's tree is tens of megabytes
+    _last_parsed.page = (text, tree)
+    return tree
+
+
+#: the last page each thread parsed, and its tree
+_last_parsed = threading.local()
+
+
+def _parse_text(html: str) -> LexborHTMLParser | None:
     try:
         tree = LexborHTMLParser(html)
     except UnicodeEncodeError:  # lone surrogates from a lossy decode: read the rest anyway
