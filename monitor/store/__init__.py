@@ -5,6 +5,16 @@ job, and take and return records (monitor.models in, monitor.store.records out),
 """
 
 from monitor.store.chains import ChainStore
+from monitor.store.console import (
+    AuditRecord,
+    BadCursor,
+    CasePage,
+    CaseQuery,
+    ConsoleLogin,
+    ConsoleStore,
+    ConsoleStoreError,
+    ConsoleUser,
+)
 from monitor.store.incidents import IncidentStore
 from monitor.store.outbox import OutboxError, OutboxStore
 from monitor.store.recording import RecordingStore
@@ -35,14 +45,14 @@ from monitor.store.sweeps import SweepStore
 
 
 class Store(SweepStore, RecordingStore, ChainStore, IncidentStore, OutboxStore, ReportStore,
-            RetentionStore):
+            RetentionStore, ConsoleStore):
     """One database, migrated to the latest schema on open."""
 
 
 __all__ = [
-    "AdRecord", "AllowRecord", "AttributionRecord", "CaptureRecord", "ChainRecord",
-    "ClauseRecord", "Coverage", "CoverageRow",
-    "FindingRecord", "HopRecord", "IncidentDetail", "IncidentEventRecord", "IncidentRecord",
-    "OutboxError", "OutboxItem", "RecordOutcome", "SightingDetail", "SightingRecord", "Store",
-    "SweepRecord", "TaskRecord",
+    "AdRecord", "AllowRecord", "AttributionRecord", "AuditRecord", "BadCursor", "CaptureRecord",
+    "CasePage", "CaseQuery", "ChainRecord", "ClauseRecord", "ConsoleLogin", "ConsoleStoreError",
+    "ConsoleUser", "Coverage", "CoverageRow", "FindingRecord", "HopRecord", "IncidentDetail",
+    "IncidentEventRecord", "IncidentRecord", "OutboxError", "OutboxItem", "RecordOutcome",
+    "SightingDetail", "SightingRecord", "Store", "SweepRecord", "TaskRecord",
 ]

@@ -349,3 +349,82 @@ class OutboxRow(SQLModel, table=True):
     #: refusal goes only to the others, with the same bytes
     delivered_to_json: str = Field(default="[]", sa_column=Column(Text, nullable=False,
                                                                    server_default="[]"))
+
+
+# -- the console (migration 0009) ---------------------------------------------------------------
+
+
+class ConsoleUserRow(SQLModel, table=True):
+    """Someone who may log in to the console."""
+
+    __tablename__ = "console_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    #: viewer | reviewer | admin
+    role: str
+    #: argon2id, as argon2-cffi writes it (the parameters and salt inside)
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_utc_column(False))
+    disabled: bool = False
+
+
+class ConsoleTokenRow(SQLModel, table=True):
+    """An API token: only the sha256 of its secret is kept (the secret is shown once)."""
+
+    __tablename__ = "console_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="console_users.id", index=True)
+    token_hash: str = Field(unique=True)
+    created_at: datetime = Field(sa_column=_utc_column(False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    revoked: bool = False
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """A login: the cookie carries a signed random id whose sha256 is kept here, so logging
+    out or expiry ends it on the server whatever the cookie says."""
+
+    __tablename__ = "console_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(unique=True)
+    user_id: int = Field(foreign_key="console_users.id", index=True)
+    #: the token every form of this session carries (checked on every POST)
+    csrf_token: str
+    created_at: datetime = Field(sa_column=_utc_column(False))
+    last_seen_at: datetime = Field(sa_column=_utc_column(False))
+    expires_at: datetime = Field(sa_column=_utc_column(False))
+
+
+class LoginAttemptRow(SQLModel, table=True):
+    """One try at logging in, for throttling by user name and by client address."""
+
+    __tablename__ = "console_login_attempts"
+    __table_args__ = (Index("ix_console_login_attempts_name_at", "name", "at"),
+                      Index("ix_console_login_attempts_client_at", "client", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc_column(False))
+    name: str
+    client: str
+    succeeded: bool = False
+
+
+class AuditRow(SQLModel, table=True):
+    """Who changed what in the console, when, on which case, from what to what."""
+
+    __tablename__ = "console_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc_column(False))
+    #: the console user's name ("cli" for a command run on the server)
+    actor: str = Field(index=True)
+    #: e.g. status, notice-approve, notice-hold, user-add, token-add, login, logout
+    action: str
+    incident_id: int | None = Field(default=None, index=True)
+    before: str | None = Field(default=None, sa_column=Column(Text))
+    after: str | None = Field(default=None, sa_column=Column(Text))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
