@@ -9,7 +9,8 @@ from monitor.errors import ConfigError
 from monitor.models import Device, SearchTask
 from monitor.program import Program
 from monitor.program.models import Brand, Market
-from monitor.program.terms import BRAND_GROUP, MISSPELLING_GROUP, modifier_group
+from monitor.program.terms import modifier_group
+from monitor.program.variants import LISTED, brand_variants, fold
 
 #: an ad-hoc query naming a brand term is searched as brand+adhoc
 ADHOC_GROUP = "adhoc"
@@ -20,18 +21,38 @@ class PlannedQuery:
     brand: str
     query: str
     term_group: str
+    #: `listed` (written in the program) or the variant family that generated it
+    family: str = LISTED
+    #: the markets it is asked in; None: every market
+    markets: frozenset[str] | None = None
+
+    def asked_in(self, market_id: str) -> bool:
+        return self.markets is None or market_id in self.markets
 
 
-def brand_queries(brand: Brand) -> list[PlannedQuery]:
-    """Every query a brand is watched on: its terms, term + modifier, and misspellings."""
-    queries = [PlannedQuery(brand.id, term, BRAND_GROUP) for term in brand.terms]
-    queries += [
-        PlannedQuery(brand.id, f"{term} {modifier}", modifier_group(modifier))
-        for term in brand.terms
-        for modifier in brand.modifiers
-    ]
-    queries += [PlannedQuery(brand.id, m, MISSPELLING_GROUP) for m in brand.misspellings]
-    return _unique(queries)
+def brand_queries(brand: Brand, language: str = "en") -> list[PlannedQuery]:
+    """Every query a brand is watched on in a market of `language`: its terms, term +
+    modifier, misspellings, and the variants its `variants:` block switches on."""
+    return [PlannedQuery(brand.id, v.query, v.term_group, v.family)
+            for v in brand_variants(brand, language)]
+
+
+def program_queries(program: Program) -> list[PlannedQuery]:
+    """Every query of the program, each with the markets it is asked in (a generated
+    modifier is in the market's language), in plan order: the first market's, then what
+    each further market adds."""
+    planned: dict[tuple[str, str], PlannedQuery] = {}
+    markets: dict[tuple[str, str], set[str]] = {}
+    for brand in program.brands:
+        for market in program.markets:
+            for q in brand_queries(brand, market.language):
+                key = (q.brand, fold(q.query))
+                planned.setdefault(key, q)
+                markets.setdefault(key, set()).add(market.id)
+    every = {m.id for m in program.markets}
+    return [PlannedQuery(q.brand, q.query, q.term_group, q.family,
+                         None if markets[key] == every else frozenset(markets[key]))
+            for key, q in planned.items()]
 
 
 def plan_tasks(
@@ -58,15 +79,18 @@ def plan_tasks(
         for q in queries
         for engine in chosen_engines
         for market_id in chosen_markets
+        if q.asked_in(market_id)
         for device in chosen_devices
     ]
 
 
 def _queries(program: Program, terms: Sequence[str]) -> list[PlannedQuery]:
-    planned = [q for brand in program.brands for q in brand_queries(brand)]
+    planned = program_queries(program)
     if not terms:
         return planned
-    return _unique(query_of(program, t, planned) for t in terms)
+    # a term the analyst names is asked wherever they sweep, like an ad-hoc one
+    chosen = (query_of(program, t, planned) for t in terms)
+    return _unique(PlannedQuery(q.brand, q.query, q.term_group, q.family) for q in chosen)
 
 
 def query_of(
@@ -74,10 +98,10 @@ def query_of(
 ) -> PlannedQuery:
     """The program's query for `text` (its brand and term group), or an ad-hoc one."""
     if planned is None:
-        planned = [q for brand in program.brands for q in brand_queries(brand)]
-    folded = " ".join(text.split()).casefold()
+        planned = program_queries(program)
+    folded = fold(text)
     for query in planned:
-        if query.query.casefold() == folded:
+        if fold(query.query) == folded:
             return query
     return _adhoc(program, text)
 
@@ -112,5 +136,5 @@ def _market(program: Program, market_id: str) -> Market:
 def _unique(queries: Iterable[PlannedQuery]) -> list[PlannedQuery]:
     seen: dict[tuple[str, str], PlannedQuery] = {}
     for q in queries:
-        seen.setdefault((q.brand, q.query.casefold()), q)
+        seen.setdefault((q.brand, fold(q.query)), q)
     return list(seen.values())
