@@ -13,8 +13,8 @@ from monitor.cli.output import ExitCode, emit_csv, emit_json, friendly_errors, o
 from monitor.errors import BidwatchError
 
 #: `rules replay --csv`: one row per partner and policy that would change
-REPLAY_CSV = ("partner", "policy", "appear", "disappear", "severity_changed", "severity_from",
-              "severity_to", "examples")
+REPLAY_CSV = ("offender", "partner", "policy", "appear", "disappear", "severity_changed",
+              "severity_changes", "examples")
 
 
 @rules_app.command("diff")
@@ -72,7 +72,8 @@ def rules_replay(
         emit_json("rules-replay/1", document, indent=2)
         return
     if as_csv:
-        emit_csv(REPLAY_CSV, document["changes"])
+        emit_csv(REPLAY_CSV, [row | {"severity_changes": _severities(row)}
+                              for row in document["changes"]])
         return
     _print_replay(document)
 
@@ -86,6 +87,11 @@ def _day(option: str, value: str | None) -> date | None:
         raise BidwatchError(f"{option} {value!r}: not a date (YYYY-MM-DD)") from None
 
 
+def _severities(row: dict[str, Any]) -> str:
+    """"high → critical ×3; …": a row's severity changes as one cell or phrase."""
+    return "; ".join(f"{c['from']} → {c['to']} ×{c['count']}" for c in row["severity_changes"])
+
+
 def _print_replay(document: dict[str, Any]) -> None:
     totals, period = document["totals"], document["period"]
     out.print(f"{document['sightings']} sightings judged again under {document['program']} "
@@ -96,9 +102,8 @@ def _print_replay(document: dict[str, Any]) -> None:
     for row in document["changes"]:
         parts = [f"+{row['appear']} appear" if row["appear"] else "",
                  f"-{row['disappear']} disappear" if row["disappear"] else "",
-                 (f"{row['severity_changed']} {row['severity_from']} → {row['severity_to']}"
-                  if row["severity_changed"] else "")]
+                 f"severity {_severities(row)}" if row["severity_changed"] else ""]
         examples = ", ".join(str(i) for i in row["examples"])
-        out.print(f"  {row['partner'] or '(no partner)'} · {row['policy']}: "
+        out.print(f"  {row['offender']} · {row['policy']}: "
                   f"{', '.join(p for p in parts if p)} (e.g. sightings {examples})",
                   markup=False, highlight=False, soft_wrap=True)
