@@ -138,3 +138,26 @@ def _unique(queries: Iterable[PlannedQuery]) -> list[PlannedQuery]:
     for q in queries:
         seen.setdefault((q.brand, fold(q.query)), q)
     return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class AskedQuery:
+    """A query as a sweep asks it: on one engine, in one market (on each device)."""
+
+    engine: str
+    market: str
+    language: str
+    query: PlannedQuery
+
+
+def asked_queries(
+    program: Program, *, engines: Sequence[str] = (), markets: Sequence[str] = ()
+) -> list[AskedQuery]:
+    """The queries a whole-program sweep asks, per engine and market (`rules terms`)."""
+    chosen_engines = _narrow("engine", program.engines, engines)
+    chosen_markets = [_market(program, m)
+                      for m in _narrow("market", [m.id for m in program.markets], markets)]
+    planned = program_queries(program)
+    return [AskedQuery(engine, market.id, market.language, q)
+            for engine in chosen_engines for market in chosen_markets
+            for q in planned if q.asked_in(market.id)]
