@@ -223,8 +223,8 @@ def test_a_partner_file_the_loader_would_refuse_is_never_written(rules: Path) ->
     target = rules / "partners.yaml"
     before = target.read_bytes()
     broken = before.decode().replace("language: en", "language: english", 1)
-    with pytest.raises(ConfigError, match="(?s)nothing written.*partners.yaml:\\d+: partners\\[0\\]"
-                                          "\\.language"):
+    with pytest.raises(ConfigError,
+                       match=r"(?s)nothing written.*partners.yaml:\d+: partners\[0\]\.language"):
         _check_with(rules, target, broken)
     assert target.read_bytes() == before
 
