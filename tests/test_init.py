@@ -256,3 +256,13 @@ def test_the_program_init_writes_runs_a_dry_run_sweep_of_the_simulator(
     summary = json.loads(done.stdout)
     assert summary["tasks"] == 2 and summary["captured"] == 2, summary
     assert summary["notices_queued"] == 0
+
+
+@pytest.mark.parametrize("command", [["init", "--help"], ["partners", "import", "--help"]])
+def test_the_commands_help_imports_nothing_heavy(tmp_path: Path, command: list[str]) -> None:
+    from tests.test_cli_startup import HEAVY, imported
+
+    loaded = imported(command, tmp_path)
+    assert not loaded & {*HEAVY, "pydantic_settings", "rich", "ruamel", "pexpect"}
+    assert "monitor.program.scaffold" not in loaded
+    assert "monitor.program.partners_import" not in loaded
