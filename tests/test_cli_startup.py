@@ -51,6 +51,23 @@ def test_rules_check_reads_network_names_without_the_recognisers(tmp_path: Path)
     loaded = imported(["rules", "check", str(RULES)], tmp_path)
     assert "monitor.program" in loaded and "monitor.networks.names" in loaded
     assert not loaded & {*HEAVY, "monitor.networks.table", "selectolax"}
+    # nor the settings' reader, nor Rich: a clean check prints plain lines
+    assert not loaded & {"pydantic_settings", "rich", "monitor.settings"}
+
+
+def test_rules_check_reads_home_and_rules_as_the_settings_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.cli.rules import RULES_CHECK_DEFAULTS, _home_and_rules
+    from monitor.settings import Settings
+
+    for name in ("BIDWATCH_HOME", "BIDWATCH_RULES", "bidwatch_home", "bidwatch_rules"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings()
+    assert RULES_CHECK_DEFAULTS == (defaults.home, defaults.rules) == _home_and_rules()
+    monkeypatch.setenv("bidwatch_home", "/srv/h")  # pydantic-settings reads any case
+    monkeypatch.setenv("BIDWATCH_RULES", "/srv/r")
+    assert _home_and_rules() == (Settings().home, Settings().rules) == (
+        Path("/srv/h"), Path("/srv/r"))
 
 
 @pytest.mark.parametrize("command", ["parse", "attribute"])

@@ -515,9 +515,9 @@ def test_a_broken_or_hostile_file_is_refused_with_file_and_line(rules: Path, nam
     breaks, message = BROKEN[name]
     path, line = breaks(rules)
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded machine does not fail it
     program, issues = check_program(rules)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 

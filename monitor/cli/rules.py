@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,9 @@ import typer
 from monitor.cli.app import EngineOrAuto, FailOn, rules_app
 from monitor.cli.output import ExitCode, emit_json, err, friendly_errors, out
 from monitor.models import Device
+
+#: `Settings().home` and `Settings().rules` when the environment sets neither
+RULES_CHECK_DEFAULTS = (Path("var"), Path("rules"))
 
 # -- rules ---------------------------------------------------------------------------------
 
@@ -26,12 +30,13 @@ def rules_check(
     """Validate the program: every error as FILE:LINE: field.path: message (exit status 2)."""
     from monitor.program import check_program
     from monitor.resources import templates_dir
-    from monitor.settings import Settings
 
-    settings = Settings()
-    path = directory or settings.rules
+    # the two settings it needs, read as monitor.settings.Settings reads them, without
+    # pydantic-settings (a tenth of this command's start-up; an editor runs it on every save)
+    home, default_rules = _home_and_rules()
+    path = directory or default_rules
     program, issues = check_program(path, templates_dir())
-    template_issues = [f"templates/{p}" for p in _template_issues(settings.home)]
+    template_issues = [f"templates/{p}" for p in _template_issues(home)]
     problems = [str(issue) for issue in issues] + template_issues
     if as_json:
         emit_json("rules-check/1", {
@@ -48,15 +53,26 @@ def rules_check(
         if problems or program is None:
             raise typer.Exit(int(ExitCode.USAGE))
         return
+    # plain lines, not Rich: one issue a line, whatever the width (grep, an editor's
+    # problem matcher), and no Rich import for a clean check
     for problem in problems:
-        out.print(problem, markup=False, highlight=False, soft_wrap=True)
+        typer.echo(problem)
     if problems or program is None:  # 2, like every other refusal of bad input
         raise typer.Exit(int(ExitCode.USAGE))
-    out.print(
+    typer.echo(
         f"{path}: ok — program {program.name!r}: {len(program.brands)} brands, "
         f"{len(program.partners)} partners, {len(program.policies)} policies, "
         f"{len(program.agreements)} agreements, {len(program.markets)} markets, "
-        f"{len(program.engines)} engines", markup=False, highlight=False)
+        f"{len(program.engines)} engines")
+
+
+def _home_and_rules() -> tuple[Path, Path]:
+    """BIDWATCH_HOME and BIDWATCH_RULES as `Settings` reads them (any case, else its
+    defaults: tests/test_cli_startup.py checks that the two agree)."""
+    found = {name.upper(): value for name, value in os.environ.items()
+             if name.upper() in ("BIDWATCH_HOME", "BIDWATCH_RULES")}
+    return (Path(found.get("BIDWATCH_HOME") or RULES_CHECK_DEFAULTS[0]),
+            Path(found.get("BIDWATCH_RULES") or RULES_CHECK_DEFAULTS[1]))
 
 
 def _templates_key() -> str:
