@@ -252,3 +252,13 @@ def test_a_record_spanning_lines_is_reported_at_the_line_it_starts(tmp_path: Pat
     rows = read_export(export, "awin")
     assert [p.line for p in rows.publishers] == [2]
     assert [(x.line, x.publisher_id) for x in rows.left_out] == [(4, "2")]
+
+
+def test_an_id_repeated_on_a_bad_row_still_keeps_the_good_row_out(tmp_path: Path) -> None:
+    export = tmp_path / "x.csv"
+    export.write_text("Publisher ID,Publisher Name,Email\n9,Good,g@g.example\n9,Bad,bad\n",
+                      encoding="utf-8")
+    rows = read_export(export, "awin")
+    assert rows.publishers == []
+    assert sorted((x.line, x.reason.split(" (")[0]) for x in rows.left_out) == [
+        (2, "publisher id appears more than once"), (3, "malformed e-mail 'bad'")]

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -124,6 +123,8 @@ class ExportRows:
     left_out: list[LeftOut] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     rows: int = 0
+    #: (line, id) of every row that gave an id, usable or not: a repeat is a repeat
+    ids: list[tuple[int, str]] = field(default_factory=list)
 
 
 def normal_header(header: str) -> str:
@@ -230,6 +231,8 @@ def _cell(cells: list[str], columns: Columns, what: str) -> str:
 def _read_row(line: int, cells: list[str], export: ExportRows) -> None:
     raw = {what: _cell(cells, export.columns, what) for what in HEADERS}
     publisher_id = clean_text(raw["id"])[: MAX_CHARS["id"]] or None
+    if publisher_id is not None:
+        export.ids.append((line, publisher_id))
 
     def leave_out(reason: str) -> None:
         export.left_out.append(LeftOut(line, publisher_id, reason))
@@ -289,12 +292,14 @@ def _website(cell: str) -> str | None:
 
 
 def _leave_out_repeated_ids(export: ExportRows) -> None:
-    """An id on two rows: which is right is not for us to guess; both are left out."""
-    counts = Counter(p.publisher_id for p in export.publishers)
-    repeated = {i for i, n in counts.items() if n > 1}
+    """An id on two rows: which is right is not for us to guess; every row giving it is left
+    out (a row already left out for another reason is not reported twice)."""
+    lines: dict[str, list[int]] = {}
+    for line, publisher_id in export.ids:
+        lines.setdefault(publisher_id, []).append(line)
+    repeated = {i for i, found in lines.items() if len(found) > 1}
     if not repeated:
         return
-    lines = {i: [p.line for p in export.publishers if p.publisher_id == i] for i in repeated}
     for publisher in [p for p in export.publishers if p.publisher_id in repeated]:
         others = ", ".join(str(n) for n in lines[publisher.publisher_id])
         export.left_out.append(LeftOut(publisher.line, publisher.publisher_id,
