@@ -188,9 +188,15 @@ def _print_ads(path: Path, document: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("pos", "#", "headline", "display URL", "link", title=(
+    table = Table(title=(
         f"{escape(str(path))}: {document['engine'] or 'unknown engine'}, "
         f"{len(document['ads'])} ads"))
+    table.add_column("pos", no_wrap=True)
+    table.add_column("#", no_wrap=True, justify="right")
+    # folded, never cut: a URL cut at 80 columns is a different URL
+    table.add_column("headline", overflow="fold", ratio=2)
+    table.add_column("display URL", overflow="fold", ratio=1)
+    table.add_column("link", overflow="fold", ratio=2)
     for ad in document["ads"]:
         # ad text is a stranger's: shown as text, never read as Rich markup
         table.add_row(ad["position"], str(ad["rank"]), escape(ad["headline"]),
