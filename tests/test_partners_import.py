@@ -262,3 +262,19 @@ def test_an_id_repeated_on_a_bad_row_still_keeps_the_good_row_out(tmp_path: Path
     assert rows.publishers == []
     assert sorted((x.line, x.reason.split(" (")[0]) for x in rows.left_out) == [
         (2, "publisher id appears more than once"), (3, "malformed e-mail 'bad'")]
+
+
+def test_a_program_from_init_takes_an_import_and_keeps_its_comments(tmp_path: Path) -> None:
+    rules = tmp_path / "new"
+    made = runner.invoke(app, ["init", str(rules), "--yes", "--brand", "Acme", "--domain",
+                               "acme.example", "--market", "US:en:America/New_York",
+                               "--network", "awin"])
+    assert made.exit_code == 0, made.output
+    before = (rules / "partners.yaml").read_text(encoding="utf-8")
+    report = as_json(rules, AWIN, "awin")
+    assert len(report["added"]) == 5  # type: ignore[arg-type]
+    after = (rules / "partners.yaml").read_text(encoding="utf-8")
+    comments = [line for line in before.splitlines() if line.startswith("#")]
+    assert [line for line in after.splitlines() if line.startswith("#")] == comments
+    assert "partners: [" not in after and "\n  - id: dealspotter\n" in after
+    assert len(load_program(rules, templates_dir()).partners) == 5
