@@ -81,7 +81,7 @@ def test_a_demo_sweep_leaves_nothing_readable_by_others(
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("BIDWATCH_") and k != "DATABASE_URL"}
     script = ("import os, sys\nos.umask(0o022)\nfrom monitor.cli import app\n"
-              "app(['demo', '--home', sys.argv[1]])\n")
+              "app(['--home', sys.argv[1], 'demo'])\n")  # the global --home is the demo's
     done = subprocess.run([sys.executable, "-c", script, str(home)], env=env, text=True,
                           capture_output=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

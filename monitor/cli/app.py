@@ -56,6 +56,7 @@ def _version(shown: bool) -> None:
 
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(
         help="State directory for this run (sets BIDWATCH_HOME).", metavar="DIR",
         show_default=False)] = None,
@@ -76,6 +77,9 @@ def _global_options(
     # any of them makes is 0600 or 0700, whichever code makes it (evidence, outbox, digests)
     os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
     # the settings are read from the environment wherever a command builds them
+    # what was given on this command line (the demo honours --home, but not a
+    # BIDWATCH_HOME in the environment, which may be the production home)
+    ctx.obj = {"home": home}
     if home is not None:
         os.environ["BIDWATCH_HOME"] = str(home)
     if rules is not None:

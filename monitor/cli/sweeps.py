@@ -246,7 +246,11 @@ def run(
 @app.command()
 @friendly_errors
 def demo(
-    home: Annotated[Path, typer.Option(help="Where the demo keeps its state.")] = Path("var/demo"),
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        metavar="DIR", show_default=False,
+        help="Where the demo keeps its state (default: the global --home, else "
+             "var/demo).")] = None,
     fresh: Annotated[bool, typer.Option(help="Forget the previous demo run first.")] = False,
     rules: Annotated[Path | None, typer.Option(
         metavar="DIR", show_default=False,
@@ -265,6 +269,8 @@ def demo(
     from monitor.dev.demo import run_demo
     from monitor.services.commands import incident_summaries
 
+    given = (ctx.obj or {}).get("home") if isinstance(ctx.obj, dict) else None
+    home = home or given or Path("var/demo")
     result = run_demo(home, fresh=fresh, progress_factory=sweep_progress, rules=rules,
                       scenario=scenario)
     code = sweep_exit_code(result.summary, fail_on, None)
