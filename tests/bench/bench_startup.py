@@ -61,6 +61,20 @@ def readers_rate(pages: list[Path]) -> float:
     return round(len(pages) / best, 1)
 
 
+def reference_s() -> float:
+    """Seconds this machine takes for a fixed piece of pure Python (ten million additions),
+    the best of three: start-up is interpreter work, so figures from two machines, or from
+    one machine on two days, compare once divided by this."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(10_000_000):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def main(runs: int = 10) -> None:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "BIDWATCH_HOME": home, "BIDWATCH_RULES": str(ROOT / "rules")}
@@ -69,6 +83,7 @@ def main(runs: int = 10) -> None:
             "help_median_s": median_s(["--help"], env, runs),
             "rules_check_median_s": median_s(["rules", "check", "rules/"], env, runs),
             **parse_rate(env),
+            "reference_loop_s": reference_s(),
             "load_average": round(os.getloadavg()[0], 2),
         }))
 
