@@ -125,37 +125,36 @@ def modifier_words(language: str) -> list[tuple[str, str]]:
     return ranked
 
 
-def _editable(term: str, skip: frozenset[str]) -> list[int]:
-    """Positions of letters in words long enough to misspell (and not in `skip`)."""
+def _editable(term: str, skip: frozenset[str]) -> tuple[list[int], list[int]]:
+    """Positions of letters in words long enough to misspell (and not in `skip`): those
+    after a word's first letter, and the first letters (errors there are the rarest)."""
     positions: list[int] = []
     start = 0
     for word in term.split(" "):
         if sum(ch.isalpha() for ch in word) >= MIN_MISSPELT_LETTERS and fold(word) not in skip:
             positions += [start + i for i, ch in enumerate(word) if ch.isalpha()]
         start += len(word) + 1
-    # errors on a word's first letter are the rarest: those positions go last
     firsts = {p for p in positions if p == 0 or term[p - 1] == " "}
-    return [p for p in positions if p not in firsts] + [p for p in positions if p in firsts]
+    return [p for p in positions if p not in firsts], [p for p in positions if p in firsts]
 
 
-def _dropped(term: str, positions: Sequence[int]) -> Iterator[str]:
+def _dropped(term: str, positions: Sequence[int], editable: set[int]) -> Iterator[str]:
     for p in positions:
         yield term[:p] + term[p + 1:]
 
 
-def _swapped(term: str, positions: Sequence[int]) -> Iterator[str]:
-    editable = set(positions)
+def _swapped(term: str, positions: Sequence[int], editable: set[int]) -> Iterator[str]:
     for p in positions:
         if p + 1 in editable and term[p].casefold() != term[p + 1].casefold():
             yield term[:p] + term[p + 1] + term[p] + term[p + 2:]
 
 
-def _doubled(term: str, positions: Sequence[int]) -> Iterator[str]:
+def _doubled(term: str, positions: Sequence[int], editable: set[int]) -> Iterator[str]:
     for p in positions:
         yield term[:p + 1] + term[p] + term[p + 1:]
 
 
-def _neighbour(term: str, positions: Sequence[int]) -> Iterator[str]:
+def _neighbour(term: str, positions: Sequence[int], editable: set[int]) -> Iterator[str]:
     for p in positions:
         letter = term[p]
         for key in KEYBOARD_NEIGHBOURS.get(letter.lower(), ""):
@@ -168,10 +167,13 @@ def misspellings_of(term: str, skip: Iterable[str] = ()) -> list[str]:
     neighbour), each from a word's second letter on and its first letter last. Words in
     `skip` are left as they are (in "Lumora Sleep", "Lumora" when it is a term of its own:
     its misspellings are already the term's)."""
-    positions = _editable(term, frozenset(fold(s) for s in skip))
-    kinds = [_dropped(term, positions), _swapped(term, positions), _doubled(term, positions),
-             _neighbour(term, positions)]
-    found = [m for group in zip_longest(*kinds) for m in group if m is not None]
+    inner, firsts = _editable(term, frozenset(fold(s) for s in skip))
+    editable = set(inner) | set(firsts)
+    found: list[str] = []
+    for positions in (inner, firsts):
+        kinds = [edit(term, positions, editable)
+                 for edit in (_dropped, _swapped, _doubled, _neighbour)]
+        found += [m for group in zip_longest(*kinds) for m in group if m is not None]
     return _distinct(m for m in found if fold(m) != fold(term))
 
 
@@ -247,9 +249,12 @@ def _generated(brand: Brand, family: str, language: str) -> list[Variant]:
     if family == "modifiers":
         return [Variant(f"{term} {word}", modifier_group(concept), family)
                 for concept, word in modifier_words(language) for term in terms]
+    # the one-word terms first: a typo in "Lumora" is likelier searched than one in "Sleep"
     single = [t for t in terms if len(t.split()) == 1]
-    misspelt = [misspellings_of(t, () if len(t.split()) == 1 else single) for t in terms]
-    return [Variant(q, MISSPELLING_GROUP, family) for q in _interleave(misspelt)]
+    several = [t for t in terms if len(t.split()) > 1]
+    misspelt = _interleave([misspellings_of(t) for t in single])
+    misspelt += _interleave([misspellings_of(t, single) for t in several])
+    return [Variant(q, MISSPELLING_GROUP, family) for q in misspelt]
 
 
 def brand_variants(brand: Brand, language: str) -> list[Variant]:
