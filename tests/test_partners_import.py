@@ -278,3 +278,34 @@ def test_a_program_from_init_takes_an_import_and_keeps_its_comments(tmp_path: Pa
     assert [line for line in after.splitlines() if line.startswith("#")] == comments
     assert "partners: [" not in after and "\n  - id: dealspotter\n" in after
     assert len(load_program(rules, templates_dir()).partners) == 6
+
+
+def test_the_import_only_adds_lines_to_the_example_file_and_spaces_partners_like_it(
+    rules: Path
+) -> None:
+    import difflib
+
+    before = (rules / "partners.yaml").read_text(encoding="utf-8").splitlines()
+    as_json(rules, AWIN, "awin")
+    after = (rules / "partners.yaml").read_text(encoding="utf-8").splitlines()
+    removed = [line for line in difflib.ndiff(before, after) if line.startswith("- ")]
+    assert removed == []
+    assert after[after.index("  - id: coupon-cave") - 1] == ""
+    assert after[after.index("competitors:") - 1] == ""
+
+
+def test_a_file_indented_without_offsets_keeps_its_indentation(rules: Path) -> None:
+    plain = ('partners:\n- id: sleepsaver\n  name: SleepSaver\n  language: en\n'
+             '  contacts:\n  - name: Tom\n    email: affiliates@sleepsaver.net\n'
+             '  network_ids:\n  - network: cj\n    publisher_id: "7012345"\n'
+             '  domains: [sleepsaver.net]\n')
+    text = (rules / "partners.yaml").read_text(encoding="utf-8")
+    (rules / "partners.yaml").write_text(plain + text[text.index("competitors:"):],
+                                         encoding="utf-8")
+    for name in ("agreements.yaml",):  # the agreements name partners this file no longer has
+        (rules / name).write_text("agreements: []\n", encoding="utf-8")
+    as_json(rules, FIXTURES / "cj_properties.csv", "cj")
+    after = (rules / "partners.yaml").read_text(encoding="utf-8")
+    assert after.startswith(plain)
+    assert "\n- id: dormir-mejor\n  name: Dormir Mejor\n" in after
+    assert "\n  - network: cj\n    publisher_id: '7099999'\n" in after

@@ -354,14 +354,41 @@ class ImportResult:
         }
 
 
-def _yaml() -> Any:
+def _yaml(offset: int = 2) -> Any:
+    """ruamel.yaml, round-trip, indenting lists as the file does (`offset` spaces before a
+    list item's dash: 2 in the example program, 0 in many hand-written files)."""
     from ruamel.yaml import YAML
 
     handler = YAML(typ="rt")
     handler.preserve_quotes = True
     handler.width = 4096  # never re-wrap a line someone wrote
-    handler.indent(mapping=2, sequence=4, offset=2)
+    handler.indent(mapping=2, sequence=offset + 2, offset=offset)
     return handler
+
+
+def _dash_offset(text: str) -> int:
+    """How far the file indents the dash of a top-level list's items."""
+    found = re.search(r"^[A-Za-z_]\w*:[ \t]*\n(?:[ \t]*(?:#.*)?\n)*( *)- ", text, re.MULTILINE)
+    return len(found.group(1)) if found else 2
+
+
+def _spaced(text: str, dumped: str, offset: int, new_ids: list[str]) -> str:
+    """A blank line before each added partner, when the file separates its partners so.
+    Only blank lines are added, and only when the data read back is the same."""
+    item = " " * offset + "- id: "
+    if f"\n\n{item}" not in text:
+        return dumped
+    lines = dumped.split("\n")
+    heads = {f"{item}{partner_id}" for partner_id in new_ids}
+    spaced: list[str] = []
+    for line in lines:
+        if line in heads and spaced and spaced[-1].strip():
+            spaced.append("")
+        spaced.append(line)
+    result = "\n".join(spaced)
+    import yaml
+
+    return result if yaml.safe_load(result) == yaml.safe_load(dumped) else dumped
 
 
 def partner_file(rules: Path) -> Path:
@@ -396,13 +423,18 @@ def plan_import(rules: Path, csv_path: Path, network: str, language: str | None 
     result = ImportResult(csv_path, network, target, export.columns, export.rows,
                           left_out=list(export.left_out), notes=list(export.notes),
                           original=original)
-    document = _yaml().load(original or "") or _new_document()
+    offset = _dash_offset(original or "")
+    document = _yaml(offset).load(original or "") or _new_document()
     partners = document.get("partners")
     if partners is None:
         document["partners"] = partners = _seq([])
     _merge(export.publishers, program, partners, network, language or program.default_language,
            result)
-    result.text = _dump(document) if result.added or result.updated else (original or "")
+    if result.added or result.updated:
+        result.text = _spaced(original or "", _dump(document, offset), offset,
+                              [c.partner for c in result.added])
+    else:
+        result.text = original or ""
     if result.changed:
         _check_with(rules, target, result.text)
     return result
@@ -429,9 +461,9 @@ def _map(pairs: list[tuple[str, Any]]) -> Any:
     return CommentedMap(pairs)
 
 
-def _dump(document: Any) -> str:
+def _dump(document: Any, offset: int) -> str:
     stream = io.StringIO()
-    _yaml().dump(document, stream)
+    _yaml(offset).dump(document, stream)
     return stream.getvalue()
 
 
