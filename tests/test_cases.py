@@ -104,6 +104,25 @@ def test_a_rotating_headline_stays_one_case(
     assert len(headlines) >= 2, headlines  # the simulator rotated it; still one case
 
 
+def test_the_case_list_shows_each_case_its_latest_headline_in_one_query(
+    demo_twice: tuple[DemoResult, DemoResult, dict],
+) -> None:
+    _first, second, _state = demo_twice
+    store = _cases(second)
+    try:
+        cases = store.incidents()
+        expected = {}
+        for case in cases:
+            detail = store.incident(case.id)
+            assert detail is not None
+            newest = max(detail.sightings, key=lambda s: (s.seen_at, s.id))
+            expected[case.id] = detail.ads[newest.ad_id].headline
+        assert store.latest_headlines(c.id for c in cases) == expected
+        assert store.latest_headlines([]) == {} and store.latest_headlines([10**9]) == {}
+    finally:
+        store.close()
+
+
 def test_a_second_run_adds_sightings_and_no_case(
     demo_twice: tuple[DemoResult, DemoResult, dict],
 ) -> None:

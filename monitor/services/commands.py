@@ -300,23 +300,16 @@ def incident_summaries(
     headlines: bool = False,
 ) -> list[dict[str, Any]]:
     """Cases, most recently seen first; with `headlines`, each with the headline of its
-    latest sighting's ad (one read per case: what `bidwatch incidents` shows)."""
+    latest sighting's ad (what `bidwatch incidents` shows)."""
     from monitor.services.wiring import opened_store
 
     with opened_store(settings) as store:
         rows = [incident_summary(r) for r in store.incidents(status=status, partner=partner)]
-        for row in rows if headlines else ():
-            row["headline"] = _latest_headline(store, row["id"])
+        if headlines:
+            latest = store.latest_headlines(row["id"] for row in rows)
+            for row in rows:
+                row["headline"] = latest.get(row["id"])
         return rows
-
-
-def _latest_headline(store: Any, case_id: int) -> str | None:
-    detail = store.incident(case_id)
-    if detail is None or not detail.sightings:
-        return None
-    latest = max(detail.sightings, key=lambda s: s.seen_at)
-    ad = detail.ads.get(latest.ad_id)
-    return ad.headline if ad is not None else None
 
 
 def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:

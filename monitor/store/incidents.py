@@ -40,6 +40,9 @@ from monitor.store.tables import (
     SweepRow,
 )
 
+#: ids per IN (…) list: SQLite allows 32 766 bound values, older builds 999
+_CHUNK = 500
+
 
 class IncidentStore(StoreBase):
     def incidents(
@@ -121,6 +124,32 @@ class IncidentStore(StoreBase):
         query = select(IncidentRow.id, IncidentRow.partner).where(col(IncidentRow.id).in_(ids))
         with self.session() as s:
             return {int(i or 0): p for i, p in s.exec(query).all()}
+
+    def latest_headlines(self, incident_ids: Iterable[int]) -> dict[int, str]:
+        """The headline of each named case's latest sighting, in one query per 500 cases
+        (the case list shows it; reading each case whole for it was a query per case)."""
+        ids = sorted(set(incident_ids))
+        found: dict[int, str] = {}
+        with self.session() as s:
+            for start in range(0, len(ids), _CHUNK):
+                latest = (
+                    select(
+                        col(FindingRow.incident_id).label("incident_id"),
+                        col(SightingRow.ad_id).label("ad_id"),
+                        func.row_number().over(
+                            partition_by=col(FindingRow.incident_id),
+                            order_by=(col(SightingRow.seen_at).desc(),
+                                      col(SightingRow.id).desc()),
+                        ).label("newest"),
+                    )
+                    .join(SightingRow, col(SightingRow.id) == col(FindingRow.sighting_id))
+                    .where(col(FindingRow.incident_id).in_(ids[start:start + _CHUNK]))
+                    .subquery())
+                query = (select(latest.c.incident_id, col(AdRow.headline))
+                         .join(AdRow, col(AdRow.id) == latest.c.ad_id)
+                         .where(latest.c.newest == 1))
+                found.update((int(case), headline) for case, headline in s.exec(query).all())
+        return found
 
     def incidents_first_seen_in_sweep(self, sweep_id: int) -> list[IncidentRecord]:
         """Incidents this sweep saw for the first time."""
