@@ -17,11 +17,16 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.dev.mailsink import MailSink
 from monitor.dev.simulator import Simulator
+from monitor.judge import compile_policies
 from monitor.models import Device
+from monitor.program import load_program
 from monitor.services.commands import run_sweep_command
-from monitor.services.replay import replay_store
+from monitor.services.explain import _sighting_of as sighting_of
+from monitor.services.replay import Replayer, replay_store
 from monitor.services.wiring import open_store
 from monitor.settings import Settings
+from monitor.store.replay import EVER, replay_rows
+from tests.bench.bench_judge import synthetic_program
 from tests.notify_support import Breach, notify_settings, record_breach
 from tests.whatif_support import RULES, Documents, agreement, changed_rules, policy
 
@@ -160,3 +165,28 @@ def test_no_store_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no store" in result.output
     assert not (tmp_path / "empty" / "bidwatch.db").exists()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("which", ["example", "synthetic"])
+def test_a_row_is_judged_as_the_recorded_sighting_it_stands_for(swept: Settings,
+                                                                which: str) -> None:
+    # the replay reads only what the judge reads; judged in full (every column the store
+    # has, as explain rebuilds it) and from the row, each sighting gets the same findings,
+    # facts and all, under the example program and under one using every kind of condition
+    program = load_program(RULES) if which == "example" else synthetic_program(partners=50)
+    judge, replayer = compile_policies(program), Replayer(program)
+    store = open_store(swept)
+    try:
+        with replay_rows(swept.database, *EVER) as rows:
+            pairs = [(store.sighting(row[0]), replayer.sighting(row)) for row, _ in rows]
+    finally:
+        store.close()
+    assert len(pairs) > 12
+    judged = 0
+    for detail, rebuilt in pairs:
+        assert detail is not None
+        full = judge.judge(sighting_of(detail, program))
+        assert judge.judge(rebuilt) == full
+        judged += bool(full)
+    assert judged, "some sighting should breach a policy"

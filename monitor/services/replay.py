@@ -11,14 +11,16 @@ example sighting ids.
 
 Speed comes from what sightings share, never from judging differently: the ad, chain and
 attribution records are built once per distinct set of ad facts, the task once per
-distinct search, and a verdict is remembered per (search, ad facts, time as the program
-reads it) — the UTC minute when a policy reads the local hour or weekday, else the market's
-local day (the agreement in force), which is all the judge reads of time.
+distinct search, and a verdict is remembered per (search, ad facts, time as the judge reads
+it). The judge reads time in two ways only: the agreement version in force on the market's
+local day, which changes only on a version's first day and the day after its last (so the
+time is which of those boundaries a sighting falls between), and the local weekday and hour,
+for programs whose conditions test them.
 """
 
 from __future__ import annotations
 
-import json
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +47,16 @@ from monitor.models import (
 from monitor.program import Program, load_program
 from monitor.program.conditions import AllCondition, AnyCondition, ConditionNode, NotCondition
 from monitor.settings import Settings
-from monitor.store.replay import AD_FACTS, EVER, allowlist_pairs, replay_rows
+from monitor.store.replay import (
+    AD_FACTS,
+    EVER,
+    TASK_FACTS,
+    ReplayRow,
+    StoredFinding,
+    allowlist_pairs,
+    replay_rows,
+    store_time,
+)
 
 #: condition kinds that read the local time of day or week (the judge's view fields
 #: local_hour, local_weekday, local_clock); every other kind reads no time at all
@@ -160,8 +171,9 @@ def _reads_time(node: ConditionNode) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _AdParts:
-    """The records built from one set of ad facts, and what its verdict comparison needs."""
+    """The records built from one set of ad facts, and what comparing its verdicts needs."""
 
+    number: int
     ad: ObservedAd
     chain: Chain
     attribution: Attribution
@@ -176,32 +188,41 @@ class Replayer:
         self._cleared = frozenset(cleared)
         self.judge = compile_policies(program, self._cleared)
         self._markets = {m.id: m.ref() for m in program.markets}
-        self._by_minute = reads_time_of_day(program)
-        self._tasks: dict[tuple[Any, ...], SearchTask] = {}
+        self._by_hour = reads_time_of_day(program)
+        self._days = agreement_days(program)
+        self._bounds: dict[str, list[str]] = {}
+        self._tasks: dict[tuple[Any, ...], tuple[int, SearchTask]] = {}
         self._ads: dict[tuple[Any, ...], _AdParts] = {}
         self._verdicts: dict[tuple[Any, ...], Verdict] = {}
-        self._stored: dict[str | None, Verdict] = {None: _NO_FINDINGS}
-        self._days: dict[tuple[str, str], date] = {}
+        self._stored: dict[tuple[StoredFinding, ...], Verdict] = {(): _NO_FINDINGS}
+        self._clocks: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def compare(self, rows: Iterator[tuple[Any, ...]], report: ReplayReport) -> None:
+    def compare(self, rows: Iterator[ReplayRow], report: ReplayReport) -> None:
         """Judge every row and add what differs from its stored findings to `report`."""
-        verdicts, stored_of, verdict = self._verdicts, self._stored, self._verdict
+        tasks, ads, verdicts, stored_of = self._tasks, self._ads, self._verdicts, self._stored
+        bounds, by_hour = self._bounds, self._by_hour
         seen = changed = 0
-        for row in rows:
+        for row, findings in rows:
             seen += 1
-            ad_facts = row[AD_FACTS]
-            minute = _minute(row[1])
-            task = row[2:8]
-            key = (task, ad_facts, minute if self._by_minute else self._day(row[4], minute))
+            task = tasks.get(row[TASK_FACTS]) or self._task(row[TASK_FACTS])
+            parts = ads.get(row[AD_FACTS]) or self._ad_parts(row[AD_FACTS])
+            at, market = row[1], row[4]
+            market_bounds = bounds.get(market)
+            if market_bounds is None:
+                market_bounds = self._market_bounds(market)
+            # the agreement versions in force are the same between two boundaries
+            when: Any = bisect_right(market_bounds, at) if market_bounds else 0
+            if by_hour:
+                when = (when, self._clock(market, at))
+            key = (task[0], parts.number, when)
             now = verdicts.get(key)
             if now is None:
-                now = verdict(row, ad_facts, key)
-            stored = stored_of.get(row[-1])
+                now = self._verdict(task[1], parts, at, key)
+            stored = stored_of.get(findings)
             if stored is None:
-                stored = self._parse_stored(row[-1])
+                stored = self._stored_verdict(findings)
             if now is stored or now == stored:
                 continue
-            parts = self._ads.get(ad_facts) or self._ad_parts(ad_facts)
             if parts.cleared:  # cleared since it was recorded: neither side is a breach
                 stored = _NO_FINDINGS
                 if now == stored:
@@ -211,67 +232,87 @@ class Replayer:
         report.sightings += seen
         report.changed_sightings += changed
 
-    def _verdict(self, row: tuple[Any, ...], ad_facts: tuple[Any, ...],
+    def sighting(self, row: tuple[Any, ...]) -> Sighting:
+        """A stored row as the Sighting the judge takes (compare builds the same, cached)."""
+        task = self._tasks.get(row[TASK_FACTS]) or self._task(row[TASK_FACTS])
+        parts = self._ads.get(row[AD_FACTS]) or self._ad_parts(row[AD_FACTS])
+        return Sighting(task[1], parts.ad, parts.chain, parts.attribution, _time(row[1]))
+
+    def _verdict(self, task: SearchTask, parts: _AdParts, at: str,
                  key: tuple[Any, ...]) -> Verdict:
-        parts = self._ads.get(ad_facts)
-        if parts is None:
-            parts = self._ad_parts(ad_facts)
-        task = self._tasks.get(row[2:8])
-        if task is None:
-            task = self._task(row)
-        sighting = Sighting(task, parts.ad, parts.chain, parts.attribution, _time(row[1]))
+        sighting = Sighting(task, parts.ad, parts.chain, parts.attribution, _time(at))
         found = {f.policy: str(f.severity) for f in self.judge.judge(sighting)}
         verdict = found or _NO_FINDINGS
         _remember(self._verdicts, key, verdict)
         return verdict
 
-    def _task(self, row: tuple[Any, ...]) -> SearchTask:
-        _id, _seen, brand, engine, market, device, query, term_group = row[:8]
+    def _task(self, facts: tuple[Any, ...]) -> tuple[int, SearchTask]:
+        brand, engine, market, device, query, term_group = facts
         ref = self._markets.get(market) or MarketRef(market, "", "", "UTC")
-        task = SearchTask(brand, engine, query, term_group, ref, Device(device))
-        _remember(self._tasks, row[2:8], task)
-        return task
+        entry = (len(self._tasks), SearchTask(brand, engine, query, term_group, ref,
+                                              Device(device)))
+        if _remember(self._tasks, facts, entry):
+            self._verdicts.clear()  # the numbers start again: verdicts keyed by them go too
+            entry = (0, entry[1])
+            self._tasks[facts] = entry
+        return entry
 
     def _ad_parts(self, facts: tuple[Any, ...]) -> _AdParts:
-        (kind, position, rank, headline, description, display_url, link, click_url,
-         advertiser, merchant, price, start_url, landing_url, chain_error, advertiser_class,
-         partner, network, publisher_id, advertiser_id, creative_id, sub_id, click_id,
-         aggregator, display_domain, landing_domain, domains_json, reason,
-         inner_json) = facts
-        # what the judge reads of an ad; sitelinks and hops it never reads, so they are not
-        # fetched (SightingView: the texts, kind, position, landing URL and attribution)
-        ad = ObservedAd(AdKind(kind), AdPosition(position), rank, headline, description,
-                        display_url, link, click_url, advertiser, merchant=merchant, price=price)
-        chain = Chain(start_url or link, (), landing_url or "", chain_error)
-        ids = NetworkIds(network, publisher_id, advertiser_id, creative_id, sub_id, click_id,
-                         aggregator=bool(aggregator)) if network else None
-        inner = tuple(NetworkIds(**i) for i in json.loads(inner_json or "[]"))
-        attribution = Attribution(AdvertiserClass(advertiser_class), partner, ids,
-                                  display_domain, landing_domain,
-                                  tuple(json.loads(domains_json or "[]")), reason or "",
-                                  inner_networks=inner)
+        (kind, position, headline, description, display_url, landing_url, advertiser_class,
+         partner, network, display_domain, landing_domain) = facts
+        # what the judge reads of a sighting's ad, chain and attribution (SightingView,
+        # and the offender and destination of Judge.judge); nothing else is fetched
+        ad = ObservedAd(AdKind(kind), AdPosition(position), 1, headline, description,
+                        display_url, "")
+        chain = Chain("", (), landing_url or "")
+        attribution = Attribution(AdvertiserClass(advertiser_class), partner,
+                                  NetworkIds(network) if network else None,
+                                  display_domain, landing_domain)
         offender = partner or landing_domain or display_domain or "unknown"
         cleared = (offender, case_destination(attribution)) in self._cleared
-        parts = _AdParts(ad, chain, attribution, offender, cleared)
-        _remember(self._ads, facts, parts)
+        parts = _AdParts(len(self._ads), ad, chain, attribution, offender, cleared)
+        if _remember(self._ads, facts, parts):
+            self._verdicts.clear()
+            parts = _AdParts(0, ad, chain, attribution, offender, cleared)
+            self._ads[facts] = parts
         return parts
 
-    def _day(self, market: str, minute: str) -> date:
-        """The market's local day of a UTC minute (the agreement in force is by that day)."""
-        key = (market, minute)
-        day = self._days.get(key)
-        if day is None:
-            ref = self._markets.get(market)
-            local: tzinfo = zone(ref.timezone) if ref else UTC
-            day = datetime.fromisoformat(minute).replace(tzinfo=UTC).astimezone(local).date()
-            _remember(self._days, key, day)
-        return day
+    def _market_bounds(self, market: str) -> list[str]:
+        """The instants (as stored times) where a market's local day crosses an agreement
+        version's first day or the day after its last."""
+        ref = self._markets.get(market)
+        local: tzinfo = zone(ref.timezone) if ref else UTC
+        self._bounds[market] = sorted(
+            store_time(datetime(d.year, d.month, d.day, tzinfo=local)) for d in self._days)
+        return self._bounds[market]
 
-    def _parse_stored(self, raw: str) -> Verdict:
-        pairs = (item.split("=", 1) for item in raw.split(",") if item)
-        verdict: Verdict = dict(sorted((policy, severity) for policy, severity in pairs))
-        _remember(self._stored, raw, verdict)
+    def _clock(self, market: str, at: str) -> tuple[int, int]:
+        """(weekday, hour) in the market of a stored time, remembered per UTC minute (zone
+        offsets are whole minutes)."""
+        key = (market, at[:16])
+        found = self._clocks.get(key)
+        if found is None:
+            ref = self._markets.get(market)
+            local = _time(at).astimezone(zone(ref.timezone) if ref else UTC)
+            found = (local.weekday(), local.hour)
+            _remember(self._clocks, key, found)
+        return found
+
+    def _stored_verdict(self, findings: tuple[StoredFinding, ...]) -> Verdict:
+        verdict: Verdict = dict(findings)
+        _remember(self._stored, findings, verdict)
         return verdict
+
+
+def agreement_days(program: Program) -> frozenset[date]:
+    """The local days on which some agreement version starts or has just ended."""
+    days = set()
+    for agreement in program.agreements:
+        for version in agreement.versions:
+            days.add(version.effective_from)
+            if version.effective_to is not None:
+                days.add(version.effective_to + timedelta(days=1))
+    return frozenset(days)
 
 
 def _record(report: ReplayReport, sighting_id: int, parts: _AdParts, stored: Verdict,
@@ -293,20 +334,14 @@ def _record(report: ReplayReport, sighting_id: int, parts: _AdParts, stored: Ver
         difference.note(sighting_id)
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= CACHE_LIMIT:
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> bool:
+    """Keep `value`; True when the cache was full and started again."""
+    full = len(cache) >= CACHE_LIMIT
+    if full:
         cache.clear()
     cache[key] = value
+    return full
 
 
-def _minute(seen: Any) -> str:
-    """"YYYY-MM-DD HH:MM" (UTC) of a stored time: SQLite gives text, PostgreSQL a datetime.
-    Zone offsets are whole minutes, so the local hour, weekday and day follow from it."""
-    if isinstance(seen, str):
-        return seen[:16]
-    return seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _time(seen: Any) -> datetime:
-    value = datetime.fromisoformat(seen) if isinstance(seen, str) else seen
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _time(at: str) -> datetime:
+    return datetime.fromisoformat(at).replace(tzinfo=UTC)

@@ -23,30 +23,28 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import BidwatchError
 
-#: the columns of each row, in order: the sighting's task and time, its ad, its chain's
-#: landing, its attribution (what the judge reads), and the findings stored for it
+#: the columns of each row, in order: the sighting's task and time, then what the judge reads
+#: of its ad, its chain and its attribution (monitor/judge/view.py: the texts, kind, position,
+#: landing URL, class, partner, network and domains; sitelinks, hops and the other ids it
+#: never reads, so they are not fetched), then the findings stored for it
 ROW_COLUMNS = (
     "id", "seen_at", "brand", "engine", "market", "device", "query", "term_group",
-    "kind", "position", "rank", "headline", "description", "display_url", "link",
-    "click_url", "advertiser", "merchant", "price",
-    "start_url", "landing_url", "chain_error",
-    "advertiser_class", "partner", "network", "publisher_id", "advertiser_id", "creative_id",
-    "sub_id", "click_id", "aggregator", "display_domain", "landing_domain", "domains_json",
-    "reason", "inner_networks_json",
-    "findings",
+    "kind", "position", "headline", "description", "display_url", "landing_url",
+    "advertiser_class", "partner", "network", "display_domain", "landing_domain",
 )
-#: where the ad's facts start and end in a row (the slice many sightings share)
-AD_FACTS = slice(ROW_COLUMNS.index("kind"), ROW_COLUMNS.index("findings"))
+#: where the task's and the ad's facts are in a row (the slices many sightings share)
+TASK_FACTS = slice(ROW_COLUMNS.index("brand"), ROW_COLUMNS.index("kind"))
+AD_FACTS = slice(ROW_COLUMNS.index("kind"), len(ROW_COLUMNS))
+#: a stored finding of a sighting: (policy, severity)
+StoredFinding = tuple[str, str]
+#: one sighting's row and the findings stored for it, in policy order
+ReplayRow = tuple[tuple[Any, ...], tuple[StoredFinding, ...]]
 
 _SELECT = """
 SELECT s.id, s.seen_at, s.brand, s.engine, s.market, s.device, s.query, s.term_group,
-       a.kind, a.position, a.rank, a.headline, a.description, a.display_url, a.link,
-       a.click_url, a.advertiser, a.merchant, a.price,
-       c.start_url, c.landing_url, c.error,
-       COALESCE(t.advertiser_class, s.advertiser_class), t.partner, t.network, t.publisher_id,
-       t.advertiser_id, t.creative_id, t.sub_id, t.click_id, t.aggregator, t.display_domain,
-       t.landing_domain, t.domains_json, t.reason, t.inner_networks_json,
-       (SELECT {aggregate} FROM findings f WHERE f.sighting_id = s.id)
+       a.kind, a.position, a.headline, a.description, a.display_url, c.landing_url,
+       COALESCE(t.advertiser_class, s.advertiser_class), t.partner, t.network,
+       t.display_domain, t.landing_domain
 FROM sightings s
 JOIN ads a ON a.id = s.ad_id
 LEFT JOIN chains c ON c.ad_id = s.ad_id
@@ -54,9 +52,14 @@ LEFT JOIN attributions t ON t.ad_id = s.ad_id
 WHERE s.seen_at >= {start} AND s.seen_at < {end}
 ORDER BY s.id
 """
-#: the stored findings of a sighting as "policy=severity,…" (policy ids are slugs)
-_SQLITE_FINDINGS = "group_concat(f.policy || '=' || f.severity, ',')"
-_POSTGRES_FINDINGS = "string_agg(f.policy || '=' || f.severity, ',')"
+#: the stored findings of the same sightings, in the same order: merged in as they come
+#: (cheaper than a per-sighting subquery building a string)
+_FINDINGS = """
+SELECT f.sighting_id, f.policy, f.severity
+FROM findings f JOIN sightings s ON s.id = f.sighting_id
+WHERE s.seen_at >= {start} AND s.seen_at < {end}
+ORDER BY f.sighting_id, f.policy
+"""
 #: rows fetched from the database per round trip
 BATCH = 5000
 #: the widest period: every sighting ever stored
@@ -68,8 +71,9 @@ class StoreNotReadable(BidwatchError):
 
 
 @contextmanager
-def replay_rows(url: str, start: datetime, end: datetime) -> Iterator[Iterator[tuple[Any, ...]]]:
-    """The sightings seen in [start, end), with their facts and stored findings, read-only."""
+def replay_rows(url: str, start: datetime, end: datetime) -> Iterator[Iterator[ReplayRow]]:
+    """The sightings seen in [start, end), with their facts and stored findings, read-only;
+    `seen_at` always as `store_time` text, whichever the database."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         with _sqlite_rows(parsed.database or "", start, end) as rows:
@@ -121,15 +125,32 @@ def _execute(connection: sqlite3.Connection, query: str, params: tuple[Any, ...]
 
 @contextmanager
 def _sqlite_rows(database: str, start: datetime, end: datetime
-                 ) -> Iterator[Iterator[tuple[Any, ...]]]:
+                 ) -> Iterator[Iterator[ReplayRow]]:
     connection = _sqlite_connect(database)
     try:
-        query = _SELECT.format(aggregate=_SQLITE_FINDINGS, start="?", end="?")
         # the store keeps UTC times as "YYYY-MM-DD HH:MM:SS.ffffff", which sorts as text
-        cursor = _execute(connection, query, (_sqlite_time(start), _sqlite_time(end)))
-        yield _batched(cursor)
+        period = (store_time(start), store_time(end))
+        sightings = _execute(connection, _SELECT.format(start="?", end="?"), period)
+        findings = _execute(connection, _FINDINGS.format(start="?", end="?"), period)
+        yield _merged(_batched(sightings), _batched(findings))
     finally:
         connection.close()
+
+
+def _merged(sightings: Iterator[tuple[Any, ...]], findings: Iterator[tuple[Any, ...]]
+            ) -> Iterator[ReplayRow]:
+    """Each sighting with its findings: both streams come in sighting-id order."""
+    none: tuple[StoredFinding, ...] = ()
+    pending = next(findings, None)
+    for row in sightings:
+        if pending is None or pending[0] != row[0]:  # most sightings: no finding
+            yield row, none
+            continue
+        found = []
+        while pending is not None and pending[0] == row[0]:
+            found.append((pending[1], pending[2]))
+            pending = next(findings, None)
+        yield row, tuple(found)
 
 
 def _batched(cursor: Any) -> Iterator[tuple[Any, ...]]:
@@ -137,7 +158,8 @@ def _batched(cursor: Any) -> Iterator[tuple[Any, ...]]:
         yield from batch
 
 
-def _sqlite_time(value: datetime) -> str:
+def store_time(value: datetime) -> str:
+    """A time as rows give it: UTC text, "YYYY-MM-DD HH:MM:SS.ffffff", which sorts as time."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -150,15 +172,20 @@ def _postgres_url(url: str) -> str:
 
 @contextmanager
 def _postgres_rows(url: str, start: datetime, end: datetime
-                   ) -> Iterator[Iterator[tuple[Any, ...]]]:
+                   ) -> Iterator[Iterator[ReplayRow]]:
     engine = create_engine(_postgres_url(url))
     try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-            query = _SELECT.format(aggregate=_POSTGRES_FINDINGS, start=":start", end=":end")
-            result = connection.execution_options(stream_results=True, yield_per=BATCH
-                                                  ).execute(text(query),
-                                                            {"start": start, "end": end})
-            yield (tuple(row) for row in result)
+        # two connections: each streams its own server-side cursor
+        with engine.connect() as rows, engine.connect() as stored:
+            period = {"start": start, "end": end}
+            results = []
+            for connection, query in ((rows, _SELECT), (stored, _FINDINGS)):
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                results.append(connection.execution_options(
+                    stream_results=True, yield_per=BATCH).execute(
+                        text(query.format(start=":start", end=":end")), period))
+            # the time as SQLite keeps it, so both stores give the same row
+            sightings = ((r[0], store_time(r[1]), *r[2:]) for r in results[0])
+            yield _merged(sightings, (tuple(r) for r in results[1]))
     finally:
         engine.dispose()
