@@ -5,8 +5,8 @@ by default) as a sweep records them — each with its own ad, chain and attribut
 over 30 days of the example program's tasks, drawn from a pool of 3,000 distinct ads
 (partners through their networks, competitors, unknown advertisers, the brand's own, text
 and shopping ads), each shown on the few searches its advertiser bids on, 5% of them with
-copy not seen before (a rotating headline), with the findings the example program gives them stored as
-the baseline. Then `replay_store` judges them again under two changed programs:
+copy not seen before (a rotating headline), with the findings the example program gives
+them stored as the baseline. Then `replay_store` judges them again under two changed programs:
 
 - `changed`: one severity raised and one permission granted (the program reads no time of
   day, so verdicts are shared per search, ad and market day);
@@ -27,7 +27,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
