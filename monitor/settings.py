@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     #: for its next time (missed runs are collapsed into one)
     misfire_grace_s: int = Field(default=900, ge=1)
 
+    # -- the console (`bidwatch serve`) ------------------------------------------------------
+    #: signs the console's session cookies; unset: a random one kept in home/console.secret
+    console_secret: SecretStr | None = None
+    #: where staff reach the console (e.g. https://bidwatch.example.com): the digest's links,
+    #: and an https URL makes the session cookie Secure
+    public_url: str | None = None
+    #: a console session ends this many hours after login, or after this many idle minutes
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    console_idle_minutes: float = Field(default=60.0, gt=0)
+
     @property
     def database(self) -> str:
         if self.database_url:
