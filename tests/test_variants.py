@@ -233,3 +233,12 @@ def test_switched_on_a_market_is_asked_its_own_words_in_the_groups_permissions_n
     assert {g for m in by_market.values() for g in m.values()} <= term_groups(program.brands)
     # and the sweep stays small: 27 queries a market instead of 13
     assert {len(m) for m in by_market.values()} == {27}
+
+
+def test_the_keywords_page_lists_every_modifier_word() -> None:
+    from monitor.program.variants import MODIFIER_WORDS
+
+    page = (RULES.parent / "docs" / "keywords.md").read_text(encoding="utf-8")
+    missing = [(language, word) for language, words in MODIFIER_WORDS.items()
+               for group in words.values() for word in group if word not in page]
+    assert missing == []
