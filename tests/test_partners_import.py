@@ -309,3 +309,15 @@ def test_a_file_indented_without_offsets_keeps_its_indentation(rules: Path) -> N
     assert after.startswith(plain)
     assert "\n- id: dormir-mejor\n  name: Dormir Mejor\n" in after
     assert "\n  - network: cj\n    publisher_id: '7099999'\n" in after
+
+
+def test_a_partner_file_saved_while_the_import_ran_is_not_overwritten(rules: Path) -> None:
+    from monitor.program.partners_import import plan_import, write_result
+
+    result = plan_import(rules, AWIN, "awin")
+    target = rules / "partners.yaml"
+    edited = target.read_text(encoding="utf-8") + "# a comment saved meanwhile\n"
+    target.write_text(edited, encoding="utf-8")
+    with pytest.raises(ConfigError, match="changed while the import ran"):
+        write_result(result)
+    assert target.read_text(encoding="utf-8") == edited and not result.written

@@ -589,6 +589,10 @@ def write_result(result: ImportResult) -> None:
     if not result.changed:
         return
     target = result.file
+    current = target.read_text(encoding="utf-8") if target.exists() else None
+    if current != result.original:  # someone saved it meanwhile: theirs is not overwritten
+        raise ConfigError(f"{target} changed while the import ran; nothing written, run it "
+                          "again")
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o600
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
