@@ -18,7 +18,7 @@ from monitor.cli import app
 from monitor.cli.app import FailOn
 from monitor.cli.incidents import INCIDENT_STATUSES
 from monitor.cli.output import ExitCode, friendly_errors
-from monitor.cli.progress import SweepProgress
+from monitor.cli.progress import CountProgress, SweepProgress
 from monitor.cli.schemas import SCHEMAS, json_schema, validate
 from monitor.cli.sweeps import sweep_exit_code
 from monitor.errors import SweepError
@@ -240,3 +240,16 @@ def test_progress_off_a_terminal_is_a_line_now_and_then(
     assert lines[-1].startswith("sweep: 4/4") and "12 ads" in lines[-1]
     assert "blocked 1" in lines[-1] and "2 new cases" in lines[-1]
     assert progress.blocked == Counter({str(blocked.status): 1})
+
+
+def test_counted_progress_off_a_terminal_is_a_line_now_and_then(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = [0.0]
+    with CountProgress("outbox", live=False, clock=lambda: now[0]) as progress:
+        for done in range(6):
+            now[0] = done * 4.0
+            progress.update(done, 5, f"sent {done}")
+    lines = capsys.readouterr().err.strip().splitlines()
+    # the start, one line every ten seconds, and the end
+    assert lines == ["outbox: 0/5 · sent 0", "outbox: 3/5 · sent 3", "outbox: 5/5 · sent 5"]

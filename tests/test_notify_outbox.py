@@ -60,9 +60,14 @@ def test_a_partner_gets_one_message_for_every_incident_due(
     _three_sleepsaver_and_one_kuponhemat(store, home)
     settings = notify_settings(home, notice_url=mail_sink.apprise_url())
 
-    report = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0)
+    heard: list[tuple[int, int, int]] = []
+    report = deliver_outbox(store, program(), settings, TEMPLATE_SET, now=T0,
+                            progress=lambda r, done, due: heard.append((r.sent, done, due)))
 
     assert (report.sent, report.messages) == (4, 2)
+    # told before the first message and after each: the batch of three, then the one
+    assert heard[0] == (0, 0, 4) and heard[-1] == (4, 4, 4)
+    assert [done for _sent, done, _due in heard] == sorted(done for _s, done, _d in heard)
     by_recipient = {m.recipients[0]: m.message() for m in mail_sink.received}
     english = by_recipient["affiliates@sleepsaver.net"]
     html = english.get_body(("html",)).get_content()  # type: ignore[union-attr]

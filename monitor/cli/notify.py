@@ -25,7 +25,7 @@ from monitor.cli.output import (
     out,
     program_partners,
 )
-from monitor.cli.progress import working
+from monitor.cli.progress import CountProgress, working
 from monitor.errors import BidwatchError
 
 if TYPE_CHECKING:
@@ -166,8 +166,9 @@ def outbox_deliver(
     from monitor.services.commands import deliver_now, delivery_document
     from monitor.settings import Settings
 
-    with working("delivering the outbox"):
-        report = deliver_now(Settings())
+    with CountProgress("outbox") as progress:
+        report = deliver_now(Settings(), progress=lambda report, done, due: progress.update(
+            done, due, f"sent {report.sent} · failed {report.failed} · dead {report.dead}"))
     if as_json:
         emit_json("delivery/1", delivery_document(report))
         return

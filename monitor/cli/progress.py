@@ -112,6 +112,56 @@ def sweep_progress(total: int, cases: Callable[[], int] | None) -> tuple[
     return progress, progress.advance
 
 
+class CountProgress:
+    """Items done of a known number (outbox items delivered, sightings replayed, files
+    exported): a bar on a terminal, a plain line every LINE_EVERY_S otherwise, nothing
+    with -q. `update` takes the counts and a short text of what happened so far."""
+
+    def __init__(self, label: str, *, live: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.label, self._clock = label, clock
+        self.quiet = Verbosity.quiet()
+        self.live = on_terminal() if live is None else live
+        self.done = self.total = 0
+        self.text = ""
+        self._bar: Any = None
+        self._task: Any = None
+        self._last_line = clock()
+
+    def __enter__(self) -> CountProgress:
+        if not self.quiet and self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(bar_width=20),
+                                 MofNCompleteColumn(), TextColumn("{task.description}"),
+                                 console=err, transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=None)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(kind, error, trace)
+        elif not self.quiet and self.total and kind is None:
+            self._line()
+
+    def update(self, done: int, total: int, text: str = "") -> None:
+        self.done, self.total, self.text = done, total, text
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total, description=text)
+        elif done == 0 or self._clock() - self._last_line >= LINE_EVERY_S:
+            self._line()
+
+    def _line(self) -> None:
+        self._last_line = self._clock()
+        text = f" · {self.text}" if self.text else ""
+        err.print(f"{self.label}: {self.done}/{self.total}{text}", markup=False,
+                  highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def _logged(label: str) -> Iterator[None]:
     started = time.monotonic()

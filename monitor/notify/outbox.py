@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +61,10 @@ class DeliveryReport:
     interrupted: int = 0  # items a stop cut short mid-send: left `sending`, outcome unknown
     stopped: bool = False  # a stop ended the run before every due item was tried
     eml_paths: list[Path] = field(default_factory=list)
+
+
+#: what `deliver_outbox` tells as it goes: the report so far, items tried, items due
+DeliveryProgress = Callable[[DeliveryReport, int, int], None]
 
 
 @dataclass
@@ -101,19 +105,27 @@ def deliver_outbox(
     *,
     now: datetime | None = None,
     stop: DeliveryStop | None = None,
+    progress: DeliveryProgress | None = None,
 ) -> DeliveryReport:
     """Render and send every due outbox item; each outcome is saved before the next message.
-    With `stop`, the run ends before the next message once a stop is requested."""
+    With `stop`, the run ends before the next message once a stop is requested; `progress`
+    hears (report so far, items tried, items due) before the first message and after each."""
     clock = _Clock(now or datetime.now(UTC))
     report = DeliveryReport()
     if program.notices.require_approval:
         report.held = store.hold_unapproved_notices()
     timeout = timedelta(seconds=settings.outbox_sending_timeout_s)
     due = store.due_outbox(clock.start, sending_timeout=timeout)
+    tried = 0
+    if progress is not None:
+        progress(report, tried, len(due))
     for batch in _batches(store, due, program):
         if _stopping(stop, report):
             break
         _deliver_batch(batch, store, program, settings, templates, report, clock, stop)
+        tried += len(batch.items)
+        if progress is not None:
+            progress(report, tried, len(due))
         if report.interrupted:  # aborted mid-send: the stop is under way
             report.stopped = True
             break

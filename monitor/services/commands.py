@@ -21,7 +21,7 @@ from monitor.models import Capture  # the progress hook's alias is evaluated at 
 if TYPE_CHECKING:
     from monitor.judge.incidents import IncidentStatus
     from monitor.models import Device, SearchTask
-    from monitor.notify.outbox import DeliveryReport
+    from monitor.notify.outbox import DeliveryProgress, DeliveryReport
     from monitor.notify.render import TemplateSet
     from monitor.settings import Settings
     from monitor.store import AllowRecord, IncidentRecord
@@ -219,7 +219,7 @@ def _sweep_with_progress(
 # -- outbox ----------------------------------------------------------------------------------
 
 
-def deliver_now(settings: Settings) -> DeliveryReport:
+def deliver_now(settings: Settings, progress: DeliveryProgress | None = None) -> DeliveryReport:
     """Deliver every outbox item that is due (`bidwatch outbox deliver`, the daemon)."""
     from monitor.notify.outbox import deliver_outbox
     from monitor.notify.render import TemplateSet
@@ -229,7 +229,8 @@ def deliver_now(settings: Settings) -> DeliveryReport:
 
     program = load_program(settings.rules)
     with opened_store(settings) as store:
-        return deliver_outbox(store, program, settings, TemplateSet(templates_dir()))
+        return deliver_outbox(store, program, settings, TemplateSet(templates_dir()),
+                              progress=progress)
 
 
 def remind_partners(
