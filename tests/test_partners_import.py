@@ -16,7 +16,8 @@ from monitor.cli import app
 from monitor.cli.partners import IMPORT_SCHEMA
 from monitor.errors import ConfigError
 from monitor.program import load_program
-from monitor.program.partners_import import _check_with, normal_header, read_export
+from monitor.program.partners_csv import normal_header, read_export
+from monitor.program.partners_import import _check_with
 from monitor.resources import templates_dir
 from tests.conftest import RULES
 

@@ -18,7 +18,8 @@ from monitor.cli.app import app
 from monitor.cli.output import friendly_errors, out
 
 if TYPE_CHECKING:
-    from monitor.program.scaffold import MarketAnswer, ProgramAnswers, WrittenProgram
+    from monitor.program.answers import MarketAnswer
+    from monitor.program.scaffold import ProgramAnswers, WrittenProgram
 
 T = TypeVar("T")
 
@@ -32,7 +33,7 @@ class Asker:
     def one(self, flag: str, given: str | None, question: str, check: Callable[[str], T],
             default: str | None = None) -> T:
         """One answer: the flag's value when it checks, else asked until it does."""
-        from monitor.program.scaffold import AnswerError
+        from monitor.program.answers import AnswerError
 
         value = given
         while True:
@@ -69,7 +70,7 @@ class Asker:
                         ", ".join(default) if default is not None else None)
 
     def markets(self, given: Sequence[str]) -> tuple[MarketAnswer, ...]:
-        from monitor.program.scaffold import market_answer
+        from monitor.program.answers import market_answer
 
         if given or not self.interactive:
             return tuple(self.one("--market", spec, "Market (COUNTRY:LANGUAGE:TIMEZONE[:CITY])",
@@ -81,7 +82,7 @@ class Asker:
                 return tuple(found)
 
     def _market(self, number: int) -> MarketAnswer:
-        from monitor.program.scaffold import (
+        from monitor.program.answers import (
             MarketAnswer,
             city_answer,
             country_answer,
@@ -104,7 +105,7 @@ class Asker:
 
 def _flag_list(flag: str, given: Sequence[str],
                check: Callable[[Sequence[str]], tuple[str, ...]]) -> tuple[str, ...]:
-    from monitor.program.scaffold import AnswerError
+    from monitor.program.answers import AnswerError
 
     try:
         return check(given)
@@ -114,7 +115,8 @@ def _flag_list(flag: str, given: Sequence[str],
 
 def gather(asker: Asker, flags: dict[str, object]) -> ProgramAnswers:
     """The answers, in the order the questions are asked."""
-    from monitor.program import scaffold as s
+    from monitor.program import answers as s
+    from monitor.program import scaffold
 
     def text(what: str) -> Callable[[str], str]:
         return lambda value: s.text_answer(value, what)
@@ -140,7 +142,7 @@ def gather(asker: Asker, flags: dict[str, object]) -> ProgramAnswers:
                             "e.g. US:en:America/New_York)")
     engines = asker.many("--engine", _list(flags["engine"]),
                          f"Engines (comma-separated; known: {', '.join(s.ENGINE_NAMES)})",
-                         items(s.engine_answer, "engine"), s.DEFAULT_ENGINES)
+                         items(s.engine_answer, "engine"), scaffold.DEFAULT_ENGINES)
     networks = asker.many("--network", _list(flags["network"]),
                           "Affiliate networks you use (comma-separated, e.g. awin, cj, impact; "
                           "Enter: none)", items(s.network_answer, "network", False), ())
@@ -155,15 +157,16 @@ def gather(asker: Asker, flags: dict[str, object]) -> ProgramAnswers:
     office = asker.one("--office-timezone", _str(flags["office_timezone"]),
                        "The office's time zone (schedule, digest)", s.timezone_answer,
                        markets[0].timezone)
-    return s.ProgramAnswers(
+    return scaffold.ProgramAnswers(
         brand_id=brand_id, brand_name=brand, terms=terms, domains=domains, markets=markets,
         engines=engines, networks=networks,
         modifiers=_flag_list("--modifier", _list(flags["modifier"]), items(
-            text("modifier"), "modifier", False)) if flags["modifier"] else s.DEFAULT_MODIFIERS,
+            text("modifier"), "modifier", False))
+        if flags["modifier"] else scaffold.DEFAULT_MODIFIERS,
         misspellings=_flag_list("--misspelling", _list(flags["misspelling"]), items(
             text("misspelling"), "misspelling", False)),
         devices=_flag_list("--device", _list(flags["device"]), items(
-            s.device_answer, "device")) if flags["device"] else s.DEFAULT_DEVICES,
+            s.device_answer, "device")) if flags["device"] else scaffold.DEFAULT_DEVICES,
         sender_email=sender, sender_name=sender_name, reply_to=reply_to,
         program_manager=manager, office_timezone=office)
 
