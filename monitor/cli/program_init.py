@@ -40,7 +40,8 @@ class Asker:
             if value is None:
                 if not self.interactive:
                     if default is None:
-                        raise AnswerError(f"{flag} is needed (or run init on a terminal)")
+                        raise AnswerError(f"{flag} is needed (or run init on a terminal, without "
+                                          "--yes, to be asked)")
                     value = default
                 else:
                     value = typer.prompt(question, default=default or "",
