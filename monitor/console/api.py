@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from monitor.console.actions import change_status
-from monitor.console.context import Console, Principal, console_of, principal_of, requires
+from monitor.console.context import (
+    Console,
+    Principal,
+    RowId,
+    console_of,
+    principal_of,
+    requires,
+)
 from monitor.console.filters import case_filters
 from monitor.console.pages import cases_csv
 from monitor.console.views import case_summary, case_view
@@ -28,7 +35,7 @@ class StatusChange(BaseModel):
 
 
 class BulkStatusChange(StatusChange):
-    ids: list[int] = Field(min_length=1, max_length=500)
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=500)
 
 
 class CaseList(BaseModel):
@@ -54,7 +61,7 @@ def incidents(console: ConsoleDep, query: Annotated[CaseQuery, Depends(case_filt
 
 
 @router.get("/incidents/{case_id}", responses={404: {"description": "no such case"}})
-def incident(case_id: int, console: ConsoleDep) -> dict[str, Any]:
+def incident(case_id: RowId, console: ConsoleDep) -> dict[str, Any]:
     """A case with every sighting's ad, evidence ids, chain, attribution and facts, its
     notices and its history."""
     store = console.store
@@ -68,7 +75,7 @@ def incident(case_id: int, console: ConsoleDep) -> dict[str, Any]:
 
 @router.post("/incidents/{case_id}/status", responses={
     403: {"description": "not a reviewer"}, 404: {"description": "no such case"}})
-def incident_status(case_id: int, change: StatusChange, console: ConsoleDep,
+def incident_status(case_id: RowId, change: StatusChange, console: ConsoleDep,
                     principal: Reviewer) -> dict[str, Any]:
     """Acknowledge, resolve, mark a false positive (with a note) or reopen a case."""
     (case,) = change_status(console, principal, [case_id], change.action, change.note)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
+from fastapi import Path as PathParam
 from jinja2 import Environment
 
 from monitor.console.auth import CookieSigner, Throttle
@@ -16,6 +17,8 @@ from monitor.store import ConsoleUser, Store
 
 SESSION_COOKIE = "bidwatch_session"
 LOGIN_COOKIE = "bidwatch_login"
+#: a row id in a path: positive and within the database's 64-bit integers
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 #: who may do what: a role may do all a lower one may
 ROLE_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
 

@@ -21,6 +21,7 @@ from monitor.console.context import (
     SESSION_COOKIE,
     Console,
     Principal,
+    RowId,
     console_of,
     principal_of,
     requires,
@@ -184,7 +185,8 @@ def csv_cell(value: Any) -> str:
 async def cases_status(request: Request, console: ConsoleDep,
                        principal: Annotated[Principal, Depends(requires("reviewer"))]) -> Response:
     form = await request.form()
-    ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
+    ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()
+           and len(v) < 19]
     action, note = str(form.get("action", "")), str(form.get("note", ""))
     from starlette.concurrency import run_in_threadpool
 
@@ -197,7 +199,7 @@ async def cases_status(request: Request, console: ConsoleDep,
 
 
 @router.get("/cases/{case_id}")
-def case_page(case_id: int, console: ConsoleDep, principal: PrincipalDep) -> Response:
+def case_page(case_id: RowId, console: ConsoleDep, principal: PrincipalDep) -> Response:
     store = console.store
     found = store.case_of(case_id)
     detail = store.incident(found) if found is not None else None
@@ -226,7 +228,7 @@ def _exemptions(console: Console, view: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @router.post("/cases/{case_id}/status")
-def case_status(case_id: int, console: ConsoleDep,
+def case_status(case_id: RowId, console: ConsoleDep,
                 principal: Annotated[Principal, Depends(requires("reviewer"))],
                 action: Annotated[str, Form(max_length=40)],
                 note: Annotated[str, Form(max_length=2000)] = "") -> Response:
@@ -235,7 +237,7 @@ def case_status(case_id: int, console: ConsoleDep,
 
 
 @router.post("/notices/{outbox_id}/{decision}")
-def notice_decision(outbox_id: int, decision: str, console: ConsoleDep,
+def notice_decision(outbox_id: RowId, decision: str, console: ConsoleDep,
                     principal: Annotated[Principal, Depends(requires("admin"))],
                     note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     item = decide_notice(console, principal, outbox_id, decision, note)
