@@ -15,6 +15,7 @@ BENCHMARKS = {
     "sweep": "tests.bench.bench_sweep",
     "capture": "tests.bench.bench_capture",
     "startup": "tests.bench.bench_startup",
+    "replay": "tests.bench.bench_replay",
 }
 
 
