@@ -18,7 +18,7 @@ from monitor.services.preview import preview_digest, preview_notice
 from monitor.services.wiring import open_store
 from monitor.settings import Settings
 from tests.notify_support import HOSTILE_HEADLINE, Breach, notify_settings, record_breach
-from tests.whatif_support import RULES
+from tests.whatif_support import RULES, conforms
 
 runner = CliRunner()
 #: partner · its language · a word its notice says in that language
@@ -120,6 +120,7 @@ def test_cli_text_to_stdout_html_and_text_with_out_and_json(with_cases: Settings
                                   "3", "--sample", "--json"], env=env)
     document = json.loads(as_json.output)
     assert document["schema"] == "notice-preview/1"
+    conforms(document)
     assert (document["kind"], document["source"], document["level"]) == ("notice", "sample", 3)
     assert document["html"].startswith("<!DOCTYPE html>") and document["files"] == []
 

@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.program import load_program
 from monitor.program.diff import Change, diff_programs
-from tests.whatif_support import RULES, Documents, agreement, changed_rules, partner, policy
+from tests.whatif_support import (
+    RULES,
+    Documents,
+    agreement,
+    changed_rules,
+    conforms,
+    partner,
+    policy,
+)
 
 runner = CliRunner()
 
@@ -165,6 +173,7 @@ def test_cli_exit_status_like_diff_and_json(tmp_path: Path) -> None:
     assert as_json.exit_code == 1
     document = json.loads(as_json.output)
     assert document["schema"] == "rules-diff/1" and document["equal"] is False
+    conforms(document)
     assert document["changes"] == [{
         "area": "policy", "subject": "no-brand-bidding", "kind": "changed", "field": "severity",
         "old": "high", "new": "critical",

@@ -28,7 +28,7 @@ from monitor.settings import Settings
 from monitor.store.replay import EVER, replay_rows
 from tests.bench.bench_judge import synthetic_program
 from tests.notify_support import Breach, notify_settings, record_breach
-from tests.whatif_support import RULES, Documents, agreement, changed_rules, policy
+from tests.whatif_support import RULES, Documents, agreement, changed_rules, conforms, policy
 
 runner = CliRunner()
 
@@ -128,6 +128,7 @@ def test_cli_json_and_csv(swept: Settings, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["schema"] == "rules-replay/1"
+    conforms(document)
     assert document["totals"]["severity_changed"] > 0
     table = runner.invoke(app, ["rules", "replay", str(new), "--csv"], env=env)
     assert table.exit_code == 0, table.output

@@ -45,3 +45,13 @@ def partner(documents: Documents, partner_id: str) -> dict[str, Any]:
     found: dict[str, Any] = next(p for p in documents["partners"]["partners"]
                                  if p["id"] == partner_id)
     return found
+
+
+def conforms(document: dict[str, Any]) -> None:
+    """Check a printed --json object against the shape its `schema` names."""
+    from monitor.cli.whatif_schemas import WHATIF_SCHEMAS
+
+    shapes = {m.model_fields["schema_"].annotation.__args__[0]: m  # type: ignore[union-attr]
+              for m in WHATIF_SCHEMAS}
+    fields = {("schema_" if k == "schema" else k): v for k, v in document.items()}
+    shapes[document["schema"]].model_validate(fields)
