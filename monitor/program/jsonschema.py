@@ -23,7 +23,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
 from monitor.program.calendar import SURGE_EVENTS
-from monitor.program.conditions import COMBINATORS, CONDITIONS, ConditionNode
+from monitor.program.conditions import COMBINATORS, CONDITIONS, ConditionNode, node_model
 from monitor.program.models import Program
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -150,10 +150,14 @@ def _share_conditions(node: Any, condition_refs: set[str]) -> Any:
     return {key: _share_conditions(value, condition_refs) for key, value in node.items()}
 
 
+def _condition_refs() -> list[str]:
+    """The definitions of every condition kind: the combinators, then the leaves."""
+    nodes = [node_model(kind) for kind in [*COMBINATORS, *CONDITIONS.names()]]
+    return [f"#/$defs/{node.__name__}" for node in nodes if node is not None]
+
+
 def _condition_def(defs: dict[str, Any]) -> dict[str, Any]:
-    refs = [f"#/$defs/{name}" for name in ("AllCondition", "AnyCondition", "NotCondition")]
-    refs += [f"#/$defs/{CONDITIONS.get(n).node.__name__}"  # type: ignore[union-attr]
-             for n in CONDITIONS.names()]
+    refs = _condition_refs()
     missing = [r for r in refs if r.rsplit("/", 1)[1] not in defs]
     if missing:  # the grammar and the generated definitions disagree: a bug, say so
         raise RuntimeError(f"condition definitions missing from the schema: {missing}")
@@ -177,9 +181,7 @@ def _surge_event_shorthand(defs: dict[str, Any]) -> None:
 def _generated() -> str:
     schema = Program.model_json_schema(mode="validation", schema_generator=_ProgramSchema)
     defs: dict[str, Any] = schema.pop("$defs")
-    refs = {f"#/$defs/{name}" for name in ("AllCondition", "AnyCondition", "NotCondition")}
-    refs |= {f"#/$defs/{CONDITIONS.get(n).node.__name__}"  # type: ignore[union-attr]
-             for n in CONDITIONS.names()}
+    refs = set(_condition_refs())
     defs = _share_conditions(defs, refs)
     schema = _share_conditions(schema, refs)
     defs[CONDITION_DEF] = _condition_def(defs)

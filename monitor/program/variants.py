@@ -280,11 +280,6 @@ def _unique_variants(variants: Iterable[Variant]) -> list[Variant]:
     return list(seen.values())
 
 
-def generates_per_language(brand: Brand) -> bool:
-    """True when the brand's queries differ between languages (generated modifiers)."""
-    return brand.variants.modifiers.enabled
-
-
 def term_groups(brands: Iterable[Brand]) -> set[str]:
     """Every term group the brands' queries can have, generated ones included (for checks
     that a sweep filter or a permission names a group that exists)."""
