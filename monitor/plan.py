@@ -157,7 +157,10 @@ def asked_queries(
     chosen_engines = _narrow("engine", program.engines, engines)
     chosen_markets = [_market(program, m)
                       for m in _narrow("market", [m.id for m in program.markets], markets)]
-    planned = program_queries(program)
+    # in each market, the order brand_queries gives: listed first, then family by family
+    per_market = {market.id: _unique(q for brand in program.brands
+                                     for q in brand_queries(brand, market.language))
+                  for market in chosen_markets}
     return [AskedQuery(engine, market.id, market.language, q)
             for engine in chosen_engines for market in chosen_markets
-            for q in planned if q.asked_in(market.id)]
+            for q in per_market[market.id]]
