@@ -384,7 +384,12 @@ def test_the_cases_page_filters_pages_and_exports(
     second = client.get("/api/incidents", params={"limit": 1, "after": first["next"]}).json()
     assert second["cases"][0]["id"] != first["cases"][0]["id"]
     assert client.get("/api/incidents", params={"after": "garbage"}).status_code == 400
-    assert client.get("/api/incidents", params={"seen_from": "yesterday"}).status_code == 400
+    assert client.get("/api/incidents", params={"seen_from": "yesterday"}).status_code == 422
+    assert client.get("/api/incidents", params={"status": "bogus"}).status_code == 422
+    # a form's empty choices mean "any"
+    assert client.get("/cases", params={"severity": "", "seen_from": ""}).status_code == 200
+    refused = client.get("/cases", params={"sort": "nonsense"}, headers={"accept": "text/html"})
+    assert refused.status_code == 422 and "<h1>422</h1>" in refused.text
     rows = client.get("/cases.csv", params={"engine": "google"}).text.splitlines()
     assert len(rows) == 2 and rows[1].split(",")[0] == str(cases["plain"])
     coverage = client.get("/api/coverage").json()

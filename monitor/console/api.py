@@ -26,16 +26,24 @@ from monitor.store import BadCursor, CaseQuery
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(principal_of)])
 ConsoleDep = Annotated[Console, Depends(console_of)]
 Reviewer = Annotated[Principal, Depends(requires("reviewer"))]
-Action = Literal["acknowledge", "resolve", "false_positive", "reopen"]
 
 
 class StatusChange(BaseModel):
-    action: Action
+    action: Literal["acknowledge", "resolve", "reopen"]
     note: str = Field(default="", max_length=2000)
 
 
-class BulkStatusChange(StatusChange):
-    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=500)
+class FalsePositive(BaseModel):
+    action: Literal["false_positive"]
+    note: str = Field(max_length=2000, pattern=r"\S", description="why (required)")
+
+
+Change = Annotated[StatusChange | FalsePositive, Field(discriminator="action")]
+
+
+class BulkStatusChange(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=2**53)]] = Field(min_length=1, max_length=500)
+    change: Change
 
 
 class CaseList(BaseModel):
@@ -75,7 +83,7 @@ def incident(case_id: RowId, console: ConsoleDep) -> dict[str, Any]:
 
 @router.post("/incidents/{case_id}/status", responses={
     403: {"description": "not a reviewer"}, 404: {"description": "no such case"}})
-def incident_status(case_id: RowId, change: StatusChange, console: ConsoleDep,
+def incident_status(case_id: RowId, change: Change, console: ConsoleDep,
                     principal: Reviewer) -> dict[str, Any]:
     """Acknowledge, resolve, mark a false positive (with a note) or reopen a case."""
     (case,) = change_status(console, principal, [case_id], change.action, change.note)
@@ -88,7 +96,7 @@ def incidents_status(change: BulkStatusChange, console: ConsoleDep,
                      principal: Reviewer) -> list[dict[str, Any]]:
     """The same status change for several cases: all of them, or none."""
     return [case_summary(c) for c in change_status(console, principal, change.ids,
-                                                   change.action, change.note)]
+                                                   change.change.action, change.change.note)]
 
 
 @router.get("/coverage")

@@ -9,7 +9,11 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse, Response
 
@@ -37,6 +41,7 @@ def create_app(settings: Settings, store: Store, *, secret: str | None = None) -
     app.include_router(evidence.router)
     app.include_router(api.router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_middleware(Guard, console=console)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry them too
     return app
@@ -88,3 +93,12 @@ async def _http_error(request: Request, error: HTTPException) -> Response:
     body = console.render("error.html.j2", status=error.status_code, detail=str(detail),
                           principal=getattr(request.state, "principal", None))
     return HTMLResponse(body, status_code=error.status_code, headers=error.headers)
+
+
+async def _invalid(request: Request, error: RequestValidationError) -> Response:
+    """A filter or form value the console does not know: 422, as a page for a browser."""
+    if not wants_page(request):
+        return await request_validation_exception_handler(request, error)
+    problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())[1:]))}: {e.get('msg', '')}"
+                         for e in error.errors())
+    return await _http_error(request, HTTPException(422, problems[:2000]))

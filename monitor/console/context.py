@@ -17,8 +17,8 @@ from monitor.store import ConsoleUser, Store
 
 SESSION_COOKIE = "bidwatch_session"
 LOGIN_COOKIE = "bidwatch_login"
-#: a row id in a path: positive and within the database's 64-bit integers
-RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+#: a row id: positive, and exact in JSON and in the database (up to 2**53)
+RowId = Annotated[int, PathParam(ge=1, le=2**53)]
 #: who may do what: a role may do all a lower one may
 ROLE_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
 

@@ -186,7 +186,7 @@ async def cases_status(request: Request, console: ConsoleDep,
                        principal: Annotated[Principal, Depends(requires("reviewer"))]) -> Response:
     form = await request.form()
     ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()
-           and len(v) < 19]
+           and len(v) < 16]
     action, note = str(form.get("action", "")), str(form.get("note", ""))
     from starlette.concurrency import run_in_threadpool
 
