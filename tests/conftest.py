@@ -60,6 +60,28 @@ def browser_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, browser_path: Path) -> Path:
+    """A home filled by one demo run (a real sweep of the simulator by Chromium, notices
+    mailed to a local sink), shared by the tests that only read a filled store; a test
+    that changes it takes `demo_copy`."""
+    from monitor.dev.demo import run_demo
+
+    home = tmp_path_factory.mktemp("demo-session") / "demo"
+    run_demo(home)
+    return home
+
+
+@pytest.fixture
+def demo_copy(demo_home: Path, tmp_path: Path) -> Settings:
+    """This test's own copy of the demo's home, and settings that point at it."""
+    from monitor.resources import example_rules
+
+    home = tmp_path / "demo"
+    shutil.copytree(demo_home, home)
+    return Settings(home=home, rules=example_rules())
+
+
+@pytest.fixture(scope="session")
 def simulator() -> Iterator[Simulator]:
     with Simulator(DEFAULT_SCENARIO).start() as running:
         yield running

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -79,6 +80,40 @@ def incidents_show(
         emit_json("incident-detail/1", document, indent=2)
         return
     _print_incident(document)
+
+
+@incidents_app.command("export")
+@friendly_errors
+def incidents_export(
+    incident_id: int,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", metavar="FILE", show_default=False,
+        help="The ZIP to write (default: INC-NNNNN.zip here).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="What went in, as JSON.")] = False,
+) -> None:
+    """The case's evidence pack: a ZIP of every screenshot (the ad outlined; query, market,
+    device and time written above it), the saved result pages, the chains, the facts as
+    JSON, a printable summary and the sha256 of each file (docs/evidence.md)."""
+    from monitor.cli.progress import CountProgress
+    from monitor.services.evidence_pack import export_evidence_pack
+    from monitor.settings import Settings
+
+    target = out_file or Path(f"INC-{incident_id:05d}.zip")
+    with CountProgress("evidence pack") as progress:
+        pack = export_evidence_pack(Settings(), incident_id, target,
+                                    progress=lambda done, total: progress.update(done, total))
+    if as_json:
+        emit_json("evidence-pack/1", {
+            "incident": pack.case_id, "reference": pack.reference, "out": str(pack.out),
+            "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in pack.files],
+            "missing": pack.missing}, indent=2)
+        return
+    size = sum(f.size for f in pack.files)
+    out.print(f"{pack.out}: {pack.reference}, {len(pack.files)} files, {size / 1e6:.1f} MB",
+              markup=False, highlight=False)
+    for name in pack.missing:
+        out.print(f"  not on disk (pruned or never saved): {name}", markup=False,
+                  highlight=False)
 
 
 @incidents_app.command("set")

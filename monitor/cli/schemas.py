@@ -328,13 +328,69 @@ class Attribution(NetworkLayer):
     error: str | None = None
 
 
+class ImportChange(Shape):
+    line: int
+    partner: str
+    publisher_id: str
+    name: str
+    fields: list[str]
+
+
+class ImportLeftOut(Shape):
+    line: int
+    publisher_id: str | None
+    reason: str
+
+
+class ImportNote(Shape):
+    line: int
+    message: str
+
+
+class PartnersImport(Shape):
+    """`partners import --json` (monitor.program.partners_import.ImportResult.document)."""
+
+    schema_: Literal["partners-import/1"]
+    csv: str
+    network: str
+    file: str
+    rows: int
+    columns: dict[str, str | None]
+    ignored_columns: list[str]
+    added: list[ImportChange]
+    updated: list[ImportChange]
+    unchanged: list[ImportChange]
+    left_out: list[ImportLeftOut]
+    notes: list[ImportNote]
+    written: bool
+    dry_run: bool
+
+
+class PackedFile(Shape):
+    path: str
+    size: int
+    sha256: str
+
+
+class EvidencePackOut(Shape):
+    """`incidents export --json`: what went into the evidence pack, and what was missing."""
+
+    schema_: Literal["evidence-pack/1"]
+    incident: int
+    reference: str
+    out: str
+    files: list[PackedFile]
+    missing: list[str]
+
+
 Allowed.model_rebuild()
 
 SCHEMAS: dict[str, type[Shape]] = {
     model.model_fields["schema_"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in (SweepOut, SweepRow, IncidentRow, IncidentDetail, Explanation, RulesCheck,
                   RulesTest, OutboxRow, DeliveryOut, Ids, Reminders, Prune, StatusChange,
-                  Allowed, AllowRow, Digest, ParsedPage, Attribution)
+                  Allowed, AllowRow, Digest, ParsedPage, Attribution, PartnersImport,
+                  EvidencePackOut)
 }
 
 

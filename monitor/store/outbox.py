@@ -66,10 +66,13 @@ class OutboxStore(StoreBase):
         statuses: Sequence[str] = (),
         kinds: Sequence[str] = (),
         partner: str | None = None,
+        incident_id: int | None = None,
         limit: int = 500,
     ) -> list[OutboxItem]:
-        """Outbox items, newest first, filtered by status, kind and partner."""
+        """Outbox items, newest first, filtered by status, kind, partner and case."""
         query = select(OutboxRow).order_by(col(OutboxRow.id).desc()).limit(limit)
+        if incident_id is not None:
+            query = query.where(OutboxRow.incident_id == incident_id)
         if statuses:
             query = query.where(col(OutboxRow.status).in_(list(statuses)))
         if kinds:
