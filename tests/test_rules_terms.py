@@ -42,6 +42,13 @@ def test_every_query_of_every_engine_and_market_is_listed() -> None:
     assert (coupon["term_group"], coupon["family"], coupon["brand"]) == (
         "brand+coupon", "listed", "lumora")
     assert {q["language"] for q in queries if q["market"] == "ae-ar"} == {"ar"}
+    # the shape of rules-terms/1 (docs/cli.md): these keys, no others
+    assert set(document) == {"schema", "directory", "program", "devices", "queries", "day",
+                             "timezone", "sweeps", "captures_per_day"}
+    assert {tuple(q) for q in queries} == {("engine", "market", "language", "brand", "query",
+                                            "term_group", "family")}
+    assert {tuple(s) for s in document["sweeps"]} == {("job", "runs", "tasks_per_run",
+                                                       "captures")}
 
 
 def test_the_captures_per_day_follow_the_schedule() -> None:
