@@ -201,6 +201,7 @@ class Replayer:
         """Judge every row and add what differs from its stored findings to `report`."""
         tasks, ads, verdicts, stored_of = self._tasks, self._ads, self._verdicts, self._stored
         bounds, by_hour = self._bounds, self._by_hour
+        differences: dict[tuple[int, int], tuple[Verdict, Verdict, Differences]] = {}
         seen = changed = 0
         for row, findings in rows:
             seen += 1
@@ -228,7 +229,12 @@ class Replayer:
                 if now == stored:
                     continue
             changed += 1
-            _record(report, row[0], parts, stored, now)
+            pair = (id(stored), id(now))  # verdicts are shared objects, kept while cached
+            found = differences.get(pair)
+            if found is None or found[0] is not stored or found[1] is not now:
+                found = (stored, now, differences_of(stored, now))
+                _remember(differences, pair, found)
+            _record(report, row[0], parts, stored, now, found[2])
         report.sightings += seen
         report.changed_sightings += changed
 
@@ -315,23 +321,29 @@ def agreement_days(program: Program) -> frozenset[date]:
     return frozenset(days)
 
 
+#: what differs between two verdicts: (policy, stored severity or None, new or None)
+Differences = tuple[tuple[str, str | None, str | None], ...]
+
+
 def _record(report: ReplayReport, sighting_id: int, parts: _AdParts, stored: Verdict,
-            now: Verdict) -> None:
+            now: Verdict, differences: Differences) -> None:
     partner = parts.attribution.partner
-    for policy, severity in now.items():
-        was = stored.get(policy)
-        if was == severity:
-            continue
+    for policy, was, becomes in differences:
         difference = report.difference(parts.offender, partner, policy)
         if was is None:
             difference.appear += 1
+        elif becomes is None:
+            difference.disappear += 1
         else:
-            difference.severity[(was, severity)] += 1
+            difference.severity[(was, becomes)] += 1
         difference.note(sighting_id)
-    for policy in stored.keys() - now.keys():
-        difference = report.difference(parts.offender, partner, policy)
-        difference.disappear += 1
-        difference.note(sighting_id)
+
+
+def differences_of(stored: Verdict, now: Verdict) -> Differences:
+    """Policy by policy, what the new verdict changes of the stored one."""
+    return tuple((policy, stored.get(policy), now.get(policy))
+                 for policy in sorted(stored.keys() | now.keys())
+                 if stored.get(policy) != now.get(policy))
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> bool:
