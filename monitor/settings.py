@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     #: a console session ends this many hours after login, or after this many idle minutes
     console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     console_idle_minutes: float = Field(default=60.0, gt=0)
+    #: host:port where `bidwatch run` serves the console too (keep it on loopback, behind
+    #: the reverse proxy); empty: the daemon serves none (`bidwatch serve` does)
+    console_listen: str = ""
 
     @property
     def database(self) -> str:

@@ -113,6 +113,13 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, daemon: D
 
 @pytest.fixture
 def environment(tmp_path: Path, simulator: Simulator, mail_sink: MailSink) -> dict[str, str]:
+    return daemon_environment(tmp_path, simulator, mail_sink)
+
+
+def daemon_environment(tmp_path: Path, simulator: Simulator, mail_sink: MailSink
+                       ) -> dict[str, str]:
+    """What a test daemon runs with: a home under tmp_path, the simulator, the mail sink,
+    no pacing, health on a free port."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("BIDWATCH_") and k != "DATABASE_URL"}
     env.update({

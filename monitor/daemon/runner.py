@@ -30,6 +30,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.daemon.console import ConsoleServer, start_console
 from monitor.daemon.health import HealthServer, HealthState, Metrics
 from monitor.daemon.jobs import SweepSpec, daily_trigger, sweep_specs
 from monitor.daemon.lock import InstanceLock
@@ -96,6 +97,7 @@ class Daemon:
         self.delivery_stop = DeliveryStop()
         self._delivery: asyncio.Future[DeliveryReport] | None = None
         self.http: HealthServer | None = None
+        self.console: ConsoleServer | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- life cycle ------------------------------------------------------------------------
@@ -107,6 +109,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload, "SIGHUP")
         self._loaded(self.deps.program)
         self.http = start_http(self.settings, self.state, self.metrics)
+        self.console = start_console(self.settings)
         self.scheduler.start()
         self.state.scheduler_running = True
         self.metrics.scheduler_running.set(1)
@@ -139,6 +142,8 @@ class Daemon:
         self.metrics.scheduler_running.set(0)
         if self.http:
             self.http.stop()
+        if self.console:
+            self.console.stop()
         self.deps.store.close()
         log.info("bidwatch run: stopped cleanly")
 
