@@ -171,3 +171,22 @@ def test_evidence_is_found_only_by_a_content_hash_the_store_holds(cases: Store) 
     assert cases.evidence_file("../../etc/passwd", "screenshot") is None
     assert cases.evidence_file("0" * 64, "screenshot") is None
     assert cases.evidence_file("A" * 64, "html") is None
+
+
+def test_the_cases_page_asks_the_same_few_queries_however_many_cases(cases: Store) -> None:
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(cases.engine, "before_cursor_execute", count)
+    try:
+        for limit in (1, 5, 12):
+            statements.clear()
+            page = cases.case_page(CaseQuery(engines=("google", "bing"),
+                                             policies=("no-brand-bidding",), limit=limit))
+            assert len(page.cases) == min(limit, 10)
+            # the page, the counts per status, the page's clauses: no query per case
+            assert len(statements) <= 3, statements
+    finally:
+        sa.event.remove(cases.engine, "before_cursor_execute", count)
