@@ -21,11 +21,12 @@ from monitor.cli import app
 from monitor.dev.demo import DemoResult, run_demo
 from monitor.judge import compile_policies
 from monitor.judge.incidents import Escalation, IncidentStatus
-from monitor.notify.digest import Period, build_digest
+from monitor.notify.digest import Period, build_digest, render_digest
+from monitor.notify.render import TemplateSet
 from monitor.services.commands import allow_incident
 from monitor.services.explain import explain_sighting
 from monitor.store import Store
-from tests.notify_support import Breach, program, record_breach
+from tests.notify_support import TEMPLATES, Breach, program, record_breach
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
@@ -178,6 +179,30 @@ def test_the_digest_counts_the_cases_the_sweep_counted(
     rows = ctx.new_incidents + ctx.new_clauses + ctx.seen_again
     assert len({r.incident_id for r in rows}) == len(rows)  # each case once
     assert all("/" not in (r.evidence or "").replace(" / ", "") for r in rows)  # no paths
+
+
+def test_the_digest_links_each_case_into_the_console_when_it_has_an_address(
+    demo_twice: tuple[DemoResult, DemoResult, dict],
+) -> None:
+    first, _second, _state = demo_twice
+    store = _cases(first)
+    try:
+        period = Period.ending_on(datetime.now(UTC).date(), 1)
+        linked = build_digest(store, program(first.settings.rules), period,
+                              console="https://bidwatch.example.com/")
+        plain = build_digest(store, program(first.settings.rules), period)
+        html = render_digest(store, program(first.settings.rules),
+                             TemplateSet(TEMPLATES), period,
+                             console="https://bidwatch.example.com").html
+    finally:
+        store.close()
+    rows = linked.new_incidents + linked.new_clauses + linked.seen_again
+    assert rows and all(r.link == f"https://bidwatch.example.com/cases/{r.case_id}"
+                        for r in rows)
+    assert linked.console_url == "https://bidwatch.example.com/cases"
+    assert all(ref.link for ref in linked.evidence)
+    assert all(r.link is None for r in plain.new_incidents) and plain.console_url is None
+    assert f'href="https://bidwatch.example.com/cases/{rows[0].case_id}"' in html
 
 
 def test_explain_names_the_permission_that_exempted_an_ad(

@@ -82,7 +82,8 @@ def write_daily_digest(deps: SweepDeps, settings: Settings, day: date) -> str:
     """`day`'s digest written under home/digest, and mailed when a mail channel is set."""
     program = deps.program
     message = render_digest(deps.store, program, TemplateSet(templates_dir()),
-                            Period.ending_on(day, 1), evidence_home=settings.home)
+                            Period.ending_on(day, 1), evidence_home=settings.home,
+                            console=settings.public_url)
     html, _text = write_digest(message, settings.home / "digest" / f"{day}.html")
     if settings.dry_run or not settings.notice_url:
         return f"{html} written (not mailed: dry run or no BIDWATCH_NOTICE_URL)"

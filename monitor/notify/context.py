@@ -231,6 +231,8 @@ class IncidentRow(_Frozen):
     display_url: UrlText = ""
     #: the latest evidence, named by case and sighting ("INC-00042 / 57"), never a path
     evidence: UrlText | None = None
+    #: the case's page in the console (BIDWATCH_PUBLIC_URL set), else None
+    link: UrlText | None = None
 
 
 class OffenderRow(_Frozen):
@@ -303,7 +305,8 @@ class HistoryPoint(_Frozen):
 class EvidenceRef(_Frozen):
     incident_id: Name
     label: Line
-    location: UrlText  # the case and sighting ("INC-00042 / 57"), or a console URL
+    location: UrlText  # the case and sighting ("INC-00042 / 57")
+    link: UrlText | None = None  # the case's page in the console, when it has an address
 
 
 TREND_METRICS: tuple[tuple[str, str], ...] = (

@@ -82,8 +82,11 @@ class Period:
         return Period(self.start - length, self.start, "previous period")
 
 
-def build_digest(store: Store, program: Program, period: Period) -> DigestContext:
-    """The digest context for `period`, with the previous period's totals for the trend."""
+def build_digest(store: Store, program: Program, period: Period, *,
+                 console: str | None = None) -> DigestContext:
+    """The digest context for `period`, with the previous period's totals for the trend.
+    With `console` (BIDWATCH_PUBLIC_URL), each case links to its page there."""
+    base = console.rstrip("/") if console else None
     incidents = store.incidents_between(period.start, period.end)
     sightings = store.sightings_between(period.start, period.end)
     new = [i for i in incidents if i.first_seen >= period.start]
@@ -93,7 +96,7 @@ def build_digest(store: Store, program: Program, period: Period) -> DigestContex
     names = {p.id: p.name for p in program.partners}
 
     def rows(cases: list[IncidentRecord]) -> tuple[IncidentRow, ...]:
-        return tuple(_incident_row(store, i, names, period) for i in cases)
+        return tuple(_incident_row(store, i, names, period, base) for i in cases)
 
     return DigestContext(
         program_name=program.name,
@@ -112,17 +115,19 @@ def build_digest(store: Store, program: Program, period: Period) -> DigestContex
         totals=_totals(store, period),
         previous_totals=_totals(store, period.previous()),
         history=_history(store, period),
-        evidence=tuple(_evidence(store, i) for i in new),
+        evidence=tuple(_evidence(store, i, base) for i in new),
+        console_url=f"{base}/cases" if base else None,
     )
 
 
 def render_digest(
     store: Store, program: Program, templates: TemplateSet, period: Period,
     *, evidence_home: Path | None = None, max_thumbnails: int = MAX_THUMBNAILS,
+    console: str | None = None,
 ) -> RenderedMessage:
     """The digest; with `evidence_home` (where the evidence lives, settings.home) an
     IllustratedMessage carrying up to `max_thumbnails` screenshot thumbnails."""
-    ctx = build_digest(store, program, period)
+    ctx = build_digest(store, program, period, console=console)
     if evidence_home is None:
         return templates.render_digest(ctx)
     ctx, thumbnails = illustrate(ctx, evidence_home, store, max_thumbnails)
@@ -210,8 +215,14 @@ def _local_sources(html: str, images: Sequence[InlineImage], folder_name: str) -
     return html
 
 
+def case_link(base: str | None, case_id: int) -> str | None:
+    """A case's page in the console at `base`, or None without one."""
+    return f"{base}/cases/{case_id}" if base else None
+
+
 def _incident_row(
-    store: Store, incident: IncidentRecord, names: dict[str, str], period: Period
+    store: Store, incident: IncidentRecord, names: dict[str, str], period: Period,
+    base: str | None = None,
 ) -> IncidentRow:
     detail = store.incident(incident.id)
     last = detail.sightings[-1] if detail and detail.sightings else None
@@ -236,6 +247,7 @@ def _incident_row(
         headline=last_ad.headline if last_ad else "",
         display_url=last_ad.display_url if last_ad else "",
         evidence=f"{incident.reference} / {last.id}" if last else None,
+        link=case_link(base, incident.id),
     )
 
 
@@ -310,11 +322,12 @@ def _history(store: Store, period: Period) -> tuple[HistoryPoint, ...]:
     return tuple(points)
 
 
-def _evidence(store: Store, incident: IncidentRecord) -> EvidenceRef:
+def _evidence(store: Store, incident: IncidentRecord, base: str | None = None) -> EvidenceRef:
     """The case's latest sighting, named by case and sighting (the console links them)."""
     detail = store.incident(incident.id)
     last = detail.sightings[-1] if detail and detail.sightings else None
     label = (f"{last.engine} · {last.market} · {last.device} · {incident.offender} → "
              f"{incident.destination}") if last else incident.offender
     location = f"{incident.reference} / {last.id}" if last else incident.reference
-    return EvidenceRef(incident_id=incident.reference, label=label, location=location)
+    return EvidenceRef(incident_id=incident.reference, label=label, location=location,
+                       link=case_link(base, incident.id))

@@ -141,7 +141,7 @@ def run_sweep_command(
         delivery = deliver_outbox(deps.store, deps.program, settings, templates)
         message = render_digest(deps.store, deps.program, templates,
                                 Period.ending_on(datetime.now(UTC).date(), 1),
-                                evidence_home=settings.home)
+                                evidence_home=settings.home, console=settings.public_url)
         html, text = write_digest(message, settings.home / "digest" /
                                   f"{datetime.now(UTC).date()}.html")
         return SweepSummary(report, delivery, html, text, extra={
@@ -456,7 +456,7 @@ def digest_command(
     with opened_store(settings) as store:
         period = Period.ending_on(day, 7 if weekly else 1)
         message = render_digest(store, program, TemplateSet(templates_dir()), period,
-                                evidence_home=settings.home)
+                                evidence_home=settings.home, console=settings.public_url)
     target = out or settings.home / "digest" / f"{day}{'-weekly' if weekly else ''}.html"
     html, text = write_digest(message, target)
     if not send:
