@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import BidwatchError
 from monitor.judge import compile_policies
 from monitor.judge.incidents import case_destination
 from monitor.judge.view import zone
@@ -148,8 +149,6 @@ def period_bounds(since: date | None, until: date | None) -> tuple[datetime, dat
     end = (datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
            if until else EVER[1])
     if end <= start:
-        from monitor.errors import BidwatchError
-
         raise BidwatchError(f"--until {until} is before --since {since}")
     return start, end
 
