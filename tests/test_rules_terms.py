@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.cli.schemas import validate
 from tests.conftest import RULES
 
 runner = CliRunner()
@@ -34,6 +35,7 @@ def terms(*args: str) -> Any:
 def test_every_query_of_every_engine_and_market_is_listed() -> None:
     document = json.loads(terms(str(RULES), "--json", "--day", WEDNESDAY))
     assert document["schema"] == "rules-terms/1"
+    validate(document)  # against its schema in monitor.cli.schemas
     queries = document["queries"]
     assert len(queries) == QUERIES * ENGINES * MARKETS
     assert {(q["engine"], q["market"]) for q in queries} == {

@@ -242,3 +242,23 @@ def test_the_keywords_page_lists_every_modifier_word() -> None:
     missing = [(language, word) for language, words in MODIFIER_WORDS.items()
                for group in words.values() for word in group if word not in page]
     assert missing == []
+
+
+def test_a_sweep_filter_may_name_a_generated_group_once_its_family_is_on(
+        tmp_path: Path) -> None:
+    from monitor.program import check_program
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    program = rules / "program.yaml"
+    program.write_text(program.read_text().replace(
+        "term_groups: [brand+coupon, brand+promo code, brand+discount]",
+        "term_groups: [brand+coupon, brand+reviews]", 1))
+    _, issues = check_program(rules)
+    assert any("brand+reviews" in str(i) for i in issues)  # no brand generates it yet
+    brands = rules / "brands.yaml"
+    brands.write_text(brands.read_text().replace(
+        "    # variants:\n    #   modifiers: {max: 6}",
+        "    variants:\n      modifiers: {max: 6}", 1))
+    program_now, issues = check_program(rules)
+    assert program_now is not None, [str(i) for i in issues]

@@ -383,6 +383,38 @@ class EvidencePackOut(Shape):
     missing: list[str]
 
 
+class TermsQuery(Shape):
+    engine: str
+    market: str
+    language: str
+    brand: str
+    query: str
+    term_group: str
+    family: str
+
+
+class TermsSweep(Shape):
+    job: str
+    runs: int
+    tasks_per_run: int
+    captures: int
+
+
+class RulesTerms(Shape):
+    """`rules terms --json`: the queries a sweep asks, and the captures a day's schedule
+    implies."""
+
+    schema_: Literal["rules-terms/1"]
+    directory: str
+    program: str
+    devices: list[str]
+    queries: list[TermsQuery]
+    day: str
+    timezone: str
+    sweeps: list[TermsSweep]
+    captures_per_day: int
+
+
 Allowed.model_rebuild()
 
 SCHEMAS: dict[str, type[Shape]] = {
@@ -390,7 +422,7 @@ SCHEMAS: dict[str, type[Shape]] = {
     for model in (SweepOut, SweepRow, IncidentRow, IncidentDetail, Explanation, RulesCheck,
                   RulesTest, OutboxRow, DeliveryOut, Ids, Reminders, Prune, StatusChange,
                   Allowed, AllowRow, Digest, ParsedPage, Attribution, PartnersImport,
-                  EvidencePackOut)
+                  EvidencePackOut, RulesTerms)
 }
 
 

@@ -22,7 +22,7 @@ from monitor.program.conditions import AllCondition, AnyCondition, ConditionNode
 from monitor.program.fields import ENGINE_NAMES, Loc, domain_in
 from monitor.program.models import AgreementVersion, Competitor, Partner, Permission, Program
 from monitor.program.source import ProgramError, ProgramIssue, Source, _unknown_key, read_sources
-from monitor.program.terms import term_groups_of
+from monitor.program.variants import term_groups
 
 # ---------------------------------------------------------------------------------------------
 # Structure: pydantic errors -> issues with friendlier messages.
@@ -182,7 +182,8 @@ def _schedule_problems(program: Program) -> Iterator[Problem]:
     known = {
         "markets": {m.id for m in program.markets},
         "brands": {b.id for b in program.brands},
-        "term_groups": term_groups_of(m for b in program.brands for m in b.modifiers),
+        # generated groups too (a brand's variants: brand+reviews when its modifiers are on)
+        "term_groups": term_groups(program.brands),
         "engines": set(program.engines),
         "devices": {str(d) for d in program.devices},
     }
