@@ -8,12 +8,11 @@ import shutil
 import stat
 from pathlib import Path
 
-import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.cli.partners import IMPORT_SCHEMA
+from monitor.cli.schemas import validate
 from monitor.errors import ConfigError
 from monitor.program import load_program
 from monitor.program.partners_csv import normal_header, read_export
@@ -43,7 +42,7 @@ def as_json(rules: Path, csv: Path, network: str, *args: str) -> dict[str, objec
     code, output = run(rules, csv, network, "--json", *args)
     assert code == 0, output
     document = json.loads(output)
-    jsonschema.validate(document, IMPORT_SCHEMA)
+    validate(document)  # partners-import/1, monitor.cli.schemas
     return dict(document)
 
 

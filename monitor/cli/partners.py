@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,40 +12,6 @@ from monitor.cli.output import emit_json, friendly_errors, out
 
 if TYPE_CHECKING:
     from monitor.program.partners_import import Change, ImportResult
-
-#: `partners import --json` (one object), for monitor.cli.schemas
-IMPORT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["schema", "csv", "network", "file", "rows", "columns", "ignored_columns",
-                 "added", "updated", "unchanged", "left_out", "notes", "written", "dry_run"],
-    "additionalProperties": False,
-    "properties": {
-        "schema": {"const": "partners-import/1"},
-        "csv": {"type": "string"}, "network": {"type": "string"}, "file": {"type": "string"},
-        "rows": {"type": "integer"},
-        "columns": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
-        "ignored_columns": {"type": "array", "items": {"type": "string"}},
-        **{key: {"type": "array", "items": {"$ref": "#/$defs/change"}}
-           for key in ("added", "updated", "unchanged")},
-        "left_out": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["line", "publisher_id", "reason"],
-            "properties": {"line": {"type": "integer"},
-                           "publisher_id": {"type": ["string", "null"]},
-                           "reason": {"type": "string"}}}},
-        "notes": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["line", "message"],
-            "properties": {"line": {"type": "integer"}, "message": {"type": "string"}}}},
-        "written": {"type": "boolean"}, "dry_run": {"type": "boolean"},
-    },
-    "$defs": {"change": {
-        "type": "object", "additionalProperties": False,
-        "required": ["line", "partner", "publisher_id", "name", "fields"],
-        "properties": {"line": {"type": "integer"}, "partner": {"type": "string"},
-                       "publisher_id": {"type": "string"}, "name": {"type": "string"},
-                       "fields": {"type": "array", "items": {"type": "string"}}}}},
-}
-
 
 @partners_app.command("import")
 @friendly_errors
