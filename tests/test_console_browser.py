@@ -41,6 +41,8 @@ class Watch:
 
     console: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    #: (status, content type) of every screenshot the page loaded
+    images: list[tuple[int, str]] = field(default_factory=list)
 
     def on_console(self, message: ConsoleMessage) -> None:
         self.console.append(message.text)
@@ -111,6 +113,8 @@ async def _work_a_case(served: Served, shot: Path) -> tuple[Watch, dict[str, obj
             page = await browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("console", watch.on_console)
             page.on("dialog", watch.on_dialog)
+            page.on("response", lambda r: watch.images.append((r.status, r.headers.get(
+                "content-type", ""))) if "/evidence/screenshot/" in r.url else None)
             await _log_in(page, served, "rex")
             seen["counts"] = await page.inner_text("nav.counts")
 
@@ -125,8 +129,10 @@ async def _work_a_case(served: Served, shot: Path) -> tuple[Watch, dict[str, obj
             await page.wait_for_url("**/cases/*")
             seen["headline"] = await page.inner_text(".ad-card .headline")
             seen["hops"] = await page.locator("ol.hops li").all_inner_texts()
-            image = page.locator(".screenshot img")
-            seen["screenshot_width"] = await image.evaluate("img => img.naturalWidth")
+            seen["outlined"] = await page.locator(".screenshot svg.shot rect.outline").count()
+            seen["screenshot_width"] = await page.locator(
+                ".screenshot img, .screenshot svg.shot").first.evaluate(
+                "e => e.getBoundingClientRect().width")
             await page.click("details.saved-page summary")
             frame = page.frame_locator("details.saved-page iframe")
             seen["saved_page_text"] = await frame.locator("body").inner_text(timeout=10000)
@@ -152,7 +158,9 @@ def test_log_in_filter_open_a_case_and_mark_it_a_false_positive(served: Served,
     assert seen["where"] and all("google" in w for w in seen["where"])  # type: ignore[attr-defined]
     # the hostile headline is shown as the text it is
     assert str(seen["headline"]).startswith("<script>alert('ad')</script>Lumora")
-    assert seen["hops"] and int(seen["screenshot_width"]) > 100  # type: ignore[call-overload]
+    assert seen["hops"] and float(seen["screenshot_width"]) > 100  # type: ignore[arg-type]
+    assert (200, "image/png") in watch.images  # the screenshot, served by its content id
+    assert seen["outlined"] == 1  # the ad outlined where the capture recorded its links
     assert seen["saved_page_text"]  # the saved page is there, in its sandbox
     assert "false positive" in str(seen["status"])
     assert "the brand's own reseller (rex)" in str(seen["history"])

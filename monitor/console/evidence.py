@@ -36,6 +36,19 @@ def _file(console: Console, digest: str, kind: str) -> Path:
     return path
 
 
+def screenshot_size(console: Console, digest: str) -> tuple[int, int] | None:
+    """A stored screenshot's width and height, from its PNG header (None: not a PNG, or
+    gone)."""
+    try:
+        with _file(console, digest, "screenshot").open("rb") as handle:
+            header = handle.read(24)
+    except HTTPException:
+        return None
+    if header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
 @router.get("/screenshot/{digest}")
 def screenshot(digest: Digest, console: Annotated[Console, Depends(console_of)]) -> Response:
     data = _file(console, digest, "screenshot").read_bytes()

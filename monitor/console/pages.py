@@ -26,6 +26,7 @@ from monitor.console.context import (
     principal_of,
     requires,
 )
+from monitor.console.evidence import screenshot_size
 from monitor.console.filters import case_filters, query_string
 from monitor.console.views import case_summary, case_view
 from monitor.judge.incidents import IncidentStatus
@@ -207,8 +208,11 @@ def case_page(case_id: RowId, console: ConsoleDep, principal: PrincipalDep) -> R
         raise HTTPException(404, f"no case {case_id}")
     view = case_view(detail, console.zones, store.notices_of(detail.incident.id),
                      store.audit_log(incident_id=detail.incident.id))
+    latest = view["latest"]
+    size = screenshot_size(console, latest["screenshot"]) if latest and latest[
+        "screenshot"] else None
     return page(console, "case.html.j2", principal, view=view, actions=list(ACTIONS),
-                exemptions=_exemptions(console, view))
+                exemptions=_exemptions(console, view), shot_size=size)
 
 
 def _exemptions(console: Console, view: dict[str, Any]) -> list[dict[str, Any]]:

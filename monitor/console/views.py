@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.notify.thumbnails import ad_box
 from monitor.store import (
     AuditRecord,
     FindingRecord,
@@ -76,6 +77,8 @@ def _sighting(detail: IncidentDetail, s: Any, zones: dict[str, str],
               findings: list[FindingRecord]) -> dict[str, Any]:
     ad, capture = detail.ads[s.ad_id], detail.captures[s.capture_id]
     chain, attribution = detail.chains.get(s.ad_id), detail.attributions.get(s.ad_id)
+    hrefs = [u for u in (ad.click_url, ad.link, *(x.url for x in ad.sitelinks)) if u]
+    box = ad_box(capture.link_boxes, hrefs, capture.final_url)
     return {
         "id": s.id, "seen_at": s.seen_at.isoformat(),
         "local_time": local_time(s.seen_at, zones.get(s.market)),
@@ -86,6 +89,10 @@ def _sighting(detail: IncidentDetail, s: Any, zones: dict[str, str],
                "display_url": ad.display_url, "link": ad.link, "click_url": ad.click_url,
                "merchant": ad.merchant, "price": ad.price},
         "screenshot": content_id(capture.screenshot_path),
+        #: where the ad sits on the screenshot, in its pixels (None: not known)
+        "outline": None if box is None else {"x": round(box.x), "y": round(box.y),
+                                             "width": round(box.width),
+                                             "height": round(box.height)},
         "page": content_id(capture.html_path),
         "chain": {"hops": [{"seq": h.seq, "how": h.how, "status": h.status, "url": h.url}
                            for h in chain.hops] if chain else [],
