@@ -214,7 +214,9 @@ def _night(docs: Documents) -> None:
 
 
 def _hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's SHA-256, read in chunks (the store is hundreds of MB: RSS is the replay's)."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def main(count: int) -> None:
