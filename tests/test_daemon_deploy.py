@@ -47,16 +47,25 @@ def test_systemd_unit_is_hardened_and_stops_gracefully() -> None:
 def test_compose_file_parses_and_matches_the_docs() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "bidwatch"}
+    assert set(services) == {"postgres", "bidwatch", "caddy"}
     daemon = services["bidwatch"]
     assert daemon["command"] == ["run"]
     assert daemon["build"]["dockerfile"] == "deploy/Containerfile"
     assert daemon["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert daemon["environment"]["DATABASE_URL"].startswith("postgresql://")
     assert daemon["ports"] == ["127.0.0.1:9464:9464"]  # the health endpoint stays local
-    assert set(compose["volumes"]) == {"postgres-data", "bidwatch-home"}
+    assert set(compose["volumes"]) == {"postgres-data", "bidwatch-home", "caddy-data",
+                                       "caddy-config"}
+    # the console: on the compose network only, Caddy (TLS) its one way in
+    assert daemon["environment"]["BIDWATCH_CONSOLE_LISTEN"] == "0.0.0.0:8700"
+    assert daemon["environment"]["BIDWATCH_PUBLIC_URL"].startswith("https://")
+    assert not any("8700" in port for port in daemon["ports"])
+    proxy = services["caddy"]
+    assert sorted(proxy["ports"]) == ["443:443", "80:80"]
+    assert "reverse_proxy bidwatch:8700" in (DEPLOY / "Caddyfile").read_text()
     for name in ("postgres-data", "bidwatch-home", "deploy/compose.yaml", "bidwatch.env",
-                 "POSTGRES_PASSWORD", "/healthz", "/metrics"):
+                 "POSTGRES_PASSWORD", "/healthz", "/metrics", "BIDWATCH_DOMAIN", "Caddyfile",
+                 "BIDWATCH_CONSOLE_LISTEN", "users add"):
         assert name in DOCS, f"docs/deploy.md does not mention {name}"
 
 
