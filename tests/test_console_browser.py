@@ -117,6 +117,7 @@ async def _work_a_case(served: Served, shot: Path) -> tuple[Watch, dict[str, obj
                 "content-type", ""))) if "/evidence/screenshot/" in r.url else None)
             await _log_in(page, served, "rex")
             seen["counts"] = await page.inner_text("nav.counts")
+            await page.screenshot(path=str(shot.with_name("cases.png")))
 
             await page.select_option("select[name=engine]", "google")
             await page.click("button:has-text('Filter')")
@@ -152,7 +153,10 @@ async def _work_a_case(served: Served, shot: Path) -> tuple[Watch, dict[str, obj
 
 def test_log_in_filter_open_a_case_and_mark_it_a_false_positive(served: Served,
                                                                  tmp_path: Path) -> None:
-    watch, seen = asyncio.run(_work_a_case(served, tmp_path / "case.png"))
+    # CONSOLE_SCREENSHOTS=DIR keeps the pages' screenshots there (for docs/console.md)
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    watch, seen = asyncio.run(_work_a_case(served, shots / "case.png"))
 
     assert "new" in str(seen["counts"])
     assert seen["where"] and all("google" in w for w in seen["where"])  # type: ignore[attr-defined]
@@ -166,7 +170,7 @@ def test_log_in_filter_open_a_case_and_mark_it_a_false_positive(served: Served,
     assert "the brand's own reseller (rex)" in str(seen["history"])
     # nothing the ad or the saved page carried ran: no dialog, no title change
     assert watch.dialogs == []
-    assert "pwned" not in str(seen["title"]) and (tmp_path / "case.png").stat().st_size > 10000
+    assert "pwned" not in str(seen["title"]) and (shots / "case.png").stat().st_size > 10000
     assert not [m for m in watch.console if "alert" in m and "Blocked" not in m
                 and "Refused" not in m]
 
