@@ -191,3 +191,31 @@ def test_a_row_is_judged_as_the_recorded_sighting_it_stands_for(swept: Settings,
         assert judge.judge(rebuilt) == full
         judged += bool(full)
     assert judged, "some sighting should breach a policy"
+
+
+def test_a_postgresql_store_replays_as_sqlite_does(postgres_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name = f"replay{abs(hash(tmp_path)) % 10**9}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    stores = {"sqlite": notify_settings(tmp_path / "lite"),
+              "postgres": notify_settings(tmp_path / "pg", database_url=postgres_url.rsplit(
+                  "/", 1)[0] + f"/{name}")}
+    for settings in stores.values():
+        store = open_store(settings)
+        try:
+            for day, partner in ((1, "sleepsaver"), (2, "kuponhemat"), (3, "sleepsaver")):
+                record_breach(store, settings.home, Breach(partner, query=f"lumora {day}"),
+                              datetime(2026, 11, day, 12, 0, tzinfo=UTC))
+        finally:
+            store.close()
+    raised = changed_rules(tmp_path / "raised", lambda docs: policy(
+        docs, "no-brand-bidding").update(severity="critical"))
+    lite, pg = (replay_store(s, raised, since=date(2026, 11, 2)).as_json()
+                for s in stores.values())
+    assert pg["sightings"] == lite["sightings"] == 2
+    assert pg["changes"] == lite["changes"] and pg["totals"]["severity_changed"] == 2
