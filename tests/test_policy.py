@@ -672,3 +672,28 @@ def test_index_never_computes_a_field_no_remaining_policy_tests() -> None:
     assert "query_names_brand" not in vars(partner)
     assert [f.policy for f in judge.judge(late)] == ["night"]
     assert judge.judge(late)[0].facts[1] == Fact("local_hour", "23:30 EST")
+
+
+def test_a_generated_misspelling_is_the_brand_in_ad_copy_once_its_family_is_on(
+        tmp_path: Path) -> None:
+    import shutil
+
+    from monitor.program import load_program
+    from monitor.program.variants import brand_spellings
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    brands = rules / "brands.yaml"
+    brands.write_text(brands.read_text().replace("    # variants:", "    variants:", 1)
+                      .replace("    #   misspellings: {max: 6}", "      misspellings: {max: 6}", 1))
+    program = load_program(rules)
+    generated = brand_spellings(program.brands[0])
+    assert generated and not set(generated) & set(program.brands[0].misspellings)
+    context = CompileContext(program)
+    typo = generated[0]
+    sighting = make_sighting(headline=f"{typo} Mattress Sale")
+    matcher = compile_condition(CONDITION.validate_python({"brand_in": ["headline"]}), context)
+    facts = matcher(SightingView(sighting, context.brand_terms("lumora")))
+    assert facts == (Fact("brand_in", f"'{typo.casefold()}' in headline"),)
+    # off (the example's default), the same typo is not the brand
+    assert not matches({"brand_in": ["headline"]}, headline=f"{typo} Mattress Sale")

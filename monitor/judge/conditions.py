@@ -35,6 +35,7 @@ from monitor.program.conditions import (
 from monitor.program.fields import WEEKDAYS, domain_in
 from monitor.program.models import Brand
 from monitor.program.terms import TermGroups
+from monitor.program.variants import brand_spellings
 
 Predicate = Callable[[SightingView], Fact | None]
 #: a compiled (sub)tree: the facts that made it match, or None
@@ -50,7 +51,7 @@ class CompileContext:
         self.brand_domains = frozenset(program.brand_domains())
         self.all_brands = BrandTerms(
             (t for b in program.brands for t in b.terms),
-            (m for b in program.brands for m in b.misspellings),
+            (m for b in program.brands for m in (*b.misspellings, *brand_spellings(b))),
         )
         self._brands = {b.id: _brand_terms(b) for b in program.brands}
 
@@ -60,7 +61,9 @@ class CompileContext:
 
 
 def _brand_terms(brand: Brand) -> BrandTerms:
-    return BrandTerms(brand.terms, brand.misspellings)
+    # the generated spellings too: a misspelt brand a sweep searched for is the brand in
+    # the ad's copy and URL as much as a listed misspelling is
+    return BrandTerms(brand.terms, [*brand.misspellings, *brand_spellings(brand)])
 
 
 

@@ -273,6 +273,17 @@ def brand_variants(brand: Brand, language: str) -> list[Variant]:
     return queries
 
 
+#: the families that respell the brand itself (modifiers add words to it)
+SPELLING_FAMILIES = ("misspellings", "spacing", "diacritics")
+
+
+def brand_spellings(brand: Brand) -> list[str]:
+    """The other spellings of the brand the queries ask when its families are on (each
+    misspelling, joined or hyphenated and unaccented form, capped as the queries are): the
+    judge reads them as the brand in ad copy and URLs too, as it reads the listed ones."""
+    return [v.query for v in brand_variants(brand, "en") if v.family in SPELLING_FAMILIES]
+
+
 def _unique_variants(variants: Iterable[Variant]) -> list[Variant]:
     seen: dict[str, Variant] = {}
     for variant in variants:
