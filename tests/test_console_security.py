@@ -394,3 +394,21 @@ def test_the_cases_page_filters_pages_and_exports(
     assert len(rows) == 2 and rows[1].split(",")[0] == str(cases["plain"])
     coverage = client.get("/api/coverage").json()
     assert coverage["sweeps"] and "by_engine_market" in coverage
+
+
+def test_login_is_throttled_per_client_address(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, rules=RULES, database_url=None)
+    add_user(settings, "ana", "viewer", PASSWORD)
+    store = Store(settings.database)
+    try:
+        client = TestClient(create_app(settings, store, secret="s" * 48))
+        for n in range(20):  # twenty names tried from one address, none five times
+            form = client.get("/login")
+            client.post("/login", data={"name": f"guess{n}", "password": "wrong password",
+                                        "csrf": csrf_of(form.text)})
+        form = client.get("/login")
+        right = client.post("/login", data={"name": "ana", "password": PASSWORD,
+                                            "csrf": csrf_of(form.text)}, follow_redirects=False)
+        assert right.status_code == 429 and "Too many failed logins" in right.text
+    finally:
+        store.close()
