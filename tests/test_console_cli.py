@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.cli.console import ROLES
+from monitor.cli.schemas import validate
 from monitor.console.auth import secret_hash
-from monitor.console.schemas import ConsoleUserOut
 from monitor.console.secret import console_secret
 from monitor.settings import Settings
 from monitor.store import Store
@@ -45,8 +45,7 @@ def test_users_add_list_token_disable(home: Path) -> None:
     code, stdout, _ = bidwatch("users", "list", "--json")
     (line,) = stdout.splitlines()
     document = json.loads(line)
-    ConsoleUserOut.model_validate({("schema_" if k == "schema" else k): v
-                                   for k, v in document.items()})
+    validate(document)  # console-user/1, monitor.cli.schemas
     assert (document["name"], document["role"], document["disabled"]) == ("ana", "admin", False)
 
     code, stdout, stderr = bidwatch("users", "token", "ana")

@@ -415,6 +415,16 @@ class RulesTerms(Shape):
     captures_per_day: int
 
 
+class ConsoleUserOut(Shape):
+    """`users list --json`: one object per console user (no secret of theirs, ever)."""
+
+    schema_: Literal["console-user/1"]
+    name: str
+    role: Literal["viewer", "reviewer", "admin"]
+    created_at: Timestamp
+    disabled: bool
+
+
 Allowed.model_rebuild()
 
 SCHEMAS: dict[str, type[Shape]] = {
@@ -422,7 +432,7 @@ SCHEMAS: dict[str, type[Shape]] = {
     for model in (SweepOut, SweepRow, IncidentRow, IncidentDetail, Explanation, RulesCheck,
                   RulesTest, OutboxRow, DeliveryOut, Ids, Reminders, Prune, StatusChange,
                   Allowed, AllowRow, Digest, ParsedPage, Attribution, PartnersImport,
-                  EvidencePackOut, RulesTerms)
+                  EvidencePackOut, RulesTerms, ConsoleUserOut)
 }
 
 
