@@ -412,3 +412,24 @@ def test_login_is_throttled_per_client_address(tmp_path: Path) -> None:
         assert right.status_code == 429 and "Too many failed logins" in right.text
     finally:
         store.close()
+
+
+def test_a_viewer_downloads_a_cases_evidence_pack_and_it_is_audited(
+        client: TestClient, console: tuple[Settings, Store, dict[str, int]]) -> None:
+    import io
+    import zipfile
+
+    _settings, store, cases = console
+    log_in(client, "vera")
+    response = client.get(f"/cases/{cases['hostile']}/evidence.zip")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert 'filename="INC-' in response.headers["content-disposition"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert "SHA256SUMS" in archive.namelist() and "summary.html" in archive.namelist()
+        summary = archive.read("summary.html").decode()
+    assert "<script>alert(1)" not in summary and "&lt;script&gt;alert(1)" in summary
+    entries = store.audit_log(incident_id=cases["hostile"])
+    assert entries[0].action == "evidence pack exported" and entries[0].actor == "vera"
+    assert client.get("/cases/999999/evidence.zip").status_code == 404

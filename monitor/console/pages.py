@@ -6,13 +6,23 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 
 from monitor.console.actions import ACTIONS, change_status, decide_notice
 from monitor.console.auth import new_secret, password_matches, secret_hash
@@ -213,6 +223,30 @@ def case_page(case_id: RowId, console: ConsoleDep, principal: PrincipalDep) -> R
         "screenshot"] else None
     return page(console, "case.html.j2", principal, view=view, actions=list(ACTIONS),
                 exemptions=_exemptions(console, view), shot_size=size)
+
+
+@router.get("/cases/{case_id}/evidence.zip")
+def case_evidence_pack(case_id: RowId, console: ConsoleDep, principal: PrincipalDep) -> Response:
+    """The case's evidence pack (docs/evidence.md), made for this request in a private
+    folder that is removed once the file has been sent."""
+    from monitor.errors import BidwatchError
+    from monitor.services.evidence_pack import export_evidence_pack
+
+    folder = Path(tempfile.mkdtemp(prefix="bidwatch-pack-"))
+    try:
+        pack = export_evidence_pack(console.settings, case_id, folder / "pack.zip")
+    except BidwatchError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise HTTPException(404, str(error)) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    console.store.audit(principal.user.name, "evidence pack exported", datetime.now(UTC),
+                        incident_id=pack.case_id,
+                        note=f"{len(pack.files)} files, {len(pack.missing)} missing")
+    return FileResponse(pack.out, media_type="application/zip",
+                        filename=f"{pack.reference}.zip",
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 def _exemptions(console: Console, view: dict[str, Any]) -> list[dict[str, Any]]:
