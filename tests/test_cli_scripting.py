@@ -120,6 +120,27 @@ def test_rules_check_json_and_its_exit_statuses(tmp_path: Path) -> None:
     assert document["ok"] is False and document["issues"]
 
 
+def test_rules_check_warns_of_what_is_valid_but_likely_not_meant(tmp_path: Path) -> None:
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    partners = rules / "partners.yaml"
+    text = partners.read_text()
+    assert "    name: DealSpotter\n    language: en\n" in text
+    partners.write_text(text.replace("    name: DealSpotter\n    language: en\n",
+                                     "    name: DealSpotter\n    language: fr\n", 1))
+    shown = runner.invoke(app, ["rules", "check", str(rules)])
+    assert shown.exit_code == 0, shown.output  # a warning never fails the check
+    (line,) = [w for w in shown.output.splitlines() if w.startswith("warning: ")]
+    assert f"{partners}:" in line and "fr" in line
+    (document,) = _json(["rules", "check", str(rules), "--json"])
+    assert document["ok"] is True and len(document["warnings"]) == 1
+    assert document["warnings"][0]["file"] == str(partners)
+    (clean,) = _json(["rules", "check", str(RULES), "--json"])
+    assert clean["warnings"] == []  # the example program means what it says
+
+
 # -- --json on every command that reports --------------------------------------------------
 
 

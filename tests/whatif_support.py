@@ -49,9 +49,6 @@ def partner(documents: Documents, partner_id: str) -> dict[str, Any]:
 
 def conforms(document: dict[str, Any]) -> None:
     """Check a printed --json object against the shape its `schema` names."""
-    from monitor.cli.whatif_schemas import WHATIF_SCHEMAS
+    from monitor.cli.schemas import validate
 
-    shapes = {m.model_fields["schema_"].annotation.__args__[0]: m  # type: ignore[union-attr]
-              for m in WHATIF_SCHEMAS}
-    fields = {("schema_" if k == "schema" else k): v for k, v in document.items()}
-    shapes[document["schema"]].model_validate(fields)
+    validate(document)

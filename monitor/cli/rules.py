@@ -6,13 +6,16 @@ import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli.app import EngineOrAuto, FailOn, rules_app
 from monitor.cli.output import ExitCode, emit_json, err, friendly_errors, out
 from monitor.models import Device
+
+if TYPE_CHECKING:
+    from monitor.program import Program, ProgramIssue
 
 #: `Settings().home` and `Settings().rules` when the environment sets neither
 RULES_CHECK_DEFAULTS = (Path("var"), Path("rules"))
@@ -38,11 +41,16 @@ def rules_check(
     program, issues = check_program(path, templates_dir())
     template_issues = [f"templates/{p}" for p in _template_issues(home)]
     problems = [str(issue) for issue in issues] + template_issues
+    # what is valid but likely not meant (a policy that sends no notice, a partner with no
+    # contact, a language without notice templates): said, never failed on
+    warnings = [] if program is None else _warnings(program, path)
     if as_json:
         emit_json("rules-check/1", {
             "directory": str(path), "ok": not problems and program is not None,
             "issues": [{"file": i.file, "line": i.line, "path": i.path, "message": i.message}
                        for i in issues],
+            "warnings": [{"file": w.file, "line": w.line, "path": w.path, "message": w.message}
+                         for w in warnings],
             "template_issues": template_issues,
             "program": None if program is None else {
                 "name": program.name, "brands": len(program.brands),
@@ -57,6 +65,8 @@ def rules_check(
     # problem matcher), and no Rich import for a clean check
     for problem in problems:
         typer.echo(problem)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}")
     if problems or program is None:  # 2, like every other refusal of bad input
         raise typer.Exit(int(ExitCode.USAGE))
     typer.echo(
@@ -64,6 +74,13 @@ def rules_check(
         f"{len(program.partners)} partners, {len(program.policies)} policies, "
         f"{len(program.agreements)} agreements, {len(program.markets)} markets, "
         f"{len(program.engines)} engines")
+
+
+def _warnings(program: Program, path: Path) -> list[ProgramIssue]:
+    from monitor.program.advice import program_warnings
+    from monitor.resources import templates_dir
+
+    return program_warnings(program, templates_dir(), path)
 
 
 def _home_and_rules() -> tuple[Path, Path]:

@@ -153,6 +153,9 @@ class RulesCheck(Shape):
     directory: str
     ok: bool
     issues: list[Issue]
+    #: valid but likely not meant (a policy that sends no notice, a partner without a
+    #: contact, a language without notice templates); they never fail the check
+    warnings: list[Issue] = []
     template_issues: list[str]
     program: dict[str, Any] | None
 
@@ -425,6 +428,89 @@ class ConsoleUserOut(Shape):
     disabled: bool
 
 
+# -- what-if: rules diff, rules replay, notices preview (docs/whatif.md) --
+
+
+class ProgramChange(Shape):
+    area: str  # engine | device | market | brand | partner | competitor | policy | agreement
+    subject: str
+    kind: str  # added | removed | changed
+    field: str
+    old: Any
+    new: Any
+    text: str
+
+
+class RulesDiff(Shape):
+    """`rules diff --json` (monitor.program.diff.diff_programs)."""
+
+    schema_: Literal["rules-diff/1"]
+    old: str
+    new: str
+    equal: bool
+    changes: list[ProgramChange]
+
+
+class Period(Shape):
+    since: str | None
+    until: str | None
+
+
+class ReplayTotals(Shape):
+    appear: int
+    disappear: int
+    severity_changed: int
+
+
+class SeverityChange(Shape):
+    from_: str
+    to: str
+    count: int
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              alias_generator=lambda name: name.rstrip("_"))
+
+
+class ReplayDifference(Shape):
+    offender: str
+    partner: str | None
+    policy: str
+    appear: int
+    disappear: int
+    severity_changed: int
+    severity_changes: list[SeverityChange]
+    examples: list[int]
+
+
+class RulesReplay(Shape):
+    """`rules replay --json` (monitor.services.replay.ReplayReport.as_json)."""
+
+    schema_: Literal["rules-replay/1"]
+    program: str
+    period: Period
+    sightings: int
+    changed_sightings: int
+    totals: ReplayTotals
+    changes: list[ReplayDifference]
+
+
+class NoticePreview(Shape):
+    """`notices preview --json` (monitor.services.preview.Preview.as_json)."""
+
+    schema_: Literal["notice-preview/1"]
+    kind: str  # notice | digest
+    source: str  # store | sample
+    partner: str | None
+    level: int | None
+    cases: list[str]
+    language: str
+    direction: str  # ltr | rtl
+    subject: str
+    text: str
+    html: str
+    files: list[str]
+
+
 Allowed.model_rebuild()
 
 SCHEMAS: dict[str, type[Shape]] = {
@@ -432,7 +518,8 @@ SCHEMAS: dict[str, type[Shape]] = {
     for model in (SweepOut, SweepRow, IncidentRow, IncidentDetail, Explanation, RulesCheck,
                   RulesTest, OutboxRow, DeliveryOut, Ids, Reminders, Prune, StatusChange,
                   Allowed, AllowRow, Digest, ParsedPage, Attribution, PartnersImport,
-                  EvidencePackOut, RulesTerms, ConsoleUserOut)
+                  EvidencePackOut, RulesTerms, ConsoleUserOut, RulesDiff, RulesReplay,
+                  NoticePreview)
 }
 
 
