@@ -23,7 +23,8 @@ from monitor.resources import templates_dir
 from tests.conftest import ROOT
 
 runner = CliRunner()
-BIDWATCH = ROOT / ".venv" / "bin" / "bidwatch"
+#: the `bidwatch` script beside this interpreter (the project's venv, wherever it is)
+BIDWATCH = Path(sys.executable).with_name("bidwatch")
 FLAGS = ["--brand", "Acme Beds", "--term", "Acme", "--term", "Acme Beds",
          "--domain", "acme.example", "--domain", "acme.co.id",
          "--market", "US:en:America/New_York:New York,New York,United States",
