@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -22,6 +23,9 @@ from monitor.capture.browser import BrowserNotFound, find_browser
 from monitor.dev.mailsink import MailSink
 from monitor.dev.simulator import DEFAULT_SCENARIO, Simulator
 from monitor.settings import Settings
+
+if TYPE_CHECKING:
+    from monitor.dev.demo import DemoResult
 
 # The suite is deterministic (CI must not turn red on a new random example); run
 # HYPOTHESIS_PROFILE=explore to search further and turn what it finds into fixed cases.
@@ -60,15 +64,18 @@ def browser_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory: pytest.TempPathFactory, browser_path: Path) -> Path:
-    """A home filled by one demo run (a real sweep of the simulator by Chromium, notices
-    mailed to a local sink), shared by the tests that only read a filled store; a test
-    that changes it takes `demo_copy`."""
+def demo_run(tmp_path_factory: pytest.TempPathFactory, browser_path: Path) -> DemoResult:
+    """One demo run (a real sweep of the simulator by Chromium, notices mailed to a local
+    sink), shared by the tests that only read a filled store or what the run reported; a
+    test that changes the store takes `demo_copy` (or copies `demo_home` itself)."""
     from monitor.dev.demo import run_demo
 
-    home = tmp_path_factory.mktemp("demo-session") / "demo"
-    run_demo(home)
-    return home
+    return run_demo(tmp_path_factory.mktemp("demo-session") / "demo")
+
+
+@pytest.fixture(scope="session")
+def demo_home(demo_run: DemoResult) -> Path:
+    return demo_run.settings.home
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import gzip
 import shutil
 from collections import defaultdict
@@ -36,11 +37,15 @@ T0 = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def demo_twice(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, DemoResult, dict]:
-    """The demo run twice into one home; between the runs, one case is carried to the
+def demo_twice(tmp_path_factory: pytest.TempPathFactory, demo_run: DemoResult
+               ) -> tuple[DemoResult, DemoResult, dict]:
+    """The demo run twice into one home (the first run is a copy of the session's, its
+    report and mail as that run had them); between the runs, one case is carried to the
     allowlist as a false positive."""
     home = tmp_path_factory.mktemp("cases") / "demo"
-    first = run_demo(home)
+    shutil.copytree(demo_run.settings.home, home)
+    first = dataclasses.replace(demo_run, settings=demo_run.settings.model_copy(
+        update={"home": home}))
     store = Store(first.settings.database)
     try:
         before = {c.id: c for c in store.incidents()}

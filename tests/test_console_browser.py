@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from playwright.async_api import ConsoleMessage, Dialog, Page, async_playwright
 
 from monitor.capture.browser import find_browser, launch
-from monitor.dev.demo import run_demo
+from monitor.resources import example_rules
 from monitor.settings import Settings
 from monitor.store import Store
 from tests.conftest import ROOT
@@ -71,9 +72,11 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory, demo_home: Path) -> Iterator[Served]:
+    # a copy of the session's demo (a real sweep of the simulator): the test changes it
     home = tmp_path_factory.mktemp("console-browser") / "demo"
-    settings = run_demo(home).settings
+    shutil.copytree(demo_home, home)
+    settings = Settings(home=home, rules=example_rules())
     env = {**{k: v for k, v in os.environ.items()
               if not k.startswith("BIDWATCH_") and k != "DATABASE_URL"},
            "BIDWATCH_HOME": str(home), "BIDWATCH_RULES": str(settings.rules),
