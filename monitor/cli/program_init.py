@@ -8,7 +8,7 @@ asking again with the reason when one cannot be used; otherwise (stdin not a ter
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -247,8 +247,9 @@ def _report(written: WrittenProgram, answers: ProgramAnswers) -> None:
     directory = written.directory
     verb = "replaced" if written.replaced else "wrote"
     out.print(f"{directory}: {verb} {', '.join(written.files)}; the program validates "
-              f"({len(answers.terms)} terms, {len(answers.markets)} markets, "
-              f"{len(answers.engines)} engines).", markup=False, highlight=False, soft_wrap=True)
+              f"({_count(answers.terms, 'term')}, {_count(answers.markets, 'market')}, "
+              f"{_count(answers.engines, 'engine')}).", markup=False, highlight=False,
+              soft_wrap=True)
     if written.schema_written:
         out.print(f"{directory / SCHEMA_FILE}: the JSON Schema editors check the files "
                   "against.", markup=False, highlight=False, soft_wrap=True)
@@ -260,3 +261,8 @@ def _report(written: WrittenProgram, answers: ProgramAnswers) -> None:
                   f"--rules {directory}", markup=False, highlight=False, soft_wrap=True)
     out.print(f"  bidwatch rules check {directory}", markup=False, highlight=False)
     out.print(f"  bidwatch sweep --dry-run --rules {directory}", markup=False, highlight=False)
+
+
+def _count(items: Sized, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
