@@ -47,6 +47,21 @@ def shared_dir(*parts: str) -> Path:
     return path
 
 
+def example_with_variants(folder: Path, *families: str) -> Path:
+    """A copy of the example program under `folder` with its brand's commented `variants:`
+    block switched on: the families named, or all four."""
+    rules = folder / "rules"
+    shutil.copytree(RULES, rules)
+    brands = rules / "brands.yaml"
+    text = brands.read_text(encoding="utf-8").replace("    # variants:", "    variants:", 1)
+    for family in families or ("modifiers", "misspellings", "spacing", "diacritics"):
+        line = f"    #   {family}:"
+        assert line in text, f"the example's variants block has no {family} line"
+        text = text.replace(line, f"      {family}:", 1)
+    brands.write_text(text, encoding="utf-8")
+    return rules
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the operator's own bidwatch settings (a real database, a real SMTP)."""

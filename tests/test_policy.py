@@ -42,6 +42,7 @@ from monitor.program import Program, load_program
 from monitor.program.conditions import CONDITIONS, Condition
 from monitor.program.fields import domain_in
 from tests.bench.bench_judge import sighting_stream, synthetic_program
+from tests.conftest import example_with_variants
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 PROGRAM = load_program(RULES)
@@ -676,17 +677,9 @@ def test_index_never_computes_a_field_no_remaining_policy_tests() -> None:
 
 def test_a_generated_misspelling_is_the_brand_in_ad_copy_once_its_family_is_on(
         tmp_path: Path) -> None:
-    import shutil
-
-    from monitor.program import load_program
     from monitor.program.variants import brand_spellings
 
-    rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules)
-    brands = rules / "brands.yaml"
-    brands.write_text(brands.read_text().replace("    # variants:", "    variants:", 1)
-                      .replace("    #   misspellings: {max: 6}", "      misspellings: {max: 6}", 1))
-    program = load_program(rules)
+    program = load_program(example_with_variants(tmp_path, "misspellings"))
     generated = brand_spellings(program.brands[0])
     assert generated and not set(generated) & set(program.brands[0].misspellings)
     context = CompileContext(program)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.program import check_program
 from monitor.program.jsonschema import program_schema, schema_text
-from tests.conftest import RULES
+from tests.conftest import RULES, example_with_variants
 
 MODELINE = "# yaml-language-server: $schema="
 runner = CliRunner()
@@ -121,12 +121,8 @@ def test_a_broken_copy_is_refused_by_the_schema_and_by_rules_check(
 def test_shorthands_and_switched_on_variants_are_accepted(
     validator: jsonschema.Draft202012Validator, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules)
+    rules = example_with_variants(tmp_path)
     brands = rules / "brands.yaml"
-    text = brands.read_text(encoding="utf-8")
-    brands.write_text(text.replace("    # variants:", "    variants:")
-                      .replace("    #   ", "      "), encoding="utf-8")
     assert read(brands)["brands"][0]["variants"]["spacing"] is True
     assert errors(validator, read(brands)) == []
     events = read(rules / "program.yaml")["schedule"]["surge"]["events"]

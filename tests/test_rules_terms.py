@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.cli.schemas import validate
-from tests.conftest import RULES
+from tests.conftest import RULES, example_with_variants
 
 runner = CliRunner()
 #: the example program: 2 terms alone and with 4 modifiers, 3 misspellings
@@ -114,12 +113,7 @@ def test_a_bad_filter_is_one_line_and_exit_2(args: list[str], message: str) -> N
 
 
 def test_switched_on_variants_show_their_family_and_group(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules)
-    brands = rules / "brands.yaml"
-    text = brands.read_text(encoding="utf-8")
-    brands.write_text(text.replace("    # variants:", "    variants:")
-                      .replace("    #   ", "      "), encoding="utf-8")
+    rules = example_with_variants(tmp_path)
     document = json.loads(terms(str(rules), "--json", "--market", "id-id", "--engine",
                                 "google", "--day", WEDNESDAY))
     rows = [(q["query"], q["term_group"], q["family"]) for q in document["queries"]]

@@ -24,7 +24,7 @@ from monitor.program.variants import (
     spacing_of,
     term_groups,
 )
-from tests.conftest import RULES
+from tests.conftest import RULES, example_with_variants
 
 ALL_ON = {"modifiers": True, "misspellings": True, "spacing": True, "diacritics": True}
 
@@ -194,12 +194,7 @@ def test_generation_is_deterministic_and_free_of_duplicates() -> None:
 
 @pytest.fixture
 def switched_on(tmp_path: Path) -> Path:
-    rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules)
-    brands = rules / "brands.yaml"
-    text = brands.read_text(encoding="utf-8")
-    brands.write_text(text.replace("    # variants:", "    variants:")
-                      .replace("    #   ", "      "), encoding="utf-8")
+    rules = example_with_variants(tmp_path)
     return rules
 
 
@@ -248,17 +243,18 @@ def test_a_sweep_filter_may_name_a_generated_group_once_its_family_is_on(
         tmp_path: Path) -> None:
     from monitor.program import check_program
 
-    rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules)
-    program = rules / "program.yaml"
-    program.write_text(program.read_text().replace(
-        "term_groups: [brand+coupon, brand+promo code, brand+discount]",
-        "term_groups: [brand+coupon, brand+reviews]", 1))
-    _, issues = check_program(rules)
+    def reviews_swept(rules: Path) -> Path:
+        program = rules / "program.yaml"
+        program.write_text(program.read_text().replace(
+            "term_groups: [brand+coupon, brand+promo code, brand+discount]",
+            "term_groups: [brand+coupon, brand+reviews]", 1))
+        return rules
+
+    plain = tmp_path / "off" / "rules"
+    shutil.copytree(RULES, plain)
+    _, issues = check_program(reviews_swept(plain))
     assert any("brand+reviews" in str(i) for i in issues)  # no brand generates it yet
-    brands = rules / "brands.yaml"
-    brands.write_text(brands.read_text().replace(
-        "    # variants:\n    #   modifiers: {max: 6}",
-        "    variants:\n      modifiers: {max: 6}", 1))
-    program_now, issues = check_program(rules)
+    on = tmp_path / "on"
+    on.mkdir()
+    program_now, issues = check_program(reviews_swept(example_with_variants(on, "modifiers")))
     assert program_now is not None, [str(i) for i in issues]
