@@ -30,7 +30,7 @@ class Grant:
             _frozen(permission.markets),
             _frozen(permission.devices),
             TermGroups.of(permission.term_groups) if permission.term_groups is not None else None,
-            _label(permission),
+            f"permits {permission.in_words()}",
         )
 
     def allows(self, view: SightingView) -> bool:
@@ -40,16 +40,6 @@ class Grant:
             and (self.devices is None or view.device in self.devices)
             and (self.term_groups is None or self.term_groups.match(view.term_group))
         )
-
-
-def _label(permission: Permission) -> str:
-    scope = [f"{name} {', '.join(str(v) for v in values)}"
-             for name, values in (("engines", permission.engines),
-                                  ("markets", permission.markets),
-                                  ("term groups", permission.term_groups),
-                                  ("devices", permission.devices)) if values is not None]
-    text = f"permits {permission.policy}" + (f" on {'; '.join(scope)}" if scope else " anywhere")
-    return text + (f" ({permission.note})" if permission.note else "")
 
 
 def _frozen(values: Iterable[str] | None) -> frozenset[str] | None:

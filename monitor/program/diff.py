@@ -153,8 +153,8 @@ def _version(partner: str, old: AgreementVersion, new: AgreementVersion) -> list
         changes.append(Change("agreement", subject, "changed", "document", old.document,
                               new.document, f"agreement {subject}: document "
                               f"{_value(old.document)} → {_value(new.document)}"))
-    was = {_permission(p): _dump(p) for p in old.permissions}
-    now = {_permission(p): _dump(p) for p in new.permissions}
+    was = {p.in_words(): _dump(p) for p in old.permissions}
+    now = {p.in_words(): _dump(p) for p in new.permissions}
     for said, dumped in now.items():
         if said not in was:
             changes.append(Change("agreement", subject, "added", "permissions", None, dumped,
@@ -166,19 +166,8 @@ def _version(partner: str, old: AgreementVersion, new: AgreementVersion) -> list
     return changes
 
 
-def _permission(permission: Permission) -> str:
-    """A permission in words, whole: two permissions are the same when they read the same."""
-    scope = [f"{name} {', '.join(str(v) for v in values)}"
-             for name, values in (("engines", permission.engines),
-                                  ("markets", permission.markets),
-                                  ("term groups", permission.term_groups),
-                                  ("devices", permission.devices)) if values is not None]
-    text = f"{permission.policy}" + (f" on {'; '.join(scope)}" if scope else " anywhere")
-    return text + (f" ({permission.note})" if permission.note else "")
-
-
 def _grants(permissions: Iterable[Permission]) -> str:
-    said = [_permission(p) for p in permissions]
+    said = [p.in_words() for p in permissions]
     return f", permitting {'; '.join(said)}" if said else ", no permissions"
 
 

@@ -198,6 +198,16 @@ class Permission(Model):
     devices: list[Device] | None = Field(default=None, description="only on these devices")
     note: str | None = Field(default=None, description="why, in words (shown in reports)")
 
+    def in_words(self) -> str:
+        """The permission whole, as reports say it ("no-brand-bidding on engines bing;
+        markets ae-ar (coupon sites)"): two permissions are the same when they read the same."""
+        scope = [f"{name} {', '.join(str(v) for v in values)}"
+                 for name, values in (("engines", self.engines), ("markets", self.markets),
+                                      ("term groups", self.term_groups),
+                                      ("devices", self.devices)) if values is not None]
+        text = self.policy + (f" on {'; '.join(scope)}" if scope else " anywhere")
+        return text + (f" ({self.note})" if self.note else "")
+
 
 class AgreementVersion(Model):
     """One signed version of a partner's agreement, in force between two dates."""
