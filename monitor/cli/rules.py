@@ -6,16 +6,13 @@ import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from monitor.cli.app import EngineOrAuto, FailOn, rules_app
 from monitor.cli.output import ExitCode, emit_json, err, friendly_errors, out
 from monitor.models import Device
-
-if TYPE_CHECKING:
-    from monitor.program import Program, ProgramIssue
 
 #: `Settings().home` and `Settings().rules` when the environment sets neither
 RULES_CHECK_DEFAULTS = (Path("var"), Path("rules"))
@@ -31,19 +28,18 @@ def rules_check(
     as_json: Annotated[bool, typer.Option("--json", help="The issues as JSON.")] = False,
 ) -> None:
     """Validate the program: every error as FILE:LINE: field.path: message (exit status 2)."""
-    from monitor.program import check_program
+    from monitor.program.checks import check_program_and_warn
     from monitor.resources import templates_dir
 
     # the two settings it needs, read as monitor.settings.Settings reads them, without
     # pydantic-settings (a tenth of this command's start-up; an editor runs it on every save)
     home, default_rules = _home_and_rules()
     path = directory or default_rules
-    program, issues = check_program(path, templates_dir())
+    # the warnings: what is valid but likely not meant (a policy that sends no notice, a
+    # partner with no contact, a language without notice templates), said, never failed on
+    program, issues, warnings = check_program_and_warn(path, templates_dir())
     template_issues = [f"templates/{p}" for p in _template_issues(home)]
     problems = [str(issue) for issue in issues] + template_issues
-    # what is valid but likely not meant (a policy that sends no notice, a partner with no
-    # contact, a language without notice templates): said, never failed on
-    warnings = [] if program is None else _warnings(program, path)
     if as_json:
         emit_json("rules-check/1", {
             "directory": str(path), "ok": not problems and program is not None,
@@ -74,13 +70,6 @@ def rules_check(
         f"{len(program.partners)} partners, {len(program.policies)} policies, "
         f"{len(program.agreements)} agreements, {len(program.markets)} markets, "
         f"{len(program.engines)} engines")
-
-
-def _warnings(program: Program, path: Path) -> list[ProgramIssue]:
-    from monitor.program.advice import program_warnings
-    from monitor.resources import templates_dir
-
-    return program_warnings(program, templates_dir(), path)
 
 
 def _home_and_rules() -> tuple[Path, Path]:

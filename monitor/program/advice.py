@@ -1,6 +1,6 @@
 """Warnings about a valid program: things that run, but likely not as compliance staff meant.
 
-`program_warnings(program, templates_dir, rules_dir)` returns them as `ProgramIssue`s (file,
+`program_warnings(program, templates_dir, read_from)` returns them as `ProgramIssue`s (file,
 line, field path, message; the same record `rules check` prints its errors as), never fails:
 
 - a policy partners can breach that names no notice template (its breaches are recorded,
@@ -24,10 +24,14 @@ Advice = tuple[Loc, str]
 
 
 def program_warnings(program: Program, templates_dir: Path,
-                     rules_dir: Path | None = None) -> list[ProgramIssue]:
-    """The program's warnings, each at its file and line when `rules_dir` (the directory
-    the program was read from) is given, sorted like `rules check`'s errors."""
-    source = read_sources(rules_dir) if rules_dir is not None else Source(Path("."))
+                     read_from: Path | Source | None = None) -> list[ProgramIssue]:
+    """The program's warnings, each at its file and line when `read_from` (the directory
+    the program was read from, or that reading itself) is given, sorted like `rules
+    check`'s errors."""
+    if isinstance(read_from, Source):
+        source = read_from
+    else:
+        source = read_sources(read_from) if read_from is not None else Source(Path("."))
     found = [*_silent_policies(program), *_unreachable_partners(program),
              *_languages_without_notices(program, templates_dir)]
     return sorted(source.locate(loc, message) for loc, message in found)

@@ -219,15 +219,33 @@ def check_program(
     """Validate a rules directory. `templates_dir` is the templates root (the one holding
     notices/); when given, each policy's notice must name a template there. Never raises for
     bad input; returns the program only when there are no issues."""
+    _source, program, issues = _checked(path, templates_dir)
+    return program, issues
+
+
+def check_program_and_warn(
+    path: Path, templates_dir: Path
+) -> tuple[Program | None, list[ProgramIssue], list[ProgramIssue]]:
+    """`check_program`, and the valid program's warnings (monitor.program.advice), placed at
+    their lines from the same reading of the files (`rules check`)."""
+    from monitor.program.advice import program_warnings
+
+    source, program, issues = _checked(path, templates_dir)
+    warnings = [] if program is None else program_warnings(program, templates_dir, source)
+    return program, issues, warnings
+
+
+def _checked(path: Path, templates_dir: Path | None
+             ) -> tuple[Source, Program | None, list[ProgramIssue]]:
     source = read_sources(Path(path))
     if source.unreadable:
-        return None, sorted(source.issues)
+        return source, None, sorted(source.issues)
     program = _validate(source)
     if program is not None:
         for loc, message in _whole_program(program, templates_dir):
             source.issue(loc, message)
     issues = sorted(source.issues)
-    return (program if not issues else None), issues
+    return source, (program if not issues else None), issues
 
 
 def load_program(path: Path, templates_dir: Path | None = None) -> Program:
