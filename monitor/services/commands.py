@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from monitor.notify.outbox import DeliveryProgress, DeliveryReport
     from monitor.notify.render import TemplateSet
     from monitor.settings import Settings
-    from monitor.store import AllowRecord, IncidentRecord
+    from monitor.store import AllowRecord, IncidentDetail, IncidentRecord
     from monitor.sweep import SweepDeps, SweepReport
 
 log = logging.getLogger(__name__)
@@ -317,13 +317,22 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
     """A case with its clauses and every sighting: the ad, why it matched (each clause's
     facts), the chain and the evidence."""
     from monitor.services.wiring import opened_store
-    from monitor.store import FindingRecord
 
     with opened_store(settings) as store:
         case_id = store.case_of(incident_id)
         detail = store.incident(case_id) if case_id is not None else None
     if detail is None:
         raise BidwatchError(f"no incident {incident_id}")
+    document = case_document(detail, settings.home)
+    if case_id != incident_id:
+        document["folded_from"] = incident_id
+    return document
+
+
+def case_document(detail: IncidentDetail, home: Path) -> dict[str, Any]:
+    """`incidents show --json` of a case already read (evidence paths under `home`)."""
+    from monitor.store import FindingRecord
+
     findings: dict[int, list[FindingRecord]] = defaultdict(list)
     for f in detail.findings:
         findings[f.sighting_id].append(f)
@@ -346,8 +355,8 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
             "chain": [{"url": h.url, "how": h.how, "status": h.status} for h in chain.hops],
             "landing_url": chain.landing_url, "chain_age_s": s.chain_age_s,
             "chain_followed": s.chain_reused,
-            "html_path": str(settings.home / capture.html_path) if capture.html_path else None,
-            "screenshot_path": str(settings.home / capture.screenshot_path)
+            "html_path": str(home / capture.html_path) if capture.html_path else None,
+            "screenshot_path": str(home / capture.screenshot_path)
             if capture.screenshot_path else None,
         })
     document: dict[str, Any] = {
@@ -356,8 +365,6 @@ def incident_document(settings: Settings, incident_id: int) -> dict[str, Any]:
                      "note": e.note} for e in detail.events],
         "sightings": sightings,
     }
-    if case_id != incident_id:
-        document["folded_from"] = incident_id
     return document
 
 

@@ -76,7 +76,7 @@ def export_evidence_pack(settings: Settings, incident_id: int, out: Path, *,
     """Write the evidence pack of case `incident_id` (an id from before cases names the
     case it went into) to `out`, and say what went in."""
     from monitor.program import ProgramError, load_program
-    from monitor.services.commands import incident_document
+    from monitor.services.commands import case_document
     from monitor.services.wiring import opened_store
 
     with opened_store(settings) as store:
@@ -90,7 +90,7 @@ def export_evidence_pack(settings: Settings, incident_id: int, out: Path, *,
         program = load_program(settings.rules)
     except ProgramError:
         program = None
-    document = incident_document(settings, case_id)
+    document = case_document(detail, settings.home)
     pack = EvidencePack(case_id, detail.incident.reference, out)
     zones = {m.id: m.timezone for m in program.markets} if program is not None else {}
     captions = {s.id: _caption(pack.reference, s, zones.get(s.market))
@@ -138,7 +138,6 @@ def _entries(home: Path, detail: IncidentDetail, document: dict[str, Any],
                 (capture.html_path, _named("page", capture.html_path, ".html"))):
             path = evidence_file(home, relative)
             yield f"captures/{capture.id}/{name}", _reader(path)
-    yield "summary.html", lambda: None  # rendered last, from what the pack holds
 
 
 def _reader(path: Path | None) -> Callable[[], bytes | None]:
@@ -206,13 +205,17 @@ def _write_zip(out: Path, entries: list[Entry], pack: EvidencePack,
     try:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for number, (name, make) in enumerate(entries, 1):
-                data = make() if name != "summary.html" else summary()
+                data = make()
                 if data is None:
                     pack.missing.append(name)
                 else:
                     _add(archive, name, data, pack)
                 if progress is not None:
-                    progress(number, len(entries))
+                    progress(number, len(entries) + 1)
+            # last: it says which evidence was missing
+            _add(archive, "summary.html", summary(), pack)
+            if progress is not None:
+                progress(len(entries) + 1, len(entries) + 1)
             _add(archive, "manifest.json", _manifest(pack), pack, listed=False)
             sums = "".join(f"{f.sha256}  {f.path}\n" for f in pack.files)
             _add(archive, "SHA256SUMS", sums.encode(), pack, listed=False)
