@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import uvicorn
 
@@ -43,11 +44,10 @@ class ConsoleServer:
 
     def start(self) -> None:
         self._thread.start()
-        deadline = threading.Event()
-        waited = 0.0
-        while not self.server.started and self._thread.is_alive() and waited < START_TIMEOUT_S:
-            deadline.wait(0.05)
-            waited += 0.05
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while (not self.server.started and self._thread.is_alive()
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         if not self.server.started:
             self.stop()
             raise ConfigError(f"BIDWATCH_CONSOLE_LISTEN={self.address!r}: the console could "
