@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse, Response
 
-from monitor.console import api, evidence, pages
+from monitor.console import api, evidence, overview, pages
 from monitor.console.auth import CookieSigner
 from monitor.console.context import Console
 from monitor.console.guard import Guard, SecurityHeaders, csrf_checked, wants_page
@@ -38,6 +38,7 @@ def create_app(settings: Settings, store: Store, *, secret: str | None = None) -
                   redoc_url=None, dependencies=[Depends(csrf_checked)])
     app.state.console = console
     app.include_router(pages.router)
+    app.include_router(overview.router)
     app.include_router(evidence.router)
     app.include_router(api.router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

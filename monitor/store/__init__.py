@@ -17,6 +17,7 @@ from monitor.store.console import (
 )
 from monitor.store.incidents import IncidentStore
 from monitor.store.outbox import OutboxError, OutboxStore
+from monitor.store.overview import OverviewStore
 from monitor.store.recording import RecordingStore
 from monitor.store.records import (
     AdRecord,
@@ -45,7 +46,7 @@ from monitor.store.sweeps import SweepStore
 
 
 class Store(SweepStore, RecordingStore, ChainStore, IncidentStore, OutboxStore, ReportStore,
-            RetentionStore, ConsoleStore):
+            RetentionStore, ConsoleStore, OverviewStore):
     """One database, migrated to the latest schema on open."""
 
 
