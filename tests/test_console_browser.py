@@ -5,14 +5,17 @@ chain, mark it a false positive; the hostile ad's script and the saved page's ne
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -81,7 +84,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, demo_home: Path) -> Iterato
               if not k.startswith("BIDWATCH_") and k != "DATABASE_URL"},
            "BIDWATCH_HOME": str(home), "BIDWATCH_RULES": str(settings.rules),
            "BIDWATCH_CONSOLE_SECRET": "k" * 48}
-    for name, role in (("rex", "reviewer"), ("vera", "viewer")):
+    _hold_a_final_warning(settings)
+    for name, role in (("rex", "reviewer"), ("vera", "viewer"), ("ada", "admin")):
         subprocess.run([sys.executable, "-m", "monitor.cli", "users", "add", name, "--role",
                         role], input=PASSWORD + "\n", text=True, env=env, cwd=ROOT,
                        check=True, capture_output=True, timeout=60)
@@ -96,6 +100,20 @@ def served(tmp_path_factory: pytest.TempPathFactory, demo_home: Path) -> Iterato
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def _hold_a_final_warning(settings: Settings) -> None:
+    """The next notice of a case the demo warned, held for approval as delivery holds it when
+    the program's `notices.require_approval` is on."""
+    store = Store(settings.database)
+    try:
+        sent = next(n for n in store.outbox(kind="notice", status="sent") if n.incident_id)
+        store.queue_outbox(replace(sent, id=None, key=f"{sent.key}:final", level=sent.level + 1,
+                                   status="pending", sent_at=None, eml_path=None, attempts=0,
+                                   decided_by=None, decided_at=None))
+        assert store.hold_unapproved_notices() == 1
+    finally:
+        store.close()
 
 
 async def _log_in(page: Page, served: Served, name: str) -> None:
@@ -207,3 +225,87 @@ def test_a_viewer_sees_no_actions_and_the_server_refuses_them(served: Served) ->
 
     has_actions, status = asyncio.run(viewer())
     assert not has_actions and status == 403
+
+
+def test_an_admin_approves_a_held_notice_and_downloads_the_evidence_pack(
+    served: Served, tmp_path: Path,
+) -> None:
+    store = Store(served.settings.database)
+    try:
+        (held,) = store.outbox(kind="notice", status="held")
+    finally:
+        store.close()
+
+    async def approve_and_download() -> tuple[str, str, Path]:
+        async with async_playwright() as playwright:
+            browser = await launch(playwright, find_browser(None))
+            try:
+                context = await browser.new_context(accept_downloads=True)
+                page = await context.new_page()
+                await _log_in(page, served, "ada")
+                await page.goto(f"{served.url}/cases/{held.incident_id}")
+                row = page.locator("section.notices tr", has_text="held")
+                await row.locator("input[name=note]").fill("checked the screenshot")
+                await row.locator("button:has-text('Approve')").click()
+                await page.wait_for_load_state()
+                notices = await page.inner_text("section.notices")
+                async with page.expect_download() as waiting:
+                    await page.click("p.pack a")
+                download = await waiting.value
+                saved = tmp_path / download.suggested_filename
+                await download.save_as(saved)
+                return notices, download.suggested_filename, saved
+            finally:
+                await browser.close()
+
+    notices, name, saved = asyncio.run(approve_and_download())
+    assert "checked the screenshot" in notices and "ada" in notices
+    store = Store(served.settings.database)
+    try:
+        (approved,) = store.outbox_items_by_id([held.id or 0])
+        assert (approved.status, approved.decided_by) == ("pending", "ada")
+        audit = [e.action for e in store.audit_log(incident_id=held.incident_id)]
+        assert audit[:2] == ["evidence pack exported", "notice-approve"]
+    finally:
+        store.close()
+
+    # the pack as downloaded: every file listed in its manifest, with the sha256 it states
+    assert name.endswith(".zip")
+    with zipfile.ZipFile(saved) as pack:
+        manifest = json.loads(pack.read("manifest.json"))
+        listed = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+        assert any(path.endswith(".png") for path in listed)
+        assert any(path.endswith(".html") for path in listed)
+        for path, digest in listed.items():
+            assert hashlib.sha256(pack.read(path)).hexdigest() == digest, path
+        assert set(listed) | {"manifest.json", "SHA256SUMS"} == set(pack.namelist())
+
+
+def test_the_console_fits_a_phone(served: Served, tmp_path: Path) -> None:
+    """At 390 px the pages scroll down, not sideways: wide tables scroll inside their own
+    box, the page itself never does."""
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    async def widths() -> dict[str, tuple[int, int]]:
+        found: dict[str, tuple[int, int]] = {}
+        async with async_playwright() as playwright:
+            browser = await launch(playwright, find_browser(None))
+            try:
+                page = await browser.new_page(viewport={"width": 390, "height": 844},
+                                              device_scale_factor=2, is_mobile=True)
+                await _log_in(page, served, "vera")
+                paths = {"cases": "/cases"}
+                first = await page.locator("table.cases tbody tr a").first.get_attribute("href")
+                paths["case"] = str(first)
+                for name, path in paths.items():
+                    await page.goto(f"{served.url}{path}")
+                    found[name] = await page.evaluate(
+                        "[document.documentElement.scrollWidth, window.innerWidth]")
+                    await page.screenshot(path=str(shots / f"{name}-phone.png"))
+            finally:
+                await browser.close()
+        return found
+
+    for name, (content, viewport) in asyncio.run(widths()).items():
+        assert content <= viewport, f"{name}: {content} px wide in a {viewport} px screen"
