@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -113,6 +113,21 @@ class Settings(BaseSettings):
     #: host:port where `bidwatch run` serves the console too (keep it on loopback, behind
     #: the reverse proxy); empty: the daemon serves none (`bidwatch serve` does)
     console_listen: str = ""
+    #: the reverse proxies in front of the console (addresses or networks, comma separated,
+    #: e.g. "127.0.0.1,172.16.0.0/12"): from them only, X-Forwarded-For and -Proto are believed,
+    #: so login throttling per address counts the client, not the proxy
+    console_trusted_proxies: str = ""
+    #: the header an SSO proxy sets to the signed-in user's name (e.g. X-Forwarded-User or
+    #: Remote-User); believed from a trusted proxy only; empty: staff log in with a password
+    console_sso_header: str = Field(default="", pattern=r"^[A-Za-z0-9-]*$")
+
+    @model_validator(mode="after")
+    def _sso_needs_a_trusted_proxy(self) -> Settings:
+        # a user-name header believed from anyone would let anyone be anyone
+        if self.console_sso_header and not self.console_trusted_proxies.strip():
+            raise ValueError("BIDWATCH_CONSOLE_SSO_HEADER is believed only from a trusted "
+                             "proxy: set BIDWATCH_CONSOLE_TRUSTED_PROXIES to its address")
+        return self
 
     @property
     def database(self) -> str:

@@ -21,6 +21,7 @@ from monitor.console import api, evidence, overview, pages
 from monitor.console.auth import CookieSigner
 from monitor.console.context import Console
 from monitor.console.guard import Guard, SecurityHeaders, csrf_checked, wants_page
+from monitor.console.proxy import TrustedProxies, trusted_proxies
 from monitor.console.secret import console_secret
 from monitor.errors import BidwatchError
 from monitor.models import Device
@@ -44,6 +45,9 @@ def create_app(settings: Settings, store: Store, *, secret: str | None = None) -
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_middleware(Guard, console=console)
+    # outside the guard: it sees the forwarded client, and whether a trusted proxy sent it
+    app.add_middleware(TrustedProxies,
+                       proxies=trusted_proxies(settings.console_trusted_proxies))
     app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry them too
     return app
 

@@ -5,6 +5,7 @@ carries. It wraps the whole app, so a route added later is guarded without optin
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -14,12 +15,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.console.auth import same, secret_hash
+from monitor.console.auth import USER_NAME, new_secret, same, secret_hash
 from monitor.console.context import LOGIN_COOKIE, SESSION_COOKIE, Console, Principal
+from monitor.console.proxy import FROM_TRUSTED_PROXY
 
 log = logging.getLogger(__name__)
 #: the only routes open without a login: the login form, its post, and the style sheet
 PUBLIC = frozenset({("GET", "/login"), ("POST", "/login"), ("GET", "/static/console.css")})
+BAD_TOKEN, UNKNOWN_SSO_USER = "bad token", "unknown SSO user"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: every response's headers (a route may set its own, as the saved page's sandbox does)
 HEADERS = {
@@ -75,7 +78,9 @@ class SecurityHeaders:
 
 class Guard:
     """Lets a request through only with a live session or token (or to a PUBLIC route),
-    with its Principal in request.state.principal."""
+    with its Principal in request.state.principal. Behind an SSO proxy, the user it names
+    gets a session of their own, opened here (its cookie set on the response), so their
+    forms carry a CSRF token like everyone's."""
 
     def __init__(self, app: ASGIApp, console: Console) -> None:
         self.app = app
@@ -89,33 +94,92 @@ class Guard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        principal, bad_token = await run_in_threadpool(authenticate, self.console, request)
-        if bad_token or (principal is None and not is_public(request.method, request.url.path)):
-            await refusal(request)(scope, receive, send)
+        found = await run_in_threadpool(authenticate, self.console, request)
+        if found.refused or (found.principal is None
+                             and not is_public(request.method, request.url.path)):
+            await refusal(request, found.refused)(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+        scope.setdefault("state", {})["principal"] = found.principal
+        if found.session_cookie is None:
+            await self.app(scope, receive, send)
+            return
+        cookie = found.session_cookie
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
 
 
-def authenticate(console: Console, request: Request) -> tuple[Principal | None, bool]:
-    """(the principal, whether a token was given and refused)."""
+@dataclass(frozen=True)
+class Authentication:
+    principal: Principal | None = None
+    #: why the request is refused whatever it asks for (a bad token, an unknown SSO user)
+    refused: str | None = None
+    #: a Set-Cookie value for a session opened for this request (an SSO user's)
+    session_cookie: str | None = None
+
+
+def authenticate(console: Console, request: Request) -> Authentication:
     now = datetime.now(UTC)
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > 256:
-            return None, True
+            return Authentication(refused=BAD_TOKEN)
         user = console.store.user_of_token(secret_hash(token), now)
-        return (Principal(user, "token"), False) if user else (None, True)
+        return Authentication(Principal(user, "token")) if user else Authentication(
+            refused=BAD_TOKEN)
+    principal = _session_principal(console, request, now)
+    sso_name = sso_user(console, request)
+    if sso_name is None or (principal is not None and principal.user.name == sso_name):
+        return Authentication(principal)
+    return _sso_session(console, sso_name, now)
+
+
+def _session_principal(console: Console, request: Request, now: datetime) -> Principal | None:
     session_id = console.sessions.unsign(request.cookies.get(SESSION_COOKIE))
     if session_id is None:
-        return None, False
+        return None
     hashed = secret_hash(session_id)
     login = console.store.console_session(hashed, now, console.idle)
     if login is None:
-        return None, False
-    return Principal(login.user, "session", login.csrf_token, hashed), False
+        return None
+    return Principal(login.user, "session", login.csrf_token, hashed)
+
+
+def sso_user(console: Console, request: Request) -> str | None:
+    """The user an SSO proxy vouches for: its header's value, when the setting names a
+    header and the request came through a trusted proxy (anyone else's header is ignored)."""
+    name = console.settings.console_sso_header
+    if not name or not request.scope.get("state", {}).get(FROM_TRUSTED_PROXY):
+        return None
+    value = request.headers.get(name, "").strip()
+    return value or None
+
+
+def _sso_session(console: Console, name: str, now: datetime) -> Authentication:
+    """A session for the user the SSO proxy named; they must be a console user (their role
+    is bidwatch's to give), enabled."""
+    found = console.store.console_password_hash(name) if USER_NAME.fullmatch(name) else None
+    if found is None:
+        log.warning("the SSO proxy signed in %r, who is no (enabled) console user", name[:64])
+        return Authentication(refused=UNKNOWN_SSO_USER)
+    session_id = new_secret()
+    console.store.open_console_session(found[0].id, secret_hash(session_id), new_secret(), now,
+                                       console.session_lifetime)
+    login = console.store.console_session(secret_hash(session_id), now, console.idle)
+    if login is None:  # disabled in between
+        return Authentication(refused=UNKNOWN_SSO_USER)
+    cookie = Response()
+    cookie.set_cookie(SESSION_COOKIE, console.sessions.sign(session_id),
+                      max_age=int(console.session_lifetime.total_seconds()), httponly=True,
+                      samesite="strict", secure=console.secure_cookies, path="/")
+    principal = Principal(login.user, "session", login.csrf_token, secret_hash(session_id))
+    return Authentication(principal, session_cookie=cookie.headers["set-cookie"])
 
 
 def wants_page(request: Request) -> bool:
@@ -124,9 +188,14 @@ def wants_page(request: Request) -> bool:
             and path != "/openapi.json" and "text/html" in request.headers.get("accept", ""))
 
 
-def refusal(request: Request) -> Response:
-    """A browser asking for a page goes to the login form; anything else gets 401."""
-    if wants_page(request):
+def refusal(request: Request, refused: str | None = None) -> Response:
+    """A browser asking for a page goes to the login form (an unknown SSO user gets a page
+    saying why instead: a login form would not help); anything else gets 401 or 403."""
+    if refused == UNKNOWN_SSO_USER:
+        return PlainTextResponse("Your single sign-on works, but you have no bidwatch console "
+                                 "account: ask an admin to add one with `bidwatch users add "
+                                 "NAME --role viewer --sso`.", status_code=403)
+    if wants_page(request) and refused is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     return JSONResponse({"detail": "log in first (a session, or Authorization: Bearer TOKEN)"},
